@@ -1,0 +1,60 @@
+#include "core/config_file.hpp"
+
+#include "core/error.hpp"
+
+namespace hs::core {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+    while (!s.empty() && is_space(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_space(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool is_key_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+} // namespace
+
+std::vector<ConfigEntry> parse_config(std::string_view text, std::string_view origin) {
+    std::vector<ConfigEntry> entries;
+    int line_no = 0;
+    while (!text.empty()) {
+        const auto eol = text.find('\n');
+        const auto raw = text.substr(0, eol);
+        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+        ++line_no;
+        const auto line = trim(raw);
+        if (line.empty() || line.front() == '#') {
+            continue;
+        }
+        const auto where = std::string(origin) + ":" + std::to_string(line_no) + ": ";
+        if (line.find('\0') != std::string_view::npos) {
+            throw UsageError(where + "NUL byte in line");
+        }
+        const auto eq = line.find('=');
+        if (eq == std::string_view::npos) {
+            throw UsageError(where + "expected 'key = value', got " + quote(line));
+        }
+        const auto key = trim(line.substr(0, eq));
+        if (key.empty()) {
+            throw UsageError(where + "missing key before '='");
+        }
+        for (const char c : key) {
+            if (!is_key_char(c)) {
+                throw UsageError(where + "invalid key " + quote(key));
+            }
+        }
+        entries.push_back({std::string(key), std::string(trim(line.substr(eq + 1))), line_no});
+    }
+    return entries;
+}
+
+} // namespace hs::core
