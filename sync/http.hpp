@@ -1,0 +1,132 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace hs::sync {
+
+// How a request ended, classified in one place (see classify()).
+enum class Failure {
+    none,         // 2xx with application/json
+    not_found,    // 404, 410
+    unauthorized, // 401, 403
+    blocked,      // a 200 that is not JSON: Hydra's bot filter (iocaine) or a missing Accept
+    transient,    // 408, 429, 500, 502, 503, 504, connection errors, timeouts; retried
+    malformed,    // the body sink rejected the data (bad JSON, too large, truncated)
+    cancelled,    // stop requested (SIGINT/SIGTERM) or the request budget is spent
+    other,        // anything else: other 4xx/5xx, TLS errors, redirect loops
+};
+
+std::string_view failure_name(Failure failure);
+
+// Classifies an HTTP status and a curl result code (0 = CURLE_OK).
+Failure classify(long http_status, int curl_code);
+
+struct HttpOptions {
+    std::string user_agent; // "hydra-status/<version> (+<project URL>)"
+    std::chrono::milliseconds min_interval{1000}; // between request starts
+    int max_in_flight = 2;                        // requests are sequential: 1 <= this
+    int max_tries = 6;
+    std::chrono::milliseconds backoff_base{1000};
+    std::chrono::milliseconds backoff_ceiling{300'000};
+    std::chrono::seconds connect_timeout{30};
+    std::chrono::seconds total_timeout{900};      // nginx in front of hydra.nixos.org waits 900 s
+    std::chrono::seconds low_speed_time{120};     // abort when < 1 byte/s for this long
+    uint64_t max_body_bytes = 4ULL << 30;         // after decompression
+    long max_redirects = 5;
+    uint64_t max_requests = 10'000;               // per-run budget
+    bool insecure = false;                        // never silently: the CLI warns
+    const std::atomic<bool>* stop = nullptr;      // set by SIGINT/SIGTERM handlers
+    uint64_t rng_seed = 0;                        // 0: seeded from the clock
+};
+
+// Receives a response body as it arrives. reset() is called before every try,
+// so a retried request starts from a clean state.
+class BodySink {
+public:
+    virtual ~BodySink() = default;
+    virtual void reset() = 0;
+    // Returns false to abort the transfer (the reason goes to error()).
+    virtual bool write(std::string_view chunk) = 0;
+    // Called once after a complete 2xx JSON body; false if incomplete/invalid.
+    virtual bool finish() = 0;
+    virtual std::string error() const = 0;
+};
+
+// A sink that keeps the whole body (for small answers: evals pages, builds).
+class StringSink : public BodySink {
+public:
+    explicit StringSink(uint64_t limit = 256ULL << 20) : m_limit(limit) {}
+    void reset() override { m_body.clear(); }
+    bool write(std::string_view chunk) override;
+    bool finish() override { return true; }
+    std::string error() const override { return m_error; }
+    const std::string& body() const { return m_body; }
+
+private:
+    uint64_t m_limit;
+    std::string m_body;
+    std::string m_error;
+};
+
+struct FetchResult {
+    Failure failure = Failure::none;
+    long http_status = 0;
+    std::string message; // lowercase, names the (redacted) URL: "unable to download '<url>': HTTP error 503"
+    int tries = 0;
+    uint64_t bytes = 0;  // body bytes received (after decompression) in the last try
+    bool ok() const { return failure == Failure::none; }
+};
+
+// Exponential backoff with full jitter for try number `attempt` (1 = first
+// retry): uniform in [0, min(ceiling, base * 2^(attempt-1))], but never below
+// retry_after when the server sent one. Pure; the RNG is injected.
+std::chrono::milliseconds backoff_delay(int attempt,
+                                        std::chrono::milliseconds base,
+                                        std::chrono::milliseconds ceiling,
+                                        std::optional<std::chrono::milliseconds> retry_after,
+                                        std::mt19937_64& rng);
+
+// Parses a Retry-After value: delta-seconds or an HTTP-date (relative to now).
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           std::chrono::system_clock::time_point now);
+
+// Removes userinfo and query-string values that look like secrets from a URL
+// for messages: "https://user:pw@h/x?token=1" -> "https://h/x?token=REDACTED".
+std::string redact_url(std::string_view url);
+
+// One libcurl easy handle reused for every request (keep-alive, one TLS
+// session), with the politeness rules of spec/cli.md: pacing between request
+// starts, retries with backoff and Retry-After, gzip, a request budget.
+class HttpClient {
+public:
+    explicit HttpClient(HttpOptions options);
+    ~HttpClient();
+    HttpClient(const HttpClient&) = delete;
+    HttpClient& operator=(const HttpClient&) = delete;
+
+    // GET with Accept: application/json. The body goes to sink only for a 2xx
+    // answer whose Content-Type is application/json; error bodies are read
+    // for their {"error": ...} message.
+    FetchResult get_json(const std::string& url, BodySink& sink);
+
+    uint64_t requests() const { return m_requests; } // HTTP requests sent, retries included
+    uint64_t bytes() const { return m_bytes; }       // body bytes received over the wire
+    bool budget_spent() const { return m_requests >= m_options.max_requests; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+    HttpOptions m_options;
+    uint64_t m_requests = 0;
+    uint64_t m_bytes = 0;
+};
+
+} // namespace hs::sync
