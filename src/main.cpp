@@ -1,5 +1,12 @@
 #include "cli/cli.hpp"
 
+#include <exception>
+
+// A trampoline: the program is hs::cli::run; this is its only catch.
 int main(int argc, char** argv) {
-    return hs::cli::main(argc, argv);
+    try {
+        return hs::cli::run(argc, argv);
+    } catch (const std::exception& error) {
+        return hs::cli::report_error(error);
+    }
 }

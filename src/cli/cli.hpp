@@ -1,9 +1,15 @@
 #pragma once
 
+#include <exception>
+
 namespace hs::cli {
 
-// The whole program: parses the command line, runs the command, returns the
-// exit code. The only place that catches hs::Error.
-int main(int argc, char** argv);
+// Parses the command line, runs the command, returns the exit code. Errors
+// propagate as exceptions to main.cpp, which hands them to report_error().
+int run(int argc, char** argv);
+
+// Prints "hydra-status: error: ..." for any exception and returns the exit
+// code that goes with it (hs::Error's own, 2 for usage errors).
+int report_error(const std::exception& error) noexcept;
 
 } // namespace hs::cli

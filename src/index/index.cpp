@@ -1,0 +1,600 @@
+#include "index/index.hpp"
+
+#include "core/error.hpp"
+#include "core/id_list.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+namespace hs::index {
+
+namespace {
+
+// Schema version 1. Hashes are stored as 20 bytes, not 32 characters; job and
+// system strings are interned in `name`; an eval's member builds are one
+// delta-encoded blob. Lookup by drv hash is one seek on build_by_drv, by
+// output hash one seek on output's primary key.
+constexpr const char* k_schema_v1 = R"sql(
+CREATE TABLE hydra (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE
+);
+CREATE TABLE jobset (
+    id INTEGER PRIMARY KEY,
+    hydra INTEGER NOT NULL REFERENCES hydra (id),
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    synced_at INTEGER,     -- unix time of the last successful sync
+    newest_eval INTEGER,   -- Hydra id of the newest eval ingested
+    rechecked_at INTEGER,  -- unix time of the last re-read of the newest eval
+    UNIQUE (hydra, project, name)
+);
+CREATE TABLE name (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+CREATE TABLE eval (
+    id INTEGER PRIMARY KEY, -- hydra << 40 | eval id
+    jobset INTEGER NOT NULL REFERENCES jobset (id),
+    timestamp INTEGER NOT NULL,
+    inputs TEXT NOT NULL,   -- "name revision" lines
+    builds BLOB NOT NULL    -- member build ids: sorted deltas as LEB128 varints
+);
+CREATE INDEX eval_by_jobset ON eval (jobset);
+CREATE TABLE build (
+    id INTEGER PRIMARY KEY, -- hydra << 40 | build id
+    drv BLOB NOT NULL,      -- 20-byte hash of the drv path
+    name TEXT NOT NULL,     -- drv name without .drv
+    jobset INTEGER NOT NULL REFERENCES jobset (id),
+    job INTEGER NOT NULL REFERENCES name (id),
+    system INTEGER NOT NULL REFERENCES name (id),
+    finished INTEGER NOT NULL,
+    status INTEGER,
+    starttime INTEGER,
+    stoptime INTEGER
+);
+CREATE INDEX build_by_drv ON build (drv);
+CREATE INDEX build_unfinished ON build (jobset) WHERE finished = 0;
+CREATE TABLE output (
+    hash BLOB PRIMARY KEY,  -- 20-byte hash of the output path
+    build INTEGER NOT NULL, -- a build of the drv producing it
+    name TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE local_failure (
+    drv BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    log TEXT NOT NULL,
+    reason TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* k_build_columns = R"sql(
+    SELECT b.id, h.url, b.drv, b.name, j.project, j.name, jn.text, sn.text,
+           b.finished, b.status, b.starttime, b.stoptime, j.synced_at
+    FROM build b
+    JOIN jobset j ON j.id = b.jobset
+    JOIN hydra h ON h.id = j.hydra
+    JOIN name jn ON jn.id = b.job
+    JOIN name sn ON sn.id = b.system
+)sql";
+
+constexpr const char* k_deciding_order =
+    " ORDER BY b.finished DESC, b.stoptime DESC, b.id & 1099511627775 DESC";
+
+std::span<const uint8_t> bytes(const core::HashBytes& hash) {
+    return {hash.data(), hash.size()};
+}
+
+core::HashBytes to_hash(std::span<const uint8_t> blob) {
+    core::HashBytes out{};
+    if (blob.size() == out.size()) {
+        std::copy(blob.begin(), blob.end(), out.begin());
+    }
+    return out;
+}
+
+int64_t user_version(Database& db) {
+    Statement stmt(db, "PRAGMA user_version");
+    auto use = stmt.use();
+    return use.next() ? use.get_int(0) : 0;
+}
+
+void check_version(Database& db, int64_t version) {
+    if (version > k_schema_version) {
+        throw Error(db.path() + ": index schema version " + std::to_string(version) +
+                        " is newer than this hydra-status supports (" +
+                        std::to_string(k_schema_version) + "); upgrade hydra-status",
+                    ExitCode::no_index);
+    }
+}
+
+// Numbered migrations: migration N takes the schema from version N-1 to N.
+void migrate(Database& db) {
+    const int64_t version = user_version(db);
+    check_version(db, version);
+    if (version == k_schema_version) {
+        return;
+    }
+    Transaction txn(db);
+    if (version < 1) {
+        db.exec(k_schema_v1);
+    }
+    db.exec(("PRAGMA user_version = " + std::to_string(k_schema_version)).c_str());
+    txn.commit();
+}
+
+} // namespace
+
+std::string BuildRow::drv_basename() const {
+    return core::nix32_encode(drv_hash) + "-" + drv_name + ".drv";
+}
+
+std::string BuildRow::drv_path() const {
+    return std::string(core::k_store_dir) + "/" + drv_basename();
+}
+
+std::string LocalFailure::drv_path() const {
+    return std::string(core::k_store_dir) + "/" + core::nix32_encode(drv_hash) + "-" + drv_name +
+           ".drv";
+}
+
+struct Index::Statements {
+    explicit Statements(Database& db)
+        : builds_of_drv(db, (std::string(k_build_columns) + " WHERE b.drv = ?1" +
+                             k_deciding_order)
+                                .c_str()),
+          drv_of_output(db, "SELECT b.drv, b.name FROM output o JOIN build b ON b.id = o.build "
+                            "WHERE o.hash = ?1"),
+          builds_of_job(db, (std::string(k_build_columns) +
+                             " WHERE j.project = ?1 AND j.name = ?2 AND jn.text = ?3" +
+                             k_deciding_order)
+                                .c_str()),
+          ever_synced(db, "SELECT 1 FROM jobset WHERE synced_at IS NOT NULL LIMIT 1"),
+          local_failure(db, "SELECT name, count, first_at, last_at, log, reason "
+                            "FROM local_failure WHERE drv = ?1 AND last_at >= ?2") {}
+
+    Statement builds_of_drv;
+    Statement drv_of_output;
+    Statement builds_of_job;
+    Statement ever_synced;
+    Statement local_failure;
+
+    // Prepared on first use: read-only connections never need them.
+    struct Writes {
+        explicit Writes(Database& db)
+            : find_name(db, "SELECT id FROM name WHERE text = ?1"),
+              insert_name(db, "INSERT INTO name (text) VALUES (?1)"),
+              find_instance(db, "SELECT id FROM hydra WHERE url = ?1"),
+              insert_instance(db, "INSERT INTO hydra (url) VALUES (?1)"),
+              find_jobset(db, "SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at "
+                              "FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
+                              "j.name = ?3"),
+              insert_jobset(db, "INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"),
+              update_jobset(db, "UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
+                                "rechecked_at = ?4 WHERE id = ?1"),
+              build_state(db, "SELECT finished FROM build WHERE id = ?1"),
+              unfinished(db, "SELECT id FROM build WHERE jobset = ?1 AND finished = 0"),
+              upsert_build(db, R"sql(
+                  INSERT INTO build (id, drv, name, jobset, job, system, finished, status,
+                                     starttime, stoptime)
+                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                  ON CONFLICT (id) DO UPDATE SET
+                      drv = excluded.drv, name = excluded.name, jobset = excluded.jobset,
+                      job = excluded.job, system = excluded.system,
+                      finished = excluded.finished, status = excluded.status,
+                      starttime = excluded.starttime, stoptime = excluded.stoptime
+                  WHERE (drv, name, jobset, job, system, finished, status, starttime, stoptime)
+                      IS NOT (excluded.drv, excluded.name, excluded.jobset, excluded.job,
+                              excluded.system, excluded.finished, excluded.status,
+                              excluded.starttime, excluded.stoptime)
+              )sql"),
+              upsert_output(db, "INSERT INTO output (hash, build, name) VALUES (?1, ?2, ?3) "
+                                "ON CONFLICT (hash) DO NOTHING"),
+              insert_eval(db, "INSERT OR REPLACE INTO eval (id, jobset, timestamp, inputs, "
+                              "builds) VALUES (?1, ?2, ?3, ?4, ?5)"),
+              eval_builds(db, "SELECT builds FROM eval WHERE id = ?1"),
+              upsert_local(db, R"sql(
+                  INSERT INTO local_failure (drv, name, count, first_at, last_at, log, reason)
+                  VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
+                  ON CONFLICT (drv) DO UPDATE SET
+                      count = count + 1, last_at = excluded.last_at,
+                      log = excluded.log, reason = excluded.reason
+              )sql"),
+              delete_local(db, "DELETE FROM local_failure WHERE drv = ?1"),
+              delete_all_local(db, "DELETE FROM local_failure") {}
+
+        Statement find_name, insert_name, find_instance, insert_instance;
+        Statement find_jobset, insert_jobset, update_jobset;
+        Statement build_state, unfinished, upsert_build, upsert_output;
+        Statement insert_eval, eval_builds;
+        Statement upsert_local, delete_local, delete_all_local;
+    };
+    std::unique_ptr<Writes> writes;
+
+    Writes& w(Database& db) {
+        if (!writes) {
+            writes = std::make_unique<Writes>(db);
+        }
+        return *writes;
+    }
+};
+
+Index::Index(Database db) : m_db(std::move(db)), m_stmts(std::make_unique<Statements>(m_db)) {}
+Index::~Index() = default;
+Index::Index(Index&&) noexcept = default;
+Index& Index::operator=(Index&&) noexcept = default;
+
+Index Index::open_read_only(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        throw Error("no index at " + path + " (run 'hydra-status sync' first)", ExitCode::no_index);
+    }
+    Database db(path, OpenMode::read_only);
+    try {
+        const int64_t version = user_version(db);
+        check_version(db, version);
+        if (version == 0) {
+            throw Error(path + ": not a hydra-status index (run 'hydra-status sync' first)",
+                        ExitCode::no_index);
+        }
+    } catch (const Error& e) {
+        // Rethrown with the exit code of a missing index: whatever is wrong
+        // with the file, lookups cannot answer from it.
+        throw Error(e.what(), ExitCode::no_index);
+    }
+    return Index(std::move(db));
+}
+
+Index Index::open_read_write(const std::string& path) {
+    Database db(path, OpenMode::read_write);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("PRAGMA cache_size = -65536");
+    migrate(db);
+    return Index(std::move(db));
+}
+
+std::vector<BuildRow> Index::read_builds(Statement::Use& use) {
+    std::vector<BuildRow> rows;
+    while (use.next()) {
+        BuildRow row;
+        row.build_id = use.get_int(0) & k_id_mask;
+        row.hydra_url = use.get_str(1);
+        row.drv_hash = to_hash(use.get_blob(2));
+        row.drv_name = use.get_str(3);
+        row.project = use.get_str(4);
+        row.jobset = use.get_str(5);
+        row.job = use.get_str(6);
+        row.system = use.get_str(7);
+        row.finished = use.get_int(8) != 0;
+        if (const auto status = use.get_opt_int(9)) {
+            row.buildstatus = static_cast<int>(*status);
+        }
+        row.starttime = use.get_opt_int(10);
+        row.stoptime = use.get_opt_int(11);
+        row.synced_at = use.get_opt_int(12);
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+bool Index::ever_synced() {
+    auto use = m_stmts->ever_synced.use();
+    return use.next();
+}
+
+std::vector<BuildRow> Index::builds_of_drv(const core::HashBytes& drv) {
+    auto use = m_stmts->builds_of_drv.use();
+    use.bind(bytes(drv));
+    return read_builds(use);
+}
+
+std::optional<std::pair<core::HashBytes, std::string>>
+Index::drv_of_output(const core::HashBytes& out) {
+    auto use = m_stmts->drv_of_output.use();
+    use.bind(bytes(out));
+    if (!use.next()) {
+        return std::nullopt;
+    }
+    return std::make_pair(to_hash(use.get_blob(0)), use.get_str(1));
+}
+
+std::vector<BuildRow> Index::builds_for_key(const core::Key& key) {
+    switch (key.kind) {
+    case core::KeyKind::drv_path:
+    case core::KeyKind::drv_basename: {
+        auto rows = builds_of_drv(key.hash);
+        // The hash names the path; a different name is a different (unknown) path.
+        const std::string_view name = std::string_view(key.name).substr(
+            0, key.name.size() - core::k_drv_suffix.size());
+        if (!rows.empty() && rows.front().drv_name != name) {
+            rows.clear();
+        }
+        return rows;
+    }
+    case core::KeyKind::output_path: {
+        const auto drv = drv_of_output(key.hash);
+        return drv ? builds_of_drv(drv->first) : std::vector<BuildRow>{};
+    }
+    case core::KeyKind::hash: {
+        auto rows = builds_of_drv(key.hash);
+        if (rows.empty()) {
+            if (const auto drv = drv_of_output(key.hash)) {
+                rows = builds_of_drv(drv->first);
+            }
+        }
+        return rows;
+    }
+    }
+    return {};
+}
+
+std::vector<BuildRow> Index::builds_of_job(const std::string& project, const std::string& jobset,
+                                           const std::string& job) {
+    auto use = m_stmts->builds_of_job.use();
+    use.bind(project).bind(jobset).bind(job);
+    return read_builds(use);
+}
+
+std::vector<JobsetInfo> Index::jobsets() {
+    Statement stmt(m_db, R"sql(
+        SELECT j.id, j.hydra, h.url, j.project, j.name, j.synced_at, j.newest_eval,
+               j.rechecked_at,
+               (SELECT count(*) FROM eval e WHERE e.jobset = j.id),
+               (SELECT count(*) FROM build b WHERE b.jobset = j.id)
+        FROM jobset j JOIN hydra h ON h.id = j.hydra
+        ORDER BY h.url, j.project, j.name
+    )sql");
+    std::vector<JobsetInfo> out;
+    auto use = stmt.use();
+    while (use.next()) {
+        JobsetInfo info;
+        info.state.id = use.get_int(0);
+        info.state.instance = use.get_int(1);
+        info.state.url = use.get_str(2);
+        info.state.project = use.get_str(3);
+        info.state.name = use.get_str(4);
+        info.state.synced_at = use.get_opt_int(5);
+        info.state.newest_eval = use.get_opt_int(6);
+        info.state.rechecked_at = use.get_opt_int(7);
+        info.evals = use.get_int(8);
+        info.builds = use.get_int(9);
+        out.push_back(std::move(info));
+    }
+    return out;
+}
+
+int64_t Index::count_builds() {
+    Statement stmt(m_db, "SELECT count(*) FROM build");
+    auto use = stmt.use();
+    return use.next() ? use.get_int(0) : 0;
+}
+
+std::optional<LocalFailure> Index::local_failure(const core::HashBytes& drv, int64_t not_before) {
+    auto use = m_stmts->local_failure.use();
+    use.bind(bytes(drv)).bind(not_before);
+    if (!use.next()) {
+        return std::nullopt;
+    }
+    LocalFailure failure;
+    failure.drv_hash = drv;
+    failure.drv_name = use.get_str(0);
+    failure.count = use.get_int(1);
+    failure.first_at = use.get_int(2);
+    failure.last_at = use.get_int(3);
+    failure.log = use.get_str(4);
+    failure.reason = use.get_str(5);
+    return failure;
+}
+
+void Index::record_local_failure(const core::StorePath& drv, int64_t now, const std::string& log,
+                                 const std::string& reason) {
+    auto use = m_stmts->w(m_db).upsert_local.use();
+    use.bind(bytes(drv.hash)).bind(drv.drv_name()).bind(now).bind(log).bind(reason).exec();
+}
+
+bool Index::forget_local_failure(const core::HashBytes& drv) {
+    auto use = m_stmts->w(m_db).delete_local.use();
+    use.bind(bytes(drv)).exec();
+    return m_db.changes() > 0;
+}
+
+int64_t Index::forget_all_local_failures() {
+    auto use = m_stmts->w(m_db).delete_all_local.use();
+    use.exec();
+    return m_db.changes();
+}
+
+int64_t Index::intern(const std::string& text) {
+    if (const auto it = m_names.find(text); it != m_names.end()) {
+        return it->second;
+    }
+    auto& w = m_stmts->w(m_db);
+    int64_t id = 0;
+    {
+        auto find = w.find_name.use();
+        find.bind(text);
+        if (find.next()) {
+            id = find.get_int(0);
+        }
+    }
+    if (id == 0) {
+        auto insert = w.insert_name.use();
+        insert.bind(text).exec();
+        id = m_db.last_insert_rowid();
+    }
+    m_names.emplace(text, id);
+    return id;
+}
+
+int64_t Index::instance_id(const std::string& url) {
+    auto& w = m_stmts->w(m_db);
+    {
+        auto find = w.find_instance.use();
+        find.bind(url);
+        if (find.next()) {
+            return find.get_int(0);
+        }
+    }
+    auto insert = w.insert_instance.use();
+    insert.bind(url).exec();
+    return m_db.last_insert_rowid();
+}
+
+JobsetState Index::jobset(const std::string& url, const std::string& project,
+                          const std::string& name) {
+    auto state = jobset_in(instance_id(url), project, name);
+    state.url = url;
+    return state;
+}
+
+JobsetState Index::jobset_in(int64_t instance, const std::string& project,
+                             const std::string& name) {
+    JobsetState state;
+    state.instance = instance;
+    state.project = project;
+    state.name = name;
+    auto& w = m_stmts->w(m_db);
+    {
+        auto find = w.find_jobset.use();
+        find.bind(instance).bind(project).bind(name);
+        if (find.next()) {
+            state.id = find.get_int(0);
+            state.synced_at = find.get_opt_int(1);
+            state.newest_eval = find.get_opt_int(2);
+            state.rechecked_at = find.get_opt_int(3);
+            return state;
+        }
+    }
+    auto insert = w.insert_jobset.use();
+    insert.bind(instance).bind(project).bind(name).exec();
+    state.id = m_db.last_insert_rowid();
+    return state;
+}
+
+std::vector<int64_t> Index::builds_to_fetch(int64_t instance, std::span<const int64_t> ids) {
+    auto& w = m_stmts->w(m_db);
+    std::vector<int64_t> out;
+    for (const int64_t id : ids) {
+        auto use = w.build_state.use();
+        use.bind((instance << k_instance_shift) | id);
+        if (!use.next() || use.get_int(0) == 0) {
+            out.push_back(id);
+        }
+    }
+    return out;
+}
+
+std::vector<int64_t> Index::unfinished_builds(int64_t jobset_row) {
+    auto use = m_stmts->w(m_db).unfinished.use();
+    use.bind(jobset_row);
+    std::vector<int64_t> out;
+    while (use.next()) {
+        out.push_back(use.get_int(0) & k_id_mask);
+    }
+    return out;
+}
+
+std::vector<int64_t> Index::eval_builds(int64_t instance, int64_t eval_id) {
+    auto use = m_stmts->w(m_db).eval_builds.use();
+    use.bind((instance << k_instance_shift) | eval_id);
+    if (!use.next()) {
+        return {};
+    }
+    auto ids = core::decode_id_list(use.get_blob(0));
+    if (!ids) {
+        throw Error(m_db.path() + ": eval " + std::to_string(eval_id) +
+                    " has a corrupt member list");
+    }
+    return std::move(*ids);
+}
+
+bool Index::has_eval(int64_t instance, int64_t eval_id) {
+    auto use = m_stmts->w(m_db).eval_builds.use();
+    use.bind((instance << k_instance_shift) | eval_id);
+    return use.next();
+}
+
+std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
+    if (build.id <= 0 || build.id > k_id_mask) {
+        return "build id " + std::to_string(build.id) + " out of range";
+    }
+    std::string why;
+    const auto drv = core::parse_store_path(build.drvpath, &why);
+    if (!drv || !drv->is_drv()) {
+        return "build " + std::to_string(build.id) + ": invalid drvpath " + quote(build.drvpath) +
+               (why.empty() ? "" : ": " + why);
+    }
+    const std::string key = std::to_string(instance) + '\t' + build.project + '\t' + build.jobset;
+    int64_t jobset_row = 0;
+    if (const auto it = m_jobset_ids.find(key); it != m_jobset_ids.end()) {
+        jobset_row = it->second;
+    } else {
+        jobset_row = jobset_in(instance, build.project, build.jobset).id;
+        m_jobset_ids.emplace(key, jobset_row);
+    }
+    const int64_t row_id = (instance << k_instance_shift) | build.id;
+    auto& w = m_stmts->w(m_db);
+    {
+        auto use = w.upsert_build.use();
+        use.bind(row_id)
+            .bind(bytes(drv->hash))
+            .bind(drv->drv_name())
+            .bind(jobset_row)
+            .bind(intern(build.job))
+            .bind(intern(build.system))
+            .bind(int64_t{build.finished ? 1 : 0});
+        if (build.buildstatus) {
+            use.bind(int64_t{*build.buildstatus});
+        } else {
+            use.bind_null();
+        }
+        use.bind(build.starttime).bind(build.stoptime).exec();
+    }
+    for (const auto& [name, path] : build.outputs) {
+        if (path.empty()) {
+            continue; // a content-addressed output not built yet
+        }
+        const auto out = core::parse_store_path(path, &why);
+        if (!out) {
+            return "build " + std::to_string(build.id) + ": invalid output path " + quote(path) +
+                   ": " + why;
+        }
+        auto use = w.upsert_output.use();
+        use.bind(bytes(out->hash)).bind(row_id).bind(name).exec();
+    }
+    return {};
+}
+
+void Index::put_eval(const JobsetState& jobset, const core::EvalRecord& eval) {
+    std::string inputs;
+    for (const auto& [name, revision] : eval.inputs) {
+        inputs += name + " " + revision + "\n";
+    }
+    const std::string members = core::encode_id_list(eval.builds);
+    auto use = m_stmts->w(m_db).insert_eval.use();
+    use.bind((jobset.instance << k_instance_shift) | eval.id)
+        .bind(jobset.id)
+        .bind(eval.timestamp)
+        .bind(inputs)
+        .bind(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(members.data()),
+                                       members.size()))
+        .exec();
+}
+
+void Index::set_jobset_state(const JobsetState& state) {
+    auto use = m_stmts->w(m_db).update_jobset.use();
+    use.bind(state.id).bind(state.synced_at).bind(state.newest_eval).bind(state.rechecked_at).exec();
+}
+
+void Index::forget_caches() {
+    m_names.clear();
+    m_jobset_ids.clear();
+}
+
+} // namespace hs::index

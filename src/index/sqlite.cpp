@@ -1,0 +1,192 @@
+#include "index/sqlite.hpp"
+
+#include "core/error.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace hs::index {
+
+Database::Database(const std::string& path, OpenMode mode) : m_path(path) {
+    const int flags = mode == OpenMode::read_only ? SQLITE_OPEN_READONLY
+                                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        const std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+        sqlite3_close(m_db);
+        m_db = nullptr;
+        throw Error(path + ": cannot open index: " + message, ExitCode::no_index);
+    }
+    sqlite3_extended_result_codes(m_db, 1);
+    // Writers wait for each other; readers never wait in WAL mode.
+    sqlite3_busy_timeout(m_db, 10'000);
+}
+
+Database::~Database() {
+    sqlite3_close_v2(m_db);
+}
+
+Database::Database(Database&& other) noexcept
+    : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)) {}
+
+Database& Database::operator=(Database&& other) noexcept {
+    if (this != &other) {
+        sqlite3_close_v2(m_db);
+        m_db = std::exchange(other.m_db, nullptr);
+        m_path = std::move(other.m_path);
+    }
+    return *this;
+}
+
+void Database::fail(int rc, std::string_view what) const {
+    std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+    const int primary = rc & 0xff;
+    ExitCode code = ExitCode::failure;
+    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN) {
+        code = ExitCode::no_index;
+    }
+    throw Error(m_path + ": " + std::string(what) + ": " + message, code);
+}
+
+void Database::exec(const char* sql) {
+    const int rc = sqlite3_exec(m_db, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+        fail(rc, "cannot run statement");
+    }
+}
+
+int64_t Database::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(m_db);
+}
+
+int Database::changes() const {
+    return sqlite3_changes(m_db);
+}
+
+Statement::Statement(Database& db, const char* sql) : m_db(&db) {
+    const int rc = sqlite3_prepare_v3(db.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &m_stmt,
+                                      nullptr);
+    if (rc != SQLITE_OK) {
+        db.fail(rc, "cannot prepare statement");
+    }
+}
+
+Statement::~Statement() {
+    sqlite3_finalize(m_stmt);
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : m_db(std::exchange(other.m_db, nullptr)), m_stmt(std::exchange(other.m_stmt, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+    if (this != &other) {
+        sqlite3_finalize(m_stmt);
+        m_db = std::exchange(other.m_db, nullptr);
+        m_stmt = std::exchange(other.m_stmt, nullptr);
+    }
+    return *this;
+}
+
+Statement::Use::~Use() {
+    sqlite3_reset(m_stmt.m_stmt);
+    sqlite3_clear_bindings(m_stmt.m_stmt);
+}
+
+Statement::Use& Statement::Use::bind(int64_t value) {
+    const int rc = sqlite3_bind_int64(m_stmt.m_stmt, m_next_param++, value);
+    if (rc != SQLITE_OK) {
+        m_stmt.m_db->fail(rc, "cannot bind value");
+    }
+    return *this;
+}
+
+Statement::Use& Statement::Use::bind(std::string_view text) {
+    const int rc = sqlite3_bind_text64(m_stmt.m_stmt, m_next_param++, text.data(), text.size(),
+                                       SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) {
+        m_stmt.m_db->fail(rc, "cannot bind text");
+    }
+    return *this;
+}
+
+Statement::Use& Statement::Use::bind(std::span<const uint8_t> blob) {
+    const int rc = sqlite3_bind_blob64(m_stmt.m_stmt, m_next_param++, blob.data(), blob.size(),
+                                       SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) {
+        m_stmt.m_db->fail(rc, "cannot bind blob");
+    }
+    return *this;
+}
+
+Statement::Use& Statement::Use::bind_null() {
+    const int rc = sqlite3_bind_null(m_stmt.m_stmt, m_next_param++);
+    if (rc != SQLITE_OK) {
+        m_stmt.m_db->fail(rc, "cannot bind null");
+    }
+    return *this;
+}
+
+bool Statement::Use::next() {
+    const int rc = sqlite3_step(m_stmt.m_stmt);
+    if (rc == SQLITE_ROW) {
+        return true;
+    }
+    if (rc == SQLITE_DONE) {
+        return false;
+    }
+    m_stmt.m_db->fail(rc, "cannot execute statement");
+}
+
+void Statement::Use::exec() {
+    while (next()) {
+    }
+}
+
+bool Statement::Use::is_null(int col) const {
+    return sqlite3_column_type(m_stmt.m_stmt, col) == SQLITE_NULL;
+}
+
+int64_t Statement::Use::get_int(int col) const {
+    return sqlite3_column_int64(m_stmt.m_stmt, col);
+}
+
+std::optional<int64_t> Statement::Use::get_opt_int(int col) const {
+    if (is_null(col)) {
+        return std::nullopt;
+    }
+    return get_int(col);
+}
+
+std::string Statement::Use::get_str(int col) const {
+    const auto* text = sqlite3_column_text(m_stmt.m_stmt, col);
+    if (!text) {
+        return {};
+    }
+    return {reinterpret_cast<const char*>(text),
+            static_cast<size_t>(sqlite3_column_bytes(m_stmt.m_stmt, col))};
+}
+
+std::span<const uint8_t> Statement::Use::get_blob(int col) const {
+    const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(m_stmt.m_stmt, col));
+    const auto size = static_cast<size_t>(sqlite3_column_bytes(m_stmt.m_stmt, col));
+    return {data, data ? size : 0};
+}
+
+Transaction::Transaction(Database& db) : m_db(db) {
+    m_db.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction() {
+    if (m_active) {
+        // Never throws: a failed rollback leaves SQLite to roll back on close.
+        sqlite3_exec(m_db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+}
+
+void Transaction::commit() {
+    m_db.exec("COMMIT");
+    m_active = false;
+}
+
+} // namespace hs::index

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "cli/settings.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <string>
+#include <vector>
+
+namespace hs::cli {
+
+// What every command gets: resolved settings, the global flags and its own
+// parsed options and positional arguments.
+struct Context {
+    Settings settings;
+    boost::program_options::variables_map options;
+    std::vector<std::string> args;
+    bool json = false;
+    int verbose = 0;
+};
+
+namespace po = boost::program_options;
+
+// Each command adds its own options, then runs.
+void lookup_options(po::options_description& desc);
+int lookup_command(Context& ctx);
+void sync_options(po::options_description& desc);
+int sync_command(Context& ctx);
+void gate_options(po::options_description& desc);
+int gate_command(Context& ctx);
+void info_options(po::options_description& desc);
+int info_command(Context& ctx);
+void record_options(po::options_description& desc);
+int record_command(Context& ctx);
+void forget_options(po::options_description& desc);
+int forget_command(Context& ctx);
+
+// Shared helpers.
+int64_t unix_now();
+bool stdout_is_tty();
+bool use_color();
+void write_stdout(const std::string& text);
+void print_error(const std::string& message);   // "hydra-status: error: ..."
+void print_warning(const std::string& message); // "hydra-status: warning: ..."
+
+} // namespace hs::cli

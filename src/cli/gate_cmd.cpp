@@ -1,0 +1,195 @@
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "core/error.hpp"
+#include "core/store_path.hpp"
+#include "gate/closure.hpp"
+#include "gate/dry_run.hpp"
+#include "index/index.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace hs::cli {
+
+namespace {
+
+std::string read_all(const std::string& file) {
+    if (file == "-") {
+        std::ostringstream text;
+        text << std::cin.rdbuf();
+        return text.str();
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        throw UsageError(file + ": cannot read dry-run output");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string basename_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string chain_text(const std::vector<std::string>& chain) {
+    std::string out;
+    for (const auto& path : chain) {
+        if (!out.empty()) {
+            out += " <- ";
+        }
+        auto base = basename_of(path);
+        // Drop the hash for readability: "hello-2.12.drv".
+        out += base.size() > core::k_hash_chars + 1 ? base.substr(core::k_hash_chars + 1) : base;
+    }
+    return out;
+}
+
+} // namespace
+
+void gate_options(po::options_description& desc) {
+    desc.add_options()                                                                    //
+        ("policy", po::value<std::string>()->value_name("warn|fail"),
+         "fail (default): exit 1 on a permanent failure; warn: report and exit 0") //
+        ("strict", "transient failures (and queued builds) exit 4")               //
+        ("store-root", po::value<std::string>()->value_name("DIR"),
+         "read /nix/store/x from DIR/nix/store/x") //
+        ("from-dry-run", po::value<std::string>()->value_name("FILE|-"),
+         "check the drvs that 'nix-build --dry-run' says will be built") //
+        ("local-ttl", po::value<std::string>()->value_name("DURATION"),
+         "how long a local failure record counts (default 7d)");
+}
+
+int gate_command(Context& ctx) {
+    const std::string policy = ctx.settings.get("policy");
+    if (policy != "warn" && policy != "fail") {
+        throw UsageError(ctx.settings.origin("policy") + ": policy: expected warn or fail, got " +
+                         quote(policy));
+    }
+    const bool strict = ctx.options.count("strict") > 0;
+    const std::string store_root =
+        ctx.options.count("store-root") ? ctx.options["store-root"].as<std::string>() : "";
+    const bool from_dry_run = ctx.options.count("from-dry-run") > 0;
+    if (ctx.args.empty() && !from_dry_run) {
+        throw UsageError("gate: no .drv given");
+    }
+    const int64_t now = unix_now();
+    const int64_t not_before = now - ctx.settings.get_seconds("local-ttl");
+
+    gate::Closure closure;
+    if (from_dry_run) {
+        const auto dry_run = gate::parse_dry_run(read_all(ctx.options["from-dry-run"].as<std::string>()));
+        std::vector<std::string> drvs;
+        for (const auto& path : dry_run.will_build) {
+            if (path.ends_with(core::k_drv_suffix)) {
+                drvs.push_back(path);
+            }
+        }
+        closure = gate::flat_closure(drvs);
+        if (!ctx.args.empty()) {
+            auto walked = gate::walk_closure(ctx.args, store_root);
+            for (auto& node : walked.nodes) {
+                closure.nodes.push_back({std::move(node.path), -1});
+            }
+            closure.errors = std::move(walked.errors);
+        }
+    } else {
+        closure = gate::walk_closure(ctx.args, store_root);
+    }
+    for (const auto& error : closure.errors) {
+        print_error(error);
+    }
+
+    auto index = index::Index::open_read_only(ctx.settings.get("db"));
+    if (!index.ever_synced()) {
+        print_warning(index.path() +
+                      ": the index was never synced; only local failures are checked");
+    }
+    size_t permanent = 0;
+    size_t transient = 0;
+    size_t unknown = 0;
+    size_t good = 0;
+    std::string out;
+    const HumanStyle style{use_color(), now};
+    for (size_t i = 0; i < closure.nodes.size(); ++i) {
+        const auto& path = closure.nodes[i].path;
+        const auto drv = core::parse_store_path(path);
+        if (!drv) {
+            continue; // walk_closure only yields valid paths
+        }
+        Answer answer;
+        answer.query = path;
+        auto rows = index.builds_of_drv(drv->hash);
+        if (!rows.empty()) {
+            answer.hydra = std::move(rows.front());
+        }
+        answer.local = index.local_failure(drv->hash, not_before);
+        const auto status = answer.status();
+        switch (status.cls) {
+        case core::StatusClass::good:
+            ++good;
+            continue;
+        case core::StatusClass::unknown:
+            ++unknown;
+            continue;
+        case core::StatusClass::permanent:
+            ++permanent;
+            break;
+        case core::StatusClass::transient:
+            ++transient;
+            break;
+        }
+        const auto chain = closure.chain(i);
+        if (ctx.json) {
+            std::string object;
+            append_json(object, answer);
+            object.pop_back(); // newline
+            object.pop_back(); // '}'
+            object += ",\"chain\":[";
+            for (size_t c = 0; c < chain.size(); ++c) {
+                if (c) {
+                    object += ',';
+                }
+                append_json_string(object, chain[c]);
+            }
+            object += "]}\n";
+            out += object;
+        } else {
+            append_human(out, answer, style);
+            out += "    " + chain_text(chain) + "\n";
+        }
+    }
+    int code = 0;
+    if (!closure.errors.empty()) {
+        code = static_cast<int>(ExitCode::usage);
+    } else if (policy == "fail" && permanent > 0) {
+        code = static_cast<int>(ExitCode::failure);
+    } else if (policy == "fail" && strict && transient > 0) {
+        code = static_cast<int>(ExitCode::transient);
+    }
+    if (ctx.json) {
+        out += "{\"summary\":true,\"drvs\":" + std::to_string(closure.nodes.size()) +
+               ",\"permanent\":" + std::to_string(permanent) +
+               ",\"transient\":" + std::to_string(transient) +
+               ",\"succeeded\":" + std::to_string(good) +
+               ",\"unknown\":" + std::to_string(unknown) +
+               ",\"errors\":" + std::to_string(closure.errors.size()) +
+               ",\"exit\":" + std::to_string(code) + "}\n";
+    }
+    write_stdout(out);
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "gate: %zu drvs checked: %zu failed, %zu transient, %zu succeeded, %zu never "
+                 "built by Hydra\n",
+                 closure.nodes.size(), permanent, transient, good, unknown);
+    if (transient > 0 && !strict && policy == "fail") {
+        print_warning("transient failures (aborted, timed out, queued, ...) do not block without "
+                      "--strict");
+    }
+    return code;
+}
+
+} // namespace hs::cli

@@ -1,0 +1,197 @@
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "core/error.hpp"
+#include "core/store_path.hpp"
+#include "index/index.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+namespace hs::cli {
+
+namespace {
+
+// Folds answers into the contract's exit code: 2, then 5, then 1, 4, 3, 0.
+class ExitTally {
+public:
+    void add(core::StatusClass cls) {
+        switch (cls) {
+        case core::StatusClass::permanent:
+            m_permanent = true;
+            break;
+        case core::StatusClass::transient:
+            m_transient = true;
+            break;
+        case core::StatusClass::unknown:
+            m_unknown = true;
+            break;
+        case core::StatusClass::good:
+            break;
+        }
+    }
+    void malformed() { m_malformed = true; }
+    void never_synced() { m_never_synced = true; }
+
+    int code() const {
+        if (m_malformed) {
+            return static_cast<int>(ExitCode::usage);
+        }
+        if (m_never_synced) {
+            return static_cast<int>(ExitCode::no_index);
+        }
+        if (m_permanent) {
+            return static_cast<int>(ExitCode::failure);
+        }
+        if (m_transient) {
+            return static_cast<int>(ExitCode::transient);
+        }
+        if (m_unknown) {
+            return static_cast<int>(ExitCode::unknown);
+        }
+        return 0;
+    }
+
+private:
+    bool m_malformed = false;
+    bool m_never_synced = false;
+    bool m_permanent = false;
+    bool m_transient = false;
+    bool m_unknown = false;
+};
+
+struct LookupRun {
+    index::Index& index;
+    bool json;
+    bool all;
+    int64_t local_not_before;
+    HumanStyle style;
+    ExitTally tally;
+    std::string out;
+
+    void answer(const std::string& query, std::vector<index::BuildRow> rows,
+                const std::optional<core::HashBytes>& drv) {
+        Answer answer;
+        answer.query = query;
+        std::optional<core::HashBytes> drv_hash = drv;
+        if (!rows.empty()) {
+            answer.hydra = rows.front();
+            drv_hash = rows.front().drv_hash;
+        }
+        if (drv_hash) {
+            answer.local = index.local_failure(*drv_hash, local_not_before);
+        }
+        tally.add(answer.status().cls);
+        emit(answer);
+        if (all) {
+            for (size_t i = 1; i < rows.size(); ++i) {
+                Answer older;
+                older.query = query;
+                older.hydra = std::move(rows[i]);
+                emit(older);
+            }
+        }
+        if (out.size() > (1 << 16)) {
+            flush();
+        }
+    }
+
+    void emit(const Answer& answer) {
+        if (json) {
+            append_json(out, answer);
+        } else {
+            append_human(out, answer, style);
+        }
+    }
+
+    void key(const std::string& text) {
+        std::string why;
+        const auto key = core::parse_key(text, &why);
+        if (!key) {
+            flush();
+            print_error("malformed key " + quote(text) + ": " + why);
+            tally.malformed();
+            return;
+        }
+        auto rows = index.builds_for_key(*key);
+        std::optional<core::HashBytes> drv;
+        if (key->kind == core::KeyKind::drv_path || key->kind == core::KeyKind::drv_basename ||
+            key->kind == core::KeyKind::hash) {
+            drv = key->hash; // a local record needs no Hydra data
+        }
+        answer(text, std::move(rows), drv);
+    }
+
+    void flush() {
+        write_stdout(out);
+        std::fflush(stdout);
+        out.clear();
+    }
+};
+
+// "project:jobset" -> its parts; throws UsageError.
+std::pair<std::string, std::string> split_jobset(const std::string& text) {
+    const auto colon = text.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+        throw UsageError("--jobset: expected PROJECT:JOBSET, got " + quote(text));
+    }
+    return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+} // namespace
+
+void lookup_options(po::options_description& desc) {
+    desc.add_options()                                                   //
+        ("all", "list every known build of each key, newest first")    //
+        ("stdin", "read keys from standard input, one per line")      //
+        ("job", po::value<std::string>()->value_name("NAME"),
+         "answer for the latest build of this job (with --jobset)") //
+        ("jobset", po::value<std::string>()->value_name("PROJECT:JOBSET"),
+         "the jobset of --job") //
+        ("local-ttl", po::value<std::string>()->value_name("DURATION"),
+         "how long a local failure record counts (default 7d)");
+}
+
+int lookup_command(Context& ctx) {
+    const bool from_stdin = ctx.options.count("stdin") > 0;
+    const bool by_job = ctx.options.count("job") > 0;
+    if (by_job != (ctx.options.count("jobset") > 0)) {
+        throw UsageError("--job and --jobset go together");
+    }
+    if (ctx.args.empty() && !from_stdin && !by_job) {
+        throw UsageError("lookup: no key given");
+    }
+    const int64_t ttl = ctx.settings.get_seconds("local-ttl");
+    auto index = index::Index::open_read_only(ctx.settings.get("db"));
+    const int64_t now = unix_now();
+    LookupRun run{index, ctx.json, ctx.options.count("all") > 0, now - ttl,
+                  HumanStyle{use_color(), now}, {}, {}};
+    if (!index.ever_synced()) {
+        print_error(index.path() + ": the index was never synced (run 'hydra-status sync')");
+        run.tally.never_synced();
+    }
+    if (by_job) {
+        const auto [project, jobset] = split_jobset(ctx.options["jobset"].as<std::string>());
+        const auto job = ctx.options["job"].as<std::string>();
+        run.answer(job, index.builds_of_job(project, jobset, job), std::nullopt);
+    }
+    for (const auto& arg : ctx.args) {
+        run.key(arg);
+    }
+    if (from_stdin) {
+        std::ios::sync_with_stdio(false);
+        std::string line;
+        while (std::getline(std::cin, line)) {
+            if (!line.empty() && line.back() == '\r') {
+                line.pop_back();
+            }
+            if (line.find_first_not_of(" \t") == std::string::npos) {
+                continue;
+            }
+            run.key(line);
+        }
+    }
+    run.flush();
+    return run.tally.code();
+}
+
+} // namespace hs::cli

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "core/status.hpp"
+#include "index/index.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hs::cli {
+
+// The answer for one key: the deciding Hydra build and the local failure
+// record, either of which may be missing.
+struct Answer {
+    std::string query;
+    std::optional<index::BuildRow> hydra;
+    std::optional<index::LocalFailure> local;
+
+    core::Status status() const; // the top-level status (local wins)
+};
+
+core::Status hydra_status(const index::BuildRow& row);
+
+// Appends the answer as one JSON object and a newline (JSON Lines).
+void append_json(std::string& out, const Answer& answer);
+
+struct HumanStyle {
+    bool color = false;
+    int64_t now = 0;
+};
+
+// Appends the answer as one human line (plus one for a disagreeing Hydra
+// answer under a local failure).
+void append_human(std::string& out, const Answer& answer, const HumanStyle& style);
+
+// "3 h ago", "2 d ago", "just now".
+std::string relative_age(int64_t then, int64_t now);
+
+void append_json_string(std::string& out, std::string_view text);
+
+} // namespace hs::cli

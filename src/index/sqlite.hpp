@@ -1,0 +1,106 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace hs::index {
+
+enum class OpenMode { read_only, read_write };
+
+// Owns one sqlite3 connection. Errors throw hs::Error naming the file.
+class Database {
+public:
+    Database() = default;
+    Database(const std::string& path, OpenMode mode);
+    ~Database();
+    Database(Database&& other) noexcept;
+    Database& operator=(Database&& other) noexcept;
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+
+    void exec(const char* sql);
+    int64_t last_insert_rowid() const;
+    int changes() const;
+    const std::string& path() const { return m_path; }
+    sqlite3* handle() const { return m_db; }
+
+    // Throws hs::Error "<path>: <what>: <sqlite message>" for result code rc.
+    [[noreturn]] void fail(int rc, std::string_view what) const;
+
+private:
+    sqlite3* m_db = nullptr;
+    std::string m_path;
+};
+
+// A prepared statement, prepared once and reused. bind() then step(); the
+// statement is reset (and bindings cleared) by Use's destructor.
+class Statement {
+public:
+    Statement() = default;
+    Statement(Database& db, const char* sql);
+    ~Statement();
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&& other) noexcept;
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    class Use {
+    public:
+        explicit Use(Statement& stmt) : m_stmt(stmt) {}
+        ~Use();
+        Use(const Use&) = delete;
+        Use& operator=(const Use&) = delete;
+
+        Use& bind(int64_t value);
+        Use& bind(std::string_view text);
+        Use& bind(std::span<const uint8_t> blob);
+        Use& bind_null();
+        template <class T>
+        Use& bind(const std::optional<T>& value) {
+            return value ? bind(*value) : bind_null();
+        }
+
+        // Steps once: true while a row is available.
+        bool next();
+        // Steps to completion (for statements that return no rows).
+        void exec();
+
+        bool is_null(int col) const;
+        int64_t get_int(int col) const;
+        std::optional<int64_t> get_opt_int(int col) const;
+        std::string get_str(int col) const; // "" for NULL
+        std::span<const uint8_t> get_blob(int col) const;
+
+    private:
+        Statement& m_stmt;
+        int m_next_param = 1;
+    };
+
+    Use use() { return Use(*this); }
+
+private:
+    Database* m_db = nullptr;
+    sqlite3_stmt* m_stmt = nullptr;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK in the destructor unless commit().
+class Transaction {
+public:
+    explicit Transaction(Database& db);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+private:
+    Database& m_db;
+    bool m_active = true;
+};
+
+} // namespace hs::index
