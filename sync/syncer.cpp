@@ -98,8 +98,8 @@ public:
     JobsetSync(index::Index& index, HttpClient& http, JsonParser& parser,
                const SyncOptions& options, SyncObserver& observer, const std::string& project,
                const std::string& jobset)
-        : m_index(index), m_http(http), m_parser(parser), m_options(options),
-          m_observer(observer), m_name(project + ":" + jobset) {
+        : m_index(index), m_http(http), m_parser(parser), m_options(options), m_observer(observer),
+          m_name(project + ":" + jobset) {
         m_state = m_index.jobset(options.url, project, jobset);
         m_outcome.jobset = m_name;
     }
@@ -165,8 +165,8 @@ private:
             const auto result = m_http.get_json(url, sink);
             if (!result.ok()) {
                 if (result.failure == Failure::not_found && page == 1) {
-                    return fail("jobset " + m_name + " does not exist on " + redact_url(m_options.url) +
-                                " (" + result.message + ")");
+                    return fail("jobset " + m_name + " does not exist on " +
+                                redact_url(m_options.url) + " (" + result.message + ")");
                 }
                 return failed_fetch(result);
             }
@@ -188,12 +188,14 @@ private:
                 }
                 out.push_back(std::move(eval));
             }
-            const bool enough = first_sync && out.size() >= static_cast<size_t>(m_options.max_evals);
+            const bool enough =
+                first_sync && out.size() >= static_cast<size_t>(m_options.max_evals);
             if (reached_known || enough || !parsed.next || parsed.evals.empty()) {
                 break;
             }
             if (!is_page_query(*parsed.next)) {
-                return fail("'" + redact_url(url) + "': unexpected 'next' value " + quote(*parsed.next));
+                return fail("'" + redact_url(url) + "': unexpected 'next' value " +
+                            quote(*parsed.next));
             }
             url = evals_url() + *parsed.next;
         }
@@ -238,7 +240,8 @@ private:
                 return fail("'" + redact_url(url) + "': " + why);
             }
             if (record.id != id) {
-                return fail("'" + redact_url(url) + "': answered build " + std::to_string(record.id));
+                return fail("'" + redact_url(url) + "': answered build " +
+                            std::to_string(record.id));
             }
             out.push_back(std::move(record));
             report_progress(out.size());
@@ -321,9 +324,9 @@ private:
                 pending.push_back(id);
             }
         }
-        const bool due = m_state.newest_eval &&
-                         m_state.rechecked_at.value_or(0) + m_options.recheck_interval <=
-                             m_options.now;
+        const bool due =
+            m_state.newest_eval &&
+            m_state.rechecked_at.value_or(0) + m_options.recheck_interval <= m_options.now;
         if (pending.empty() && !due) {
             return Step::ok;
         }
@@ -351,7 +354,8 @@ private:
         }
         // Unfinished builds outside the newest eval: by id, in bounded batches.
         for (size_t start = 0; start < rest.size(); start += m_options.by_id_max) {
-            const auto end = std::min(rest.size(), start + std::max<size_t>(m_options.by_id_max, 1));
+            const auto end =
+                std::min(rest.size(), start + std::max<size_t>(m_options.by_id_max, 1));
             const std::vector<int64_t> batch(rest.begin() + static_cast<ptrdiff_t>(start),
                                              rest.begin() + static_cast<ptrdiff_t>(end));
             std::vector<core::BuildRecord> records;

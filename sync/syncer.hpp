@@ -11,9 +11,9 @@
 namespace hs::sync {
 
 struct SyncOptions {
-    std::string url; // Hydra base URL, no trailing slash
+    std::string url;                                          // Hydra base URL, no trailing slash
     std::vector<std::pair<std::string, std::string>> jobsets; // (project, jobset)
-    int max_evals = 1;               // newest evals ingested on a first sync
+    int max_evals = 1;                 // newest evals ingested on a first sync
     int64_t recheck_interval = 86'400; // seconds between re-reads of the newest eval
     // An eval (or a re-check) whose builds to fetch number at most by_id_max,
     // and at most half the eval, is read with one GET /build/<id> each;
@@ -42,8 +42,8 @@ public:
 struct JobsetOutcome {
     std::string jobset; // "project:jobset"
     bool ok = true;
-    std::string error;  // when !ok
-    size_t evals = 0;   // evals ingested
+    std::string error;   // when !ok
+    size_t evals = 0;    // evals ingested
     uint64_t builds = 0; // build objects written (new or changed or re-checked)
     uint64_t rechecked = 0;
 };

@@ -65,16 +65,16 @@ const Command* find_command(std::string_view name) {
 
 po::options_description global_options() {
     po::options_description desc("Global options");
-    desc.add_options()                                                                    //
+    desc.add_options() //
         ("db", po::value<std::string>()->value_name("FILE"),
          "the index (env HYDRA_STATUS_DB; default $XDG_STATE_HOME/hydra-status/index.sqlite)") //
         ("url", po::value<std::string>()->value_name("URL"),
          "the Hydra instance (env HYDRA_STATUS_URL; default https://hydra.nixos.org)") //
         ("config", po::value<std::string>()->value_name("FILE"),
          "config file (env HYDRA_STATUS_CONFIG; default $XDG_CONFIG_HOME/hydra-status/config)") //
-        ("json", "machine output: JSON Lines on stdout")                                       //
-        ("verbose,v", "more on stderr; repeatable")                                            //
-        ("help,h", "show help")                                                                //
+        ("json", "machine output: JSON Lines on stdout")                                        //
+        ("verbose,v", "more on stderr; repeatable")                                             //
+        ("help,h", "show help")                                                                 //
         ("version", "show the version");
     return desc;
 }
@@ -132,11 +132,9 @@ int run(int argc, char** argv) {
         }
         break;
     }
-    const bool wants_help = std::any_of(args.begin(), args.end(), [](const auto& a) {
-        return a == "--help" || a == "-h";
-    });
-    const bool wants_version =
-        std::find(args.begin(), args.end(), "--version") != args.end();
+    const bool wants_help = std::any_of(args.begin(), args.end(),
+                                        [](const auto& a) { return a == "--help" || a == "-h"; });
+    const bool wants_version = std::find(args.begin(), args.end(), "--version") != args.end();
     if (wants_version && !command) {
         std::printf("hydra-status %s\n", HS_VERSION);
         return 0;
@@ -166,12 +164,12 @@ int run(int argc, char** argv) {
     positional.add("args", -1);
 
     Context ctx;
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(),
-              ctx.options);
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), ctx.options);
     po::notify(ctx.options);
     if (ctx.options.count("help")) {
-        std::cout << "usage: " << command->synopsis << "\n\n" << own << '\n' << global_options()
-                  << "\nSee 'man hydra-status' for more.\n";
+        std::cout << "usage: " << command->synopsis << "\n\n"
+                  << own << '\n'
+                  << global_options() << "\nSee 'man hydra-status' for more.\n";
         return 0;
     }
     if (ctx.options.count("version")) {
@@ -211,7 +209,8 @@ int report_error(const std::exception& error) noexcept {
         return static_cast<int>(hs_error->code());
     }
     if (dynamic_cast<const po::error*>(&error)) {
-        std::fprintf(stderr, "hydra-status: error: %s\nTry 'hydra-status --help' for more information.\n",
+        std::fprintf(stderr,
+                     "hydra-status: error: %s\nTry 'hydra-status --help' for more information.\n",
                      error.what());
         return static_cast<int>(ExitCode::usage);
     }

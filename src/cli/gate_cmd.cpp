@@ -51,10 +51,10 @@ std::string chain_text(const std::vector<std::string>& chain) {
 } // namespace
 
 void gate_options(po::options_description& desc) {
-    desc.add_options()                                                                    //
+    desc.add_options() //
         ("policy", po::value<std::string>()->value_name("warn|fail"),
          "fail (default): exit 1 on a permanent failure; warn: report and exit 0") //
-        ("strict", "transient failures (and queued builds) exit 4")               //
+        ("strict", "transient failures (and queued builds) exit 4")                //
         ("store-root", po::value<std::string>()->value_name("DIR"),
          "read /nix/store/x from DIR/nix/store/x") //
         ("from-dry-run", po::value<std::string>()->value_name("FILE|-"),
@@ -81,7 +81,8 @@ int gate_command(Context& ctx) {
 
     gate::Closure closure;
     if (from_dry_run) {
-        const auto dry_run = gate::parse_dry_run(read_all(ctx.options["from-dry-run"].as<std::string>()));
+        const auto dry_run =
+            gate::parse_dry_run(read_all(ctx.options["from-dry-run"].as<std::string>()));
         std::vector<std::string> drvs;
         for (const auto& path : dry_run.will_build) {
             if (path.ends_with(core::k_drv_suffix)) {

@@ -48,7 +48,7 @@ std::string iso_time(int64_t t) {
 } // namespace
 
 void record_options(po::options_description& desc) {
-    desc.add_options()                                                                  //
+    desc.add_options()                                                                 //
         ("failed", po::value<std::string>()->value_name("DRV"), "the drv that failed") //
         ("log", po::value<std::string>()->value_name("FILE"), "its build log")         //
         ("reason", po::value<std::string>()->value_name("TEXT"), "why it failed");
@@ -134,8 +134,8 @@ int info_command(Context& ctx) {
         }
         out += "{\"index\":";
         append_json_string(out, index.path());
-        out += ",\"size\":" + std::to_string(size) + ",\"jobsets\":" +
-               std::to_string(jobsets.size()) + "}\n";
+        out += ",\"size\":" + std::to_string(size) +
+               ",\"jobsets\":" + std::to_string(jobsets.size()) + "}\n";
     } else {
         out += "index " + index.path() + ", " + std::to_string(size / 1024) + " KiB\n";
         for (const auto& info : jobsets) {

@@ -140,9 +140,9 @@ std::pair<std::string, std::string> split_jobset(const std::string& text) {
 } // namespace
 
 void lookup_options(po::options_description& desc) {
-    desc.add_options()                                                   //
-        ("all", "list every known build of each key, newest first")    //
-        ("stdin", "read keys from standard input, one per line")      //
+    desc.add_options()                                              //
+        ("all", "list every known build of each key, newest first") //
+        ("stdin", "read keys from standard input, one per line")    //
         ("job", po::value<std::string>()->value_name("NAME"),
          "answer for the latest build of this job (with --jobset)") //
         ("jobset", po::value<std::string>()->value_name("PROJECT:JOBSET"),
@@ -163,8 +163,9 @@ int lookup_command(Context& ctx) {
     const int64_t ttl = ctx.settings.get_seconds("local-ttl");
     auto index = index::Index::open_read_only(ctx.settings.get("db"));
     const int64_t now = unix_now();
-    LookupRun run{index, ctx.json, ctx.options.count("all") > 0, now - ttl,
-                  HumanStyle{use_color(), now}, {}, {}};
+    LookupRun run{
+        index, ctx.json, ctx.options.count("all") > 0, now - ttl, HumanStyle{use_color(), now},
+        {},    {}};
     if (!index.ever_synced()) {
         print_error(index.path() + ": the index was never synced (run 'hydra-status sync')");
         run.tally.never_synced();

@@ -69,11 +69,10 @@ public:
             return;
         }
         m_last_draw = now;
-        const double seconds =
-            std::chrono::duration<double>(now - m_start).count();
-        const std::string evals = eval_count ? "eval " + std::to_string(eval_index + 1) + "/" +
-                                                   std::to_string(eval_count)
-                                             : std::string("re-check");
+        const double seconds = std::chrono::duration<double>(now - m_start).count();
+        const std::string evals =
+            eval_count ? "eval " + std::to_string(eval_index + 1) + "/" + std::to_string(eval_count)
+                       : std::string("re-check");
         std::fprintf(stderr, "\r\x1b[K%s: %s, %llu builds, %s, %llu requests, %.0f builds/s",
                      jobset.c_str(), evals.c_str(), static_cast<unsigned long long>(builds),
                      human_bytes(bytes).c_str(), static_cast<unsigned long long>(requests),
@@ -152,7 +151,7 @@ std::string normalize_url(std::string url, const std::string& origin) {
 } // namespace
 
 void sync_options(po::options_description& desc) {
-    desc.add_options()                                                                 //
+    desc.add_options() //
         ("jobset", po::value<std::vector<std::string>>()->value_name("PROJECT:JOBSET"),
          "a jobset to sync; repeatable (default: config key 'jobsets')") //
         ("quiet,q", "no progress or summary on stderr");
@@ -165,8 +164,7 @@ void sync_options(po::options_description& desc) {
         if (key == "insecure") {
             desc.add_options()(spec.key, po::bool_switch(), spec.help);
         } else {
-            desc.add_options()(spec.key, po::value<std::string>()->value_name("VALUE"),
-                               spec.help);
+            desc.add_options()(spec.key, po::value<std::string>()->value_name("VALUE"), spec.help);
         }
     }
 }
@@ -202,8 +200,10 @@ int sync_command(Context& ctx) {
     http_options.max_in_flight = static_cast<int>(s.get_int("max-in-flight", 1, 2));
     http_options.max_tries = static_cast<int>(s.get_int("max-tries", 1, 100));
     http_options.backoff_ceiling = std::chrono::milliseconds(s.get_millis("backoff-ceiling"));
-    http_options.connect_timeout = std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("connect-timeout")));
-    http_options.total_timeout = std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("timeout")));
+    http_options.connect_timeout =
+        std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("connect-timeout")));
+    http_options.total_timeout =
+        std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("timeout")));
     http_options.max_requests = static_cast<uint64_t>(s.get_int("max-requests", 1, 100'000'000));
     http_options.insecure = s.get_bool("insecure");
     http_options.stop = &g_stop;
@@ -243,16 +243,16 @@ int sync_command(Context& ctx) {
         }
     }
     if (!quiet) {
-        std::fprintf(stderr,
-                     "synced %zu of %zu jobsets: %zu evals, %llu builds; %llu requests, %s in "
-                     "%.1f s\n",
-                     static_cast<size_t>(std::count_if(summary.jobsets.begin(),
-                                                       summary.jobsets.end(),
-                                                       [](const auto& j) { return j.ok; })) -
-                         (summary.stopped != sync::StopReason::none ? 1 : 0),
-                     options.jobsets.size(), evals, static_cast<unsigned long long>(builds),
-                     static_cast<unsigned long long>(summary.requests),
-                     human_bytes(summary.bytes).c_str(), seconds);
+        std::fprintf(
+            stderr,
+            "synced %zu of %zu jobsets: %zu evals, %llu builds; %llu requests, %s in "
+            "%.1f s\n",
+            static_cast<size_t>(std::count_if(summary.jobsets.begin(), summary.jobsets.end(),
+                                              [](const auto& j) { return j.ok; })) -
+                (summary.stopped != sync::StopReason::none ? 1 : 0),
+            options.jobsets.size(), evals, static_cast<unsigned long long>(builds),
+            static_cast<unsigned long long>(summary.requests), human_bytes(summary.bytes).c_str(),
+            seconds);
     }
     if (summary.stopped == sync::StopReason::budget) {
         std::fprintf(stderr,

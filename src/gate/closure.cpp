@@ -133,8 +133,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
     std::string text;
     for (size_t i = 0; i < closure.nodes.size(); ++i) {
         const bool given_file = i < files.size() && !files[i].empty();
-        const std::string file =
-            given_file ? files[i] : file_of(closure.nodes[i].path, store_root);
+        const std::string file = given_file ? files[i] : file_of(closure.nodes[i].path, store_root);
         std::string error;
         if ((!given_file && !inside_root(file, store_root, error)) ||
             !read_file(file, text, error)) {

@@ -11,7 +11,7 @@ namespace hs::gate {
 // (so the chain from a root is a shortest one).
 struct Closure {
     struct Node {
-        std::string path;   // /nix/store/<hash>-<name>.drv
+        std::string path;    // /nix/store/<hash>-<name>.drv
         int32_t parent = -1; // index into nodes, -1 for a root
     };
     std::vector<Node> nodes;

@@ -144,9 +144,8 @@ std::string LocalFailure::drv_path() const {
 
 struct Index::Statements {
     explicit Statements(Database& db)
-        : builds_of_drv(db, (std::string(k_build_columns) + " WHERE b.drv = ?1" +
-                             k_deciding_order)
-                                .c_str()),
+        : builds_of_drv(
+              db, (std::string(k_build_columns) + " WHERE b.drv = ?1" + k_deciding_order).c_str()),
           drv_of_output(db, "SELECT b.drv, b.name FROM output o JOIN build b ON b.id = o.build "
                             "WHERE o.hash = ?1"),
           builds_of_job(db, (std::string(k_build_columns) +
@@ -196,8 +195,7 @@ struct Index::Statements {
                                 "ON CONFLICT (hash) DO NOTHING"),
               insert_eval(db, "INSERT OR REPLACE INTO eval (id, jobset, timestamp, inputs, "
                               "builds) VALUES (?1, ?2, ?3, ?4, ?5)"),
-              eval_builds(db, "SELECT builds FROM eval WHERE id = ?1"),
-              upsert_local(db, R"sql(
+              eval_builds(db, "SELECT builds FROM eval WHERE id = ?1"), upsert_local(db, R"sql(
                   INSERT INTO local_failure (drv, name, count, first_at, last_at, log, reason)
                   VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
                   ON CONFLICT (drv) DO UPDATE SET
@@ -310,8 +308,8 @@ std::vector<BuildRow> Index::builds_for_key(const core::Key& key) {
     case core::KeyKind::drv_basename: {
         auto rows = builds_of_drv(key.hash);
         // The hash names the path; a different name is a different (unknown) path.
-        const std::string_view name = std::string_view(key.name).substr(
-            0, key.name.size() - core::k_drv_suffix.size());
+        const std::string_view name =
+            std::string_view(key.name).substr(0, key.name.size() - core::k_drv_suffix.size());
         if (!rows.empty() && rows.front().drv_name != name) {
             rows.clear();
         }
@@ -589,7 +587,11 @@ void Index::put_eval(const JobsetState& jobset, const core::EvalRecord& eval) {
 
 void Index::set_jobset_state(const JobsetState& state) {
     auto use = m_stmts->w(m_db).update_jobset.use();
-    use.bind(state.id).bind(state.synced_at).bind(state.newest_eval).bind(state.rechecked_at).exec();
+    use.bind(state.id)
+        .bind(state.synced_at)
+        .bind(state.newest_eval)
+        .bind(state.rechecked_at)
+        .exec();
 }
 
 void Index::forget_caches() {

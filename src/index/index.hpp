@@ -47,7 +47,7 @@ struct LocalFailure {
     int64_t count = 0;
     int64_t first_at = 0;
     int64_t last_at = 0;
-    std::string log;    // path of the log file, or its tail
+    std::string log; // path of the log file, or its tail
     std::string reason;
 
     std::string drv_path() const;
@@ -96,7 +96,8 @@ public:
     std::vector<BuildRow> builds_for_key(const core::Key& key);
     std::vector<BuildRow> builds_of_drv(const core::HashBytes& drv);
     // The drv that produces an output path hash, if known.
-    std::optional<std::pair<core::HashBytes, std::string>> drv_of_output(const core::HashBytes& out);
+    std::optional<std::pair<core::HashBytes, std::string>>
+    drv_of_output(const core::HashBytes& out);
     // Every build of job in project:jobset, deciding first (as above).
     std::vector<BuildRow> builds_of_job(const std::string& project, const std::string& jobset,
                                         const std::string& job);
@@ -112,8 +113,7 @@ public:
     int64_t forget_all_local_failures();
 
     // --- sync ----------------------------------------------------------
-    JobsetState jobset(const std::string& url, const std::string& project,
-                       const std::string& name);
+    JobsetState jobset(const std::string& url, const std::string& project, const std::string& name);
     // Hydra build ids among ids that the index lacks or has unfinished.
     std::vector<int64_t> builds_to_fetch(int64_t instance, std::span<const int64_t> ids);
     // Hydra ids of the jobset's unfinished builds.

@@ -1,0 +1,333 @@
+#include "core/error.hpp"
+#include "index/index.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace hs::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string k_url = "https://hydra.example.org";
+const std::string k_drv_a = "/nix/store/0a7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-hello-2.12.1.drv";
+const std::string k_out_a = "/nix/store/1b7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-hello-2.12.1";
+const std::string k_dev_a = "/nix/store/2c7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-hello-2.12.1-dev";
+const std::string k_drv_b = "/nix/store/3d7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-bad-leaf.drv";
+
+class TempDir {
+public:
+    TempDir() {
+        char pattern[] = "/tmp/hs-index-test-XXXXXX";
+        m_path = ::mkdtemp(pattern);
+    }
+    ~TempDir() { fs::remove_all(m_path); }
+    std::string file(const std::string& name) const { return (m_path / name).string(); }
+
+private:
+    fs::path m_path;
+};
+
+core::BuildRecord build(int64_t id, const std::string& drv, bool finished,
+                        std::optional<int> status, std::optional<int64_t> stoptime,
+                        const std::string& jobset = "trunk") {
+    core::BuildRecord b;
+    b.id = id;
+    b.drvpath = drv;
+    b.finished = finished;
+    b.buildstatus = status;
+    b.starttime = stoptime ? std::optional<int64_t>(*stoptime - 10) : std::nullopt;
+    b.stoptime = stoptime;
+    b.project = "nixpkgs";
+    b.jobset = jobset;
+    b.job = "hello.x86_64-linux";
+    b.system = "x86_64-linux";
+    return b;
+}
+
+core::Key key_of(const std::string& text) {
+    auto key = core::parse_key(text);
+    EXPECT_TRUE(key.has_value()) << text;
+    return *key;
+}
+
+// Writes builds in one transaction and marks the jobset synced.
+void ingest(Index& index, const std::vector<core::BuildRecord>& builds,
+            const std::string& jobset = "trunk") {
+    Transaction txn(index.database());
+    auto state = index.jobset(k_url, "nixpkgs", jobset);
+    for (const auto& b : builds) {
+        ASSERT_EQ(index.put_build(state.instance, b), "");
+    }
+    state.synced_at = 1000;
+    index.set_jobset_state(state);
+    txn.commit();
+}
+
+TEST(Index, ReadOnlyOpenOfMissingFileFailsWithExitFive) {
+    TempDir dir;
+    try {
+        Index::open_read_only(dir.file("none.sqlite"));
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::no_index);
+        EXPECT_NE(std::string(e.what()).find("run 'hydra-status sync'"), std::string::npos);
+    }
+}
+
+TEST(Index, RandomBytesAreNotAnIndex) {
+    TempDir dir;
+    const auto path = dir.file("junk.sqlite");
+    std::ofstream(path) << std::string(8192, 'x');
+    try {
+        Index::open_read_only(path);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::no_index);
+    }
+}
+
+TEST(Index, CreatesSchemaWithUserVersion) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    { auto index = Index::open_read_write(path); }
+    auto index = Index::open_read_only(path);
+    Statement stmt(index.database(), "PRAGMA user_version");
+    auto use = stmt.use();
+    ASSERT_TRUE(use.next());
+    EXPECT_EQ(use.get_int(0), k_schema_version);
+    EXPECT_FALSE(index.ever_synced());
+}
+
+TEST(Index, NewerSchemaVersionIsRefused) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = Index::open_read_write(path);
+        index.database().exec("PRAGMA user_version = 99");
+    }
+    EXPECT_THROW(Index::open_read_only(path), Error);
+    EXPECT_THROW(Index::open_read_write(path), Error);
+}
+
+TEST(Index, MigratesOnlyOnceAndKeepsData) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = Index::open_read_write(path);
+        ingest(index, {build(1, k_drv_a, true, 0, 100)});
+    }
+    auto index = Index::open_read_write(path);
+    EXPECT_EQ(index.count_builds(), 1);
+}
+
+TEST(Index, LookupByDrvPathBasenameAndHash) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(4, k_drv_a, true, 1, 100)});
+    for (const auto& text : {k_drv_a, k_drv_a.substr(11), k_drv_a.substr(11, 32)}) {
+        const auto rows = index.builds_for_key(key_of(text));
+        ASSERT_EQ(rows.size(), 1u) << text;
+        EXPECT_EQ(rows[0].build_id, 4);
+        EXPECT_EQ(rows[0].drv_path(), k_drv_a);
+        EXPECT_EQ(rows[0].hydra_url, k_url);
+        EXPECT_EQ(rows[0].project, "nixpkgs");
+        EXPECT_EQ(rows[0].jobset, "trunk");
+        EXPECT_EQ(rows[0].job, "hello.x86_64-linux");
+        EXPECT_EQ(rows[0].buildstatus, 1);
+        EXPECT_EQ(rows[0].synced_at, 1000);
+    }
+}
+
+TEST(Index, SameHashWithOtherNameIsUnknown) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(4, k_drv_a, true, 1, 100)});
+    const auto other = k_drv_a.substr(0, 44) + "other.drv";
+    EXPECT_TRUE(index.builds_for_key(key_of(other)).empty());
+}
+
+TEST(Index, LookupByOutputPathAndOutputHash) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto b = build(4, k_drv_a, true, 0, 100);
+    b.outputs = {{"out", k_out_a}, {"dev", k_dev_a}};
+    ingest(index, {b});
+    for (const auto& text : {k_out_a, k_dev_a, k_dev_a.substr(11, 32)}) {
+        const auto rows = index.builds_for_key(key_of(text));
+        ASSERT_EQ(rows.size(), 1u) << text;
+        EXPECT_EQ(rows[0].drv_path(), k_drv_a);
+    }
+}
+
+TEST(Index, LatestStoptimeWinsAcrossJobsets) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(10, k_drv_a, true, 1, 500)}, "trunk");
+    ingest(index, {build(11, k_drv_a, true, 0, 900, "staging")}, "staging");
+    ingest(index, {build(12, k_drv_a, true, 3, 700)}, "trunk");
+    const auto rows = index.builds_of_drv(key_of(k_drv_a).hash);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].build_id, 11);
+    EXPECT_EQ(rows[0].jobset, "staging");
+    EXPECT_EQ(rows[1].build_id, 12);
+    EXPECT_EQ(rows[2].build_id, 10);
+}
+
+TEST(Index, EqualStoptimeFallsBackToGreatestBuildId) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(20, k_drv_a, true, 1, 500), build(21, k_drv_a, true, 0, 500)});
+    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_a).hash).front().build_id, 21);
+}
+
+TEST(Index, FinishedBuildDecidesBeforeUnfinished) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(30, k_drv_a, true, 1, 500), build(31, k_drv_a, false, 3, 900)});
+    const auto rows = index.builds_of_drv(key_of(k_drv_a).hash);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].build_id, 30);
+    EXPECT_FALSE(rows[1].finished);
+}
+
+TEST(Index, RestartedBuildIsUpdatedInPlace) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(46, k_drv_a, false, 3, 500)});
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(index.unfinished_builds(state.id), std::vector<int64_t>{46});
+    ingest(index, {build(46, k_drv_a, true, 0, 900)});
+    const auto rows = index.builds_of_drv(key_of(k_drv_a).hash);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_TRUE(rows[0].finished);
+    EXPECT_EQ(rows[0].buildstatus, 0);
+    EXPECT_TRUE(index.unfinished_builds(state.id).empty());
+}
+
+TEST(Index, RepointedBuildMovesToTheNewDrv) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(50, k_drv_a, true, 1, 500)});
+    ingest(index, {build(50, k_drv_b, false, std::nullopt, std::nullopt)});
+    EXPECT_TRUE(index.builds_of_drv(key_of(k_drv_a).hash).empty());
+    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_b).hash).size(), 1u);
+}
+
+TEST(Index, InvalidDrvPathIsRefusedWithReason) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    Transaction txn(index.database());
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    const auto why = index.put_build(state.instance, build(1, "/nix/store/eeee-x.drv", true, 0, 1));
+    EXPECT_NE(why.find("invalid drvpath"), std::string::npos) << why;
+}
+
+TEST(Index, BuildsToFetchAreUnknownOrUnfinished) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index,
+           {build(1, k_drv_a, true, 0, 100), build(2, k_drv_b, false, std::nullopt, std::nullopt)});
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    const std::vector<int64_t> ids{1, 2, 3};
+    EXPECT_EQ(index.builds_to_fetch(state.instance, ids), (std::vector<int64_t>{2, 3}));
+}
+
+TEST(Index, EvalMembershipRoundTrips) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    core::EvalRecord eval;
+    eval.id = 7;
+    eval.timestamp = 123;
+    eval.builds = {900, 5, 17, 5, 1'000'000'000};
+    eval.inputs = {{"nixpkgs", "c0ffee"}};
+    EXPECT_FALSE(index.has_eval(state.instance, 7));
+    index.put_eval(state, eval);
+    EXPECT_TRUE(index.has_eval(state.instance, 7));
+    EXPECT_EQ(index.eval_builds(state.instance, 7),
+              (std::vector<int64_t>{5, 17, 900, 1'000'000'000}));
+}
+
+TEST(Index, SeparateInstancesKeepSeparateBuildIds) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    Transaction txn(index.database());
+    auto one = index.jobset("https://one.example", "p", "j");
+    auto two = index.jobset("https://two.example", "p", "j");
+    auto b1 = build(5, k_drv_a, true, 0, 100, "j");
+    b1.project = "p";
+    auto b2 = build(5, k_drv_b, true, 1, 100, "j");
+    b2.project = "p";
+    ASSERT_EQ(index.put_build(one.instance, b1), "");
+    ASSERT_EQ(index.put_build(two.instance, b2), "");
+    txn.commit();
+    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_a).hash).front().hydra_url, "https://one.example");
+    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_b).hash).front().hydra_url, "https://two.example");
+}
+
+TEST(Index, RolledBackTransactionLeavesNothing) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    {
+        Transaction txn(index.database());
+        auto state = index.jobset(k_url, "nixpkgs", "trunk");
+        ASSERT_EQ(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)), "");
+    }
+    index.forget_caches();
+    EXPECT_EQ(index.count_builds(), 0);
+    ingest(index, {build(2, k_drv_b, true, 0, 100)});
+    EXPECT_EQ(index.count_builds(), 1);
+}
+
+TEST(Index, LocalFailureCountsAndExpires) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    const auto drv = *core::parse_store_path(k_drv_b);
+    index.record_local_failure(drv, 1000, "/tmp/log", "exit 1");
+    index.record_local_failure(drv, 2000, "/tmp/log2", "exit 2");
+    const auto failure = index.local_failure(drv.hash, 1500);
+    ASSERT_TRUE(failure);
+    EXPECT_EQ(failure->count, 2);
+    EXPECT_EQ(failure->first_at, 1000);
+    EXPECT_EQ(failure->last_at, 2000);
+    EXPECT_EQ(failure->log, "/tmp/log2");
+    EXPECT_EQ(failure->reason, "exit 2");
+    EXPECT_EQ(failure->drv_path(), k_drv_b);
+    EXPECT_FALSE(index.local_failure(drv.hash, 2001)); // expired
+    EXPECT_TRUE(index.forget_local_failure(drv.hash));
+    EXPECT_FALSE(index.forget_local_failure(drv.hash));
+    EXPECT_FALSE(index.local_failure(drv.hash, 0));
+}
+
+TEST(Index, JobsetInfoCountsEvalsAndBuilds) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(1, k_drv_a, true, 0, 100), build(2, k_drv_b, true, 1, 100)});
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    core::EvalRecord eval;
+    eval.id = 3;
+    eval.builds = {1, 2};
+    index.put_eval(state, eval);
+    const auto infos = index.jobsets();
+    ASSERT_EQ(infos.size(), 1u);
+    EXPECT_EQ(infos[0].evals, 1);
+    EXPECT_EQ(infos[0].builds, 2);
+    EXPECT_EQ(infos[0].state.synced_at, 1000);
+}
+
+TEST(Index, JobLookupFindsLatestBuildOfJob) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    ingest(index, {build(1, k_drv_a, true, 1, 100), build(2, k_drv_b, true, 0, 200)});
+    const auto rows = index.builds_of_job("nixpkgs", "trunk", "hello.x86_64-linux");
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].build_id, 2);
+    EXPECT_TRUE(index.builds_of_job("nixpkgs", "staging", "hello.x86_64-linux").empty());
+}
+
+} // namespace
+} // namespace hs::index
