@@ -5,8 +5,13 @@ namespace hs::core {
 namespace {
 
 bool is_name_char(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '+' || c == '-' || c == '.' || c == '_' || c == '?' || c == '=';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
+           c == '-' || c == '.' || c == '_' || c == '?' || c == '=';
+}
+
+// "." and "..", and names starting with ".-" or "..-" (Nix >= 2.22).
+bool is_dot_name(std::string_view name) {
+    return name == "." || name == ".." || name.starts_with(".-") || name.starts_with("..-");
 }
 
 void set(std::string* why, std::string_view reason) {
@@ -21,7 +26,7 @@ bool is_valid_name(std::string_view name) {
     if (name.empty() || name.size() > k_max_name_len) {
         return false;
     }
-    if (name == "." || name == ".." || name.starts_with(".-") || name.starts_with("..-")) {
+    if (is_dot_name(name)) {
         return false;
     }
     for (const char c : name) {
@@ -55,8 +60,12 @@ std::optional<StorePath> parse_basename(std::string_view text, std::string* why)
         set(why, "name is longer than 211 characters");
         return std::nullopt;
     }
+    if (is_dot_name(name)) {
+        set(why, "name is '.' or '..' or starts with '.-' or '..-'");
+        return std::nullopt;
+    }
     if (!is_valid_name(name)) {
-        set(why, "name has a character outside [0-9a-zA-Z+-._?=] or is '.' or '..'");
+        set(why, "name has a character outside [0-9a-zA-Z+-._?=]");
         return std::nullopt;
     }
     return StorePath{*hash, std::string(name)};
@@ -76,7 +85,7 @@ std::optional<Key> parse_key(std::string_view text, std::string* why) {
         set(why, "empty key");
         return std::nullopt;
     }
-    if (text.size() == k_hash_chars) {
+    if (text.size() == k_hash_chars && text.front() != '/') {
         const auto hash = nix32_decode(text);
         if (!hash) {
             set(why, "hash is not 32 nix32 characters (0-9 a-z without e o u t)");
