@@ -1,0 +1,865 @@
+#include "sync/http.hpp"
+
+#include "core/error.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <limits>
+#include <thread>
+#include <utility>
+
+namespace hs::sync {
+
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// How much of an error body is read for its {"error": ...} message.
+constexpr size_t k_max_error_body = 64 * 1024;
+// How much of Hydra's error text goes into a message.
+constexpr size_t k_max_error_text = 300;
+// Sleeps are cut into steps of this length so that a stop request is seen.
+constexpr milliseconds k_sleep_step{50};
+// A Retry-After longer than this is not waited for: the request gives up.
+constexpr milliseconds k_max_retry_after = std::chrono::hours{1};
+
+struct CurlDeleter {
+    void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+struct SlistDeleter {
+    void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+void global_init() {
+    // Thread-safe once; never cleaned up (other libraries may still use curl).
+    static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (code != CURLE_OK) {
+        throw Error(std::string("cannot initialise libcurl: ") + curl_easy_strerror(code));
+    }
+}
+
+char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_blank(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_blank(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return ascii_lower(x) == ascii_lower(y);
+           });
+}
+
+std::string lowercase(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
+    return out;
+}
+
+// "application/json", optionally with parameters ("; charset=utf-8").
+bool is_json_content_type(std::string_view content_type) {
+    const size_t semicolon = content_type.find(';');
+    return iequals(trim(content_type.substr(0, semicolon)), "application/json");
+}
+
+// Text from a server, made safe for a one-line message: control bytes become
+// spaces, and the length is bounded. UTF-8 passes through.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        if (out.size() >= k_max_error_text) {
+            out += "...";
+            break;
+        }
+        const auto byte = static_cast<unsigned char>(c);
+        out += (byte < 0x20 || byte == 0x7f) ? ' ' : c;
+    }
+    return out;
+}
+
+// A minimal reader for Hydra's error body {"error": "..."}: the top-level
+// object's "error" member, if it is a string. Anything else gives nullopt.
+class ErrorBodyReader {
+public:
+    explicit ErrorBodyReader(std::string_view text) : m_text(text) {}
+
+    std::optional<std::string> read() {
+        skip_blanks();
+        if (!consume('{')) {
+            return std::nullopt;
+        }
+        skip_blanks();
+        if (consume('}')) {
+            return std::nullopt;
+        }
+        while (true) {
+            skip_blanks();
+            std::string key;
+            if (!read_string(key)) {
+                return std::nullopt;
+            }
+            skip_blanks();
+            if (!consume(':')) {
+                return std::nullopt;
+            }
+            skip_blanks();
+            if (key == "error" && peek() == '"') {
+                std::string value;
+                if (!read_string(value)) {
+                    return std::nullopt;
+                }
+                return value;
+            }
+            if (!skip_value()) {
+                return std::nullopt;
+            }
+            skip_blanks();
+            if (!consume(',')) {
+                return std::nullopt;
+            }
+        }
+    }
+
+private:
+    std::string_view m_text;
+    size_t m_pos = 0;
+
+    char peek() const { return m_pos < m_text.size() ? m_text[m_pos] : '\0'; }
+
+    bool consume(char c) {
+        if (m_pos >= m_text.size() || m_text[m_pos] != c) {
+            return false;
+        }
+        ++m_pos;
+        return true;
+    }
+
+    void skip_blanks() {
+        while (m_pos < m_text.size() && is_blank(m_text[m_pos])) {
+            ++m_pos;
+        }
+    }
+
+    static void append_utf8(std::string& out, uint32_t cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xc0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xe0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+        } else {
+            out += static_cast<char>(0xf0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+        }
+    }
+
+    bool read_hex4(uint32_t& out) {
+        if (m_text.size() - m_pos < 4) {
+            return false;
+        }
+        out = 0;
+        for (int i = 0; i < 4; ++i) {
+            const char c = m_text[m_pos++];
+            uint32_t digit = 0;
+            if (c >= '0' && c <= '9') {
+                digit = static_cast<uint32_t>(c - '0');
+            } else if (c >= 'a' && c <= 'f') {
+                digit = static_cast<uint32_t>(c - 'a' + 10);
+            } else if (c >= 'A' && c <= 'F') {
+                digit = static_cast<uint32_t>(c - 'A' + 10);
+            } else {
+                return false;
+            }
+            out = out * 16 + digit;
+        }
+        return true;
+    }
+
+    bool read_string(std::string& out) {
+        if (!consume('"')) {
+            return false;
+        }
+        while (m_pos < m_text.size()) {
+            const char c = m_text[m_pos++];
+            if (c == '"') {
+                return true;
+            }
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (m_pos >= m_text.size()) {
+                return false;
+            }
+            const char escape = m_text[m_pos++];
+            switch (escape) {
+            case '"':
+            case '\\':
+            case '/':
+                out += escape;
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'u': {
+                uint32_t cp = 0;
+                if (!read_hex4(cp)) {
+                    return false;
+                }
+                if (cp >= 0xd800 && cp < 0xdc00 && m_text.substr(m_pos, 2) == "\\u") {
+                    m_pos += 2;
+                    uint32_t low = 0;
+                    if (!read_hex4(low) || low < 0xdc00 || low >= 0xe000) {
+                        return false;
+                    }
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+                } else if (cp >= 0xd800 && cp < 0xe000) {
+                    cp = 0xfffd; // a lone surrogate
+                }
+                append_utf8(out, cp);
+                break;
+            }
+            default:
+                return false;
+            }
+        }
+        return false;
+    }
+
+    // Skips one value of any type, nested values included.
+    bool skip_value() {
+        if (peek() == '"') {
+            std::string ignored;
+            return read_string(ignored);
+        }
+        if (peek() != '{' && peek() != '[') {
+            // A number or a literal: up to the next delimiter.
+            const size_t start = m_pos;
+            while (m_pos < m_text.size() && m_text[m_pos] != ',' && m_text[m_pos] != '}' &&
+                   m_text[m_pos] != ']' && !is_blank(m_text[m_pos])) {
+                ++m_pos;
+            }
+            return m_pos > start;
+        }
+        int depth = 0;
+        while (m_pos < m_text.size()) {
+            const char c = m_text[m_pos];
+            if (c == '"') {
+                std::string ignored;
+                if (!read_string(ignored)) {
+                    return false;
+                }
+                continue;
+            }
+            ++m_pos;
+            if (c == '{' || c == '[') {
+                ++depth;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+};
+
+bool is_secret_name(std::string_view name) {
+    const std::string lower = lowercase(name);
+    for (const std::string_view word : {"token", "key", "secret", "pass", "auth", "sig"}) {
+        if (lower.find(word) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::string seconds_text(milliseconds duration) {
+    return std::to_string((duration.count() + 999) / 1000) + " s";
+}
+
+} // namespace
+
+std::string_view failure_name(Failure failure) {
+    switch (failure) {
+    case Failure::none:
+        return "none";
+    case Failure::not_found:
+        return "not-found";
+    case Failure::unauthorized:
+        return "unauthorized";
+    case Failure::blocked:
+        return "blocked";
+    case Failure::transient:
+        return "transient";
+    case Failure::malformed:
+        return "malformed";
+    case Failure::cancelled:
+        return "cancelled";
+    case Failure::other:
+        return "other";
+    }
+    return "other";
+}
+
+Failure classify(long http_status, int curl_code) {
+    if (curl_code == CURLE_ABORTED_BY_CALLBACK) {
+        return Failure::cancelled;
+    }
+    // A complete error status says more than a transfer problem while
+    // reading its body.
+    if (curl_code != CURLE_OK && http_status < 400) {
+        switch (static_cast<CURLcode>(curl_code)) {
+        case CURLE_COULDNT_RESOLVE_PROXY:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_SSL_CONNECT_ERROR: // mostly a connection reset during the handshake
+        case CURLE_GOT_NOTHING:
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_HTTP3:
+        case CURLE_QUIC_CONNECT_ERROR:
+            return Failure::transient;
+        case CURLE_WRITE_ERROR:          // the body sink refused the data
+        case CURLE_FILESIZE_EXCEEDED:    // larger than allowed
+        case CURLE_BAD_CONTENT_ENCODING: // a corrupt compressed body
+            return Failure::malformed;
+        default:
+            return Failure::other; // TLS verification, redirect loops, bad URLs, ...
+        }
+    }
+    if (http_status >= 200 && http_status < 300) {
+        return Failure::none;
+    }
+    switch (http_status) {
+    case 404:
+    case 410:
+        return Failure::not_found;
+    case 401:
+    case 403:
+        return Failure::unauthorized;
+    case 408:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+        return Failure::transient;
+    default:
+        return Failure::other;
+    }
+}
+
+milliseconds backoff_delay(int attempt, milliseconds base, milliseconds ceiling,
+                           std::optional<milliseconds> retry_after, std::mt19937_64& rng) {
+    const int64_t ceiling_ms = std::max<int64_t>(0, ceiling.count());
+    int64_t cap = std::min<int64_t>(std::max<int64_t>(0, base.count()), ceiling_ms);
+    for (int i = 1; i < attempt && cap < ceiling_ms; ++i) {
+        cap = (cap > ceiling_ms / 2) ? ceiling_ms : cap * 2;
+    }
+    std::uniform_int_distribution<int64_t> jitter(0, cap);
+    const milliseconds delay{jitter(rng)};
+    if (retry_after && *retry_after > delay) {
+        return *retry_after;
+    }
+    return delay;
+}
+
+std::optional<milliseconds> parse_retry_after(std::string_view value,
+                                              std::chrono::system_clock::time_point now) {
+    value = trim(value);
+    if (value.empty()) {
+        return std::nullopt;
+    }
+    if (value.front() >= '0' && value.front() <= '9') {
+        // delta-seconds: digits only.
+        uint64_t seconds = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+        constexpr uint64_t k_max_seconds = std::numeric_limits<int64_t>::max() / 1000;
+        if (ec != std::errc() || end != value.data() + value.size() || seconds > k_max_seconds) {
+            return std::nullopt;
+        }
+        return milliseconds{static_cast<int64_t>(seconds) * 1000};
+    }
+    // An HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT", or the obsolete RFC 850
+    // and asctime forms): a month name and a time of day, which also keeps
+    // curl_getdate's lenient parser away from garbage and signed numbers.
+    const bool has_letter = std::any_of(value.begin(), value.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    });
+    if (!has_letter || value.find(':') == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const std::string text(value);
+    const time_t date = curl_getdate(text.c_str(), nullptr);
+    if (date < 0) {
+        return std::nullopt;
+    }
+    const auto when = std::chrono::system_clock::from_time_t(date);
+    if (when <= now) {
+        return milliseconds{0};
+    }
+    return std::chrono::duration_cast<milliseconds>(when - now);
+}
+
+std::string redact_url(std::string_view url) {
+    std::string out;
+    size_t rest = 0;
+    const size_t scheme_end = url.find("://");
+    if (scheme_end != std::string_view::npos) {
+        const size_t authority_start = scheme_end + 3;
+        size_t authority_end = url.find_first_of("/?#", authority_start);
+        if (authority_end == std::string_view::npos) {
+            authority_end = url.size();
+        }
+        const std::string_view authority =
+            url.substr(authority_start, authority_end - authority_start);
+        const size_t at = authority.rfind('@');
+        out.append(url.substr(0, authority_start));
+        out.append(at == std::string_view::npos ? authority : authority.substr(at + 1));
+        rest = authority_end;
+    }
+    const size_t query_start = url.find('?', rest);
+    if (query_start == std::string_view::npos) {
+        out.append(url.substr(rest));
+        return out;
+    }
+    out.append(url.substr(rest, query_start + 1 - rest));
+    size_t query_end = url.find('#', query_start);
+    if (query_end == std::string_view::npos) {
+        query_end = url.size();
+    }
+    const std::string_view query = url.substr(query_start + 1, query_end - query_start - 1);
+    size_t pos = 0;
+    while (pos <= query.size()) {
+        size_t amp = query.find('&', pos);
+        if (amp == std::string_view::npos) {
+            amp = query.size();
+        }
+        const std::string_view param = query.substr(pos, amp - pos);
+        const size_t eq = param.find('=');
+        if (eq != std::string_view::npos && is_secret_name(param.substr(0, eq))) {
+            out.append(param.substr(0, eq + 1));
+            out.append("REDACTED");
+        } else {
+            out.append(param);
+        }
+        if (amp < query.size()) {
+            out += '&';
+        }
+        pos = amp + 1;
+    }
+    out.append(url.substr(query_end));
+    return out;
+}
+
+bool StringSink::write(std::string_view chunk) {
+    if (chunk.size() > m_limit || m_body.size() > m_limit - chunk.size()) {
+        m_error = "answer larger than " + std::to_string(m_limit) + " bytes";
+        return false;
+    }
+    m_body.append(chunk);
+    return true;
+}
+
+// The state of the one curl handle, and of the try in progress.
+struct HttpClient::Impl {
+    CurlPtr curl;
+    SlistPtr headers;
+    char error_buffer[CURL_ERROR_SIZE] = {};
+    std::mt19937_64 rng;
+    std::optional<Clock::time_point> last_start;
+    const std::atomic<bool>* stop = nullptr;
+    uint64_t max_body_bytes = 0;
+
+    // Reset before every try.
+    BodySink* sink = nullptr;
+    bool first_chunk = true;
+    bool body_for_sink = false;  // a 2xx JSON answer: the body goes to the sink
+    bool seen_non_blank = false; // in a body for the sink
+    bool blocked = false;
+    std::string blocked_reason; // "answered 'text/html' instead of JSON"
+    bool too_large = false;
+    bool sink_failed = false;
+    bool error_body_full = false; // stopped reading an error body on purpose
+    std::string content_type;
+    std::string error_body;
+    std::string retry_after;
+    uint64_t body_bytes = 0;
+    std::exception_ptr sink_exception; // thrown by the sink inside a callback
+
+    bool stop_requested() const { return stop != nullptr && stop->load(); }
+
+    // Waits until deadline in small steps; false if a stop was requested.
+    bool sleep_until(Clock::time_point deadline) const {
+        while (true) {
+            if (stop_requested()) {
+                return false;
+            }
+            const auto now = Clock::now();
+            if (now >= deadline) {
+                return true;
+            }
+            std::this_thread::sleep_for(std::min<Clock::duration>(deadline - now, k_sleep_step));
+        }
+    }
+
+    void start_try(BodySink& body_sink) {
+        sink = &body_sink;
+        first_chunk = true;
+        body_for_sink = false;
+        seen_non_blank = false;
+        blocked = false;
+        blocked_reason.clear();
+        too_large = false;
+        sink_failed = false;
+        error_body_full = false;
+        content_type.clear();
+        error_body.clear();
+        retry_after.clear();
+        body_bytes = 0;
+        sink_exception = nullptr;
+        error_buffer[0] = '\0';
+    }
+
+    long response_code() const {
+        long status = 0;
+        curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+        return status;
+    }
+
+    // Decides where the body of the final answer goes, once its headers are
+    // known: false if a 2xx answer is not JSON.
+    bool inspect_answer() {
+        first_chunk = false;
+        const long status = response_code();
+        const char* type = nullptr;
+        curl_easy_getinfo(curl.get(), CURLINFO_CONTENT_TYPE, &type);
+        content_type = type != nullptr ? type : "";
+        if (status >= 200 && status < 300) {
+            if (!is_json_content_type(content_type)) {
+                blocked = true;
+                blocked_reason = content_type.empty()
+                                     ? "answered without a Content-Type instead of with JSON"
+                                     : "answered " + quote(content_type) + " instead of JSON";
+                return false;
+            }
+            body_for_sink = true;
+        }
+        return true;
+    }
+
+    bool on_body(std::string_view chunk) {
+        if (first_chunk && !inspect_answer()) {
+            return false;
+        }
+        if (chunk.size() > max_body_bytes || body_bytes > max_body_bytes - chunk.size()) {
+            too_large = true;
+            return false;
+        }
+        body_bytes += chunk.size();
+        if (body_for_sink) {
+            if (!seen_non_blank) {
+                const auto it =
+                    std::find_if(chunk.begin(), chunk.end(), [](char c) { return !is_blank(c); });
+                if (it != chunk.end()) {
+                    seen_non_blank = true;
+                    if (*it == '<') {
+                        blocked = true;
+                        blocked_reason = "answered HTML labelled as JSON";
+                        return false;
+                    }
+                }
+            }
+            if (!sink->write(chunk)) {
+                sink_failed = true;
+                return false;
+            }
+            return true;
+        }
+        const long status = response_code();
+        if (status >= 300 && status < 400) {
+            return true; // the body of a redirect: ignored
+        }
+        const size_t room = k_max_error_body - error_body.size();
+        error_body.append(chunk.substr(0, room));
+        if (chunk.size() >= room) {
+            error_body_full = true;
+            return false; // enough for a message; stop downloading
+        }
+        return true;
+    }
+
+    void on_header(std::string_view line) {
+        if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
+            retry_after.clear(); // a new response (after a redirect or a 1xx)
+            return;
+        }
+        const size_t colon = line.find(':');
+        if (colon != std::string_view::npos &&
+            iequals(trim(line.substr(0, colon)), "retry-after")) {
+            retry_after = std::string(trim(line.substr(colon + 1)));
+        }
+    }
+
+    static size_t write_callback(char* data, size_t size, size_t count, void* user) {
+        auto* self = static_cast<Impl*>(user);
+        const size_t length = size * count;
+        try {
+            return self->on_body(std::string_view(data, length)) ? length : 0;
+        } catch (...) {
+            // An exception must not cross libcurl's C frames: it is carried
+            // over and rethrown once curl_easy_perform has returned.
+            self->sink_exception = std::current_exception();
+            return 0;
+        }
+    }
+
+    static size_t header_callback(char* data, size_t size, size_t count, void* user) {
+        auto* self = static_cast<Impl*>(user);
+        const size_t length = size * count;
+        self->on_header(std::string_view(data, length));
+        return length;
+    }
+
+    static int progress_callback(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+        const auto* self = static_cast<const Impl*>(user);
+        return self->stop_requested() ? 1 : 0;
+    }
+};
+
+namespace {
+
+template <typename T>
+void set_option(CURL* curl, CURLoption option, T value) {
+    const CURLcode code = curl_easy_setopt(curl, option, value);
+    if (code != CURLE_OK) {
+        throw Error(std::string("cannot configure libcurl: ") + curl_easy_strerror(code));
+    }
+}
+
+long to_long(std::chrono::seconds duration) {
+    return static_cast<long>(
+        std::clamp<int64_t>(duration.count(), 0, std::numeric_limits<long>::max()));
+}
+
+} // namespace
+
+HttpClient::HttpClient(HttpOptions options) : m_options(std::move(options)) {
+    if (m_options.user_agent.empty() ||
+        m_options.user_agent.find_first_of("\r\n") != std::string::npos) {
+        throw Error("the HTTP client needs a one-line User-Agent");
+    }
+    if (m_options.max_tries < 1 || m_options.max_in_flight < 1) {
+        throw Error("the HTTP client needs max_tries and max_in_flight of at least 1");
+    }
+    global_init();
+    m_impl = std::make_unique<Impl>();
+    Impl& impl = *m_impl;
+    impl.curl.reset(curl_easy_init());
+    if (!impl.curl) {
+        throw Error("cannot create a libcurl handle");
+    }
+    impl.stop = m_options.stop;
+    impl.max_body_bytes = m_options.max_body_bytes;
+    uint64_t seed = m_options.rng_seed;
+    if (seed == 0) {
+        seed = static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+    }
+    impl.rng.seed(seed);
+
+    curl_slist* list = curl_slist_append(nullptr, "Accept: application/json");
+    if (list == nullptr) {
+        throw Error("cannot allocate HTTP headers");
+    }
+    impl.headers.reset(list);
+
+    CURL* curl = impl.curl.get();
+    set_option(curl, CURLOPT_ERRORBUFFER, impl.error_buffer);
+    set_option(curl, CURLOPT_NOSIGNAL, 1L);
+    set_option(curl, CURLOPT_HTTPHEADER, impl.headers.get());
+    set_option(curl, CURLOPT_USERAGENT, m_options.user_agent.c_str());
+    set_option(curl, CURLOPT_ACCEPT_ENCODING, ""); // every encoding libcurl supports
+    set_option(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    set_option(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    set_option(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    set_option(curl, CURLOPT_MAXREDIRS, m_options.max_redirects);
+    set_option(curl, CURLOPT_SSL_VERIFYPEER, m_options.insecure ? 0L : 1L);
+    set_option(curl, CURLOPT_SSL_VERIFYHOST, m_options.insecure ? 0L : 2L);
+    set_option(curl, CURLOPT_CONNECTTIMEOUT, to_long(m_options.connect_timeout));
+    set_option(curl, CURLOPT_TIMEOUT, to_long(m_options.total_timeout));
+    set_option(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    set_option(curl, CURLOPT_LOW_SPEED_TIME, to_long(m_options.low_speed_time));
+    set_option(curl, CURLOPT_WRITEFUNCTION, &Impl::write_callback);
+    set_option(curl, CURLOPT_WRITEDATA, static_cast<void*>(&impl));
+    set_option(curl, CURLOPT_HEADERFUNCTION, &Impl::header_callback);
+    set_option(curl, CURLOPT_HEADERDATA, static_cast<void*>(&impl));
+    set_option(curl, CURLOPT_NOPROGRESS, 0L);
+    set_option(curl, CURLOPT_XFERINFOFUNCTION, &Impl::progress_callback);
+    set_option(curl, CURLOPT_XFERINFODATA, static_cast<void*>(&impl));
+}
+
+HttpClient::~HttpClient() = default;
+
+FetchResult HttpClient::get_json(const std::string& url, BodySink& sink) {
+    Impl& impl = *m_impl;
+    FetchResult result;
+    const std::string prefix = "unable to download '" + redact_url(url) + "': ";
+    const auto cancelled = [&](const std::string& why) {
+        result.failure = Failure::cancelled;
+        result.message = prefix + why;
+        return result;
+    };
+
+    set_option(impl.curl.get(), CURLOPT_URL, url.c_str());
+    for (int attempt = 1; attempt <= m_options.max_tries; ++attempt) {
+        if (impl.stop_requested()) {
+            return cancelled("interrupted");
+        }
+        if (m_requests >= m_options.max_requests) {
+            return cancelled("request budget of " + std::to_string(m_options.max_requests) +
+                             " spent");
+        }
+        if (impl.last_start && !impl.sleep_until(*impl.last_start + m_options.min_interval)) {
+            return cancelled("interrupted");
+        }
+
+        sink.reset();
+        impl.start_try(sink);
+        impl.last_start = Clock::now();
+        ++m_requests;
+        result.tries = attempt;
+        const CURLcode code = curl_easy_perform(impl.curl.get());
+        if (impl.sink_exception) {
+            std::rethrow_exception(std::exchange(impl.sink_exception, nullptr));
+        }
+
+        curl_off_t wire_bytes = 0;
+        if (curl_easy_getinfo(impl.curl.get(), CURLINFO_SIZE_DOWNLOAD_T, &wire_bytes) == CURLE_OK &&
+            wire_bytes > 0) {
+            m_bytes += static_cast<uint64_t>(wire_bytes);
+        }
+        result.http_status = impl.response_code();
+        result.bytes = impl.body_bytes;
+        const long status = result.http_status;
+        const bool success_status = status >= 200 && status < 300;
+
+        if (code == CURLE_ABORTED_BY_CALLBACK && impl.stop_requested()) {
+            return cancelled("interrupted");
+        }
+        if (impl.blocked ||
+            (success_status && code == CURLE_OK && impl.first_chunk && !impl.inspect_answer())) {
+            // A body-less 2xx is inspected here: the write callback never ran.
+            result.failure = Failure::blocked;
+            result.message = prefix + "Hydra " + impl.blocked_reason +
+                             " (a bot filter, or a missing Accept: application/json header)";
+            return result;
+        }
+        if (impl.too_large) {
+            result.failure = Failure::malformed;
+            result.message = prefix + "answer larger than " +
+                             std::to_string(m_options.max_body_bytes) + " bytes";
+            return result;
+        }
+        if (impl.sink_failed) {
+            result.failure = Failure::malformed;
+            result.message = prefix + sink.error();
+            return result;
+        }
+
+        const int effective_code = impl.error_body_full ? CURLE_OK : code;
+        result.failure = classify(status, effective_code);
+        if (effective_code != CURLE_OK && status < 400) {
+            std::string detail = impl.error_buffer[0] != '\0'
+                                     ? std::string(impl.error_buffer)
+                                     : std::string(curl_easy_strerror(code));
+            if (detail.size() > 1 && ascii_lower(detail[1]) == detail[1]) {
+                detail[0] = ascii_lower(detail[0]); // "Failed to ..." but not "URL ..."
+            }
+            if (code == CURLE_TOO_MANY_REDIRECTS) {
+                detail = "redirect loop (more than " + std::to_string(m_options.max_redirects) +
+                         " redirects)";
+            }
+            result.message = prefix + printable(detail);
+        } else if (result.failure != Failure::none) {
+            result.message = prefix + "HTTP error " + std::to_string(status);
+            if (const auto text = ErrorBodyReader(impl.error_body).read(); text && !text->empty()) {
+                result.message += " (" + printable(*text) + ")";
+            }
+        }
+
+        if (result.failure == Failure::none) {
+            if (!sink.finish()) {
+                result.failure = Failure::malformed;
+                result.message = prefix + sink.error();
+            }
+            return result;
+        }
+        if (result.failure != Failure::transient) {
+            return result;
+        }
+        if (attempt == m_options.max_tries) {
+            if (attempt > 1) {
+                result.message += " (gave up after " + std::to_string(attempt) + " tries)";
+            }
+            return result;
+        }
+
+        const auto retry_after =
+            impl.retry_after.empty()
+                ? std::nullopt
+                : parse_retry_after(impl.retry_after, std::chrono::system_clock::now());
+        if (retry_after && *retry_after > k_max_retry_after) {
+            result.message += " (the server asks to retry after " + seconds_text(*retry_after) +
+                              ", longer than 1 hour: giving up)";
+            return result;
+        }
+        const milliseconds delay = backoff_delay(attempt, m_options.backoff_base,
+                                                 m_options.backoff_ceiling, retry_after, impl.rng);
+        if (!impl.sleep_until(Clock::now() + delay)) {
+            return cancelled("interrupted");
+        }
+    }
+    return result; // not reached: the last try returns above
+}
+
+} // namespace hs::sync

@@ -1,0 +1,1014 @@
+#include "sync/http.hpp"
+
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace hs::sync {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------
+// Pure functions
+
+TEST(FailureName, NamesEveryFailure) {
+    EXPECT_EQ(failure_name(Failure::none), "none");
+    EXPECT_EQ(failure_name(Failure::not_found), "not-found");
+    EXPECT_EQ(failure_name(Failure::unauthorized), "unauthorized");
+    EXPECT_EQ(failure_name(Failure::blocked), "blocked");
+    EXPECT_EQ(failure_name(Failure::transient), "transient");
+    EXPECT_EQ(failure_name(Failure::malformed), "malformed");
+    EXPECT_EQ(failure_name(Failure::cancelled), "cancelled");
+    EXPECT_EQ(failure_name(Failure::other), "other");
+}
+
+struct ClassifyCase {
+    const char* name;
+    long status;
+    int curl_code;
+    Failure expected;
+};
+
+class Classify : public testing::TestWithParam<ClassifyCase> {};
+
+TEST_P(Classify, MapsStatusAndCurlCode) {
+    const ClassifyCase& c = GetParam();
+    EXPECT_EQ(failure_name(classify(c.status, c.curl_code)), failure_name(c.expected));
+}
+
+const ClassifyCase k_classify_cases[] = {
+    {"Ok", 200, CURLE_OK, Failure::none},
+    {"NoContent", 204, CURLE_OK, Failure::none},
+    {"NotFound", 404, CURLE_OK, Failure::not_found},
+    {"Gone", 410, CURLE_OK, Failure::not_found},
+    {"Unauthorized", 401, CURLE_OK, Failure::unauthorized},
+    {"Forbidden", 403, CURLE_OK, Failure::unauthorized},
+    {"RequestTimeout", 408, CURLE_OK, Failure::transient},
+    {"TooManyRequests", 429, CURLE_OK, Failure::transient},
+    {"InternalError", 500, CURLE_OK, Failure::transient},
+    {"BadGateway", 502, CURLE_OK, Failure::transient},
+    {"Unavailable", 503, CURLE_OK, Failure::transient},
+    {"GatewayTimeout", 504, CURLE_OK, Failure::transient},
+    {"BadRequest", 400, CURLE_OK, Failure::other},
+    {"Teapot", 418, CURLE_OK, Failure::other},
+    {"NotImplemented", 501, CURLE_OK, Failure::other},
+    {"RedirectNotFollowed", 302, CURLE_OK, Failure::other},
+    {"NoStatus", 0, CURLE_OK, Failure::other},
+    {"ConnectionRefused", 0, CURLE_COULDNT_CONNECT, Failure::transient},
+    {"ResolveFailed", 0, CURLE_COULDNT_RESOLVE_HOST, Failure::transient},
+    {"Truncated", 200, CURLE_PARTIAL_FILE, Failure::transient},
+    {"TimedOut", 0, CURLE_OPERATION_TIMEDOUT, Failure::transient},
+    {"ConnectionReset", 0, CURLE_RECV_ERROR, Failure::transient},
+    {"SendFailed", 0, CURLE_SEND_ERROR, Failure::transient},
+    {"GotNothing", 0, CURLE_GOT_NOTHING, Failure::transient},
+    {"RedirectLoop", 301, CURLE_TOO_MANY_REDIRECTS, Failure::other},
+    {"BadCertificate", 0, CURLE_PEER_FAILED_VERIFICATION, Failure::other},
+    {"UnsupportedProtocol", 0, CURLE_UNSUPPORTED_PROTOCOL, Failure::other},
+    {"SinkRefused", 200, CURLE_WRITE_ERROR, Failure::malformed},
+    {"CorruptGzip", 200, CURLE_BAD_CONTENT_ENCODING, Failure::malformed},
+    {"AbortedByStop", 200, CURLE_ABORTED_BY_CALLBACK, Failure::cancelled},
+    {"ErrorStatusWinsOverBodyError", 404, CURLE_PARTIAL_FILE, Failure::not_found},
+    {"UnavailableWithTruncatedBody", 503, CURLE_RECV_ERROR, Failure::transient},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, Classify, testing::ValuesIn(k_classify_cases),
+                         [](const auto& row) { return std::string(row.param.name); });
+
+struct BackoffCase {
+    const char* name;
+    int attempt;
+    milliseconds base;
+    milliseconds ceiling;
+    std::optional<milliseconds> retry_after;
+    milliseconds low;
+    milliseconds high;
+};
+
+class BackoffDelay : public testing::TestWithParam<BackoffCase> {};
+
+TEST_P(BackoffDelay, StaysInRangeAndCoversIt) {
+    const BackoffCase& c = GetParam();
+    std::mt19937_64 rng(7);
+    milliseconds smallest = milliseconds::max();
+    milliseconds largest = milliseconds::min();
+    for (int i = 0; i < 4000; ++i) {
+        const milliseconds delay = backoff_delay(c.attempt, c.base, c.ceiling, c.retry_after, rng);
+        ASSERT_GE(delay, c.low);
+        ASSERT_LE(delay, c.high);
+        smallest = std::min(smallest, delay);
+        largest = std::max(largest, delay);
+    }
+    // Full jitter: the draws spread over the whole range.
+    const auto spread = (c.high - c.low) / 10;
+    EXPECT_LE(smallest, c.low + spread);
+    EXPECT_GE(largest, c.high - spread);
+}
+
+const BackoffCase k_backoff_cases[] = {
+    {"FirstRetryUpToBase", 1, 1000ms, 300'000ms, std::nullopt, 0ms, 1000ms},
+    {"SecondRetryDoubles", 2, 1000ms, 300'000ms, std::nullopt, 0ms, 2000ms},
+    {"FifthRetry", 5, 1000ms, 300'000ms, std::nullopt, 0ms, 16'000ms},
+    {"CappedByCeiling", 12, 1000ms, 300'000ms, std::nullopt, 0ms, 300'000ms},
+    {"HugeAttemptDoesNotOverflow", 10'000, 1000ms, 300'000ms, std::nullopt, 0ms, 300'000ms},
+    {"BaseAboveCeiling", 1, 10'000ms, 5000ms, std::nullopt, 0ms, 5000ms},
+    {"ZeroAttemptActsAsFirst", 0, 100ms, 1000ms, std::nullopt, 0ms, 100ms},
+    {"RetryAfterIsAFloor", 1, 1000ms, 300'000ms, 600ms, 600ms, 1000ms},
+    {"RetryAfterAboveJitter", 1, 1000ms, 300'000ms, 2000ms, 2000ms, 2000ms},
+    {"RetryAfterAboveCeilingIsObeyed", 3, 1000ms, 3000ms, 120'000ms, 120'000ms, 120'000ms},
+    {"ZeroRetryAfter", 2, 100ms, 1000ms, 0ms, 0ms, 200ms},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, BackoffDelay, testing::ValuesIn(k_backoff_cases),
+                         [](const auto& row) { return std::string(row.param.name); });
+
+TEST(BackoffDelayRng, IsDeterministicForASeed) {
+    std::mt19937_64 a(12345);
+    std::mt19937_64 b(12345);
+    std::vector<milliseconds> first;
+    std::vector<milliseconds> second;
+    for (int attempt = 1; attempt <= 8; ++attempt) {
+        first.push_back(backoff_delay(attempt, 1000ms, 300'000ms, std::nullopt, a));
+        second.push_back(backoff_delay(attempt, 1000ms, 300'000ms, std::nullopt, b));
+    }
+    EXPECT_EQ(first, second);
+    EXPECT_NE(std::count(first.begin(), first.end(), first.front()), 8); // not a constant
+}
+
+struct RetryAfterCase {
+    const char* name;
+    const char* value;
+    std::optional<milliseconds> expected;
+};
+
+class ParseRetryAfter : public testing::TestWithParam<RetryAfterCase> {};
+
+// 60 s before "Wed, 21 Oct 2015 07:28:00 GMT" (1445412480).
+const auto k_now = std::chrono::system_clock::from_time_t(1445412420);
+
+TEST_P(ParseRetryAfter, ParsesSecondsAndDates) {
+    const RetryAfterCase& c = GetParam();
+    const auto parsed = parse_retry_after(c.value, k_now);
+    ASSERT_EQ(parsed.has_value(), c.expected.has_value()) << c.value;
+    if (c.expected) {
+        EXPECT_EQ(parsed->count(), c.expected->count()) << c.value;
+    }
+}
+
+const RetryAfterCase k_retry_after_cases[] = {
+    {"Seconds", "120", 120'000ms},
+    {"SecondsWithBlanks", "  5 ", 5000ms},
+    {"SecondsWithTab", "\t7", 7000ms},
+    {"Zero", "0", 0ms},
+    {"ImfFixdate", "Wed, 21 Oct 2015 07:28:00 GMT", 60'000ms},
+    {"ImfFixdateWithBlanks", " Wed, 21 Oct 2015 07:29:00 GMT ", 120'000ms},
+    {"Rfc850Date", "Wednesday, 21-Oct-15 07:28:30 GMT", 90'000ms},
+    {"AsctimeDate", "Wed Oct 21 07:28:00 2015", 60'000ms},
+    {"NowIsZero", "Wed, 21 Oct 2015 07:27:00 GMT", 0ms},
+    {"PastDateIsZero", "Tue, 20 Oct 2015 07:28:00 GMT", 0ms},
+    {"Empty", "", std::nullopt},
+    {"Blank", "   ", std::nullopt},
+    {"Garbage", "garbage", std::nullopt},
+    {"Negative", "-5", std::nullopt},
+    {"Plus", "+5", std::nullopt},
+    {"Fraction", "1.5", std::nullopt},
+    {"Unit", "5s", std::nullopt},
+    {"Overflow", "99999999999999999999999", std::nullopt},
+    {"DateWithoutTime", "Wed, 21 Oct 2015", std::nullopt},
+    {"NotADate", "soon: please", std::nullopt},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, ParseRetryAfter, testing::ValuesIn(k_retry_after_cases),
+                         [](const auto& row) { return std::string(row.param.name); });
+
+struct RedactCase {
+    const char* name;
+    const char* url;
+    const char* expected;
+};
+
+class RedactUrl : public testing::TestWithParam<RedactCase> {};
+
+TEST_P(RedactUrl, RemovesSecrets) {
+    EXPECT_EQ(redact_url(GetParam().url), GetParam().expected);
+}
+
+const RedactCase k_redact_cases[] = {
+    {"Plain", "https://hydra.nixos.org/eval/1/builds", "https://hydra.nixos.org/eval/1/builds"},
+    {"HeaderExample", "https://user:pw@h/x?token=1", "https://h/x?token=REDACTED"},
+    {"UserOnly", "https://me@h/x", "https://h/x"},
+    {"AtInPassword", "https://me:p@ss@h:8080/x", "https://h:8080/x"},
+    {"AtInPathIsKept", "https://h/x@y", "https://h/x@y"},
+    {"NoPath", "https://u:p@h", "https://h"},
+    {"QueryWithoutPath", "https://u:p@h?key=1", "https://h?key=REDACTED"},
+    {"PageIsKept", "https://h/jobset/p/j/evals?page=2", "https://h/jobset/p/j/evals?page=2"},
+    {"SeveralParams", "https://h/x?page=2&api_key=abc&sig=zz&q=1",
+     "https://h/x?page=2&api_key=REDACTED&sig=REDACTED&q=1"},
+    {"CaseInsensitive", "https://h/x?AccessToken=abc&Password=x&X-Auth=y&client_secret=s",
+     "https://h/x?AccessToken=REDACTED&Password=REDACTED&X-Auth=REDACTED&client_secret=REDACTED"},
+    {"EmptyValue", "https://h/x?token=", "https://h/x?token=REDACTED"},
+    {"NameWithoutValue", "https://h/x?token&a=1", "https://h/x?token&a=1"},
+    {"FragmentKept", "https://h/x?token=1#frag", "https://h/x?token=REDACTED#frag"},
+    {"EmptyQuery", "https://h/x?", "https://h/x?"},
+    {"NoScheme", "h/x?secret=1", "h/x?secret=REDACTED"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, RedactUrl, testing::ValuesIn(k_redact_cases),
+                         [](const auto& row) { return std::string(row.param.name); });
+
+TEST(StringSink, KeepsBodyAndRefusesMoreThanItsLimit) {
+    StringSink sink(10);
+    EXPECT_TRUE(sink.write("12345"));
+    EXPECT_TRUE(sink.write("67890"));
+    EXPECT_EQ(sink.body(), "1234567890");
+    EXPECT_FALSE(sink.write("x"));
+    EXPECT_EQ(sink.error(), "answer larger than 10 bytes");
+    sink.reset();
+    EXPECT_EQ(sink.body(), "");
+    EXPECT_TRUE(sink.write("abc"));
+    EXPECT_TRUE(sink.finish());
+}
+
+// ---------------------------------------------------------------------------
+// A scripted HTTP/1.1 server on 127.0.0.1 for HttpClient
+
+struct Reply {
+    enum class Mode {
+        normal,    // a complete answer; the connection stays open
+        reset,     // the connection is reset (RST) without an answer
+        truncated, // Content-Length promises 100 bytes more than are sent, then close
+        stall,     // headers and part of the body, then nothing
+    };
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    Mode mode = Mode::normal;
+};
+
+Reply json(std::string body) {
+    Reply reply;
+    reply.body = std::move(body);
+    return reply;
+}
+
+Reply status_reply(int status, std::string body = "{}") {
+    Reply reply;
+    reply.status = status;
+    reply.body = std::move(body);
+    return reply;
+}
+
+Reply with_header(Reply reply, std::string name, std::string value) {
+    reply.headers.emplace_back(std::move(name), std::move(value));
+    return reply;
+}
+
+Reply with_mode(Reply reply, Reply::Mode mode) {
+    reply.mode = mode;
+    return reply;
+}
+
+struct Request {
+    std::string target;
+    std::map<std::string, std::string> headers; // lowercase names
+    Clock::time_point arrival;
+};
+
+class TestServer {
+public:
+    explicit TestServer(std::vector<Reply> script) : m_script(std::move(script)) {
+        m_listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (m_listener < 0) {
+            throw std::runtime_error("socket failed");
+        }
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = 0;
+        socklen_t length = sizeof address;
+        if (::bind(m_listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+            ::listen(m_listener, 16) != 0 ||
+            ::getsockname(m_listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            ::close(m_listener);
+            throw std::runtime_error("bind/listen failed");
+        }
+        m_port = ntohs(address.sin_port);
+        m_thread = std::thread([this] { run(); });
+    }
+
+    ~TestServer() {
+        m_done = true;
+        m_thread.join();
+        for (const auto& connection : m_connections) {
+            ::close(connection.fd);
+        }
+        ::close(m_listener);
+    }
+
+    TestServer(const TestServer&) = delete;
+    TestServer& operator=(const TestServer&) = delete;
+
+    std::string url(std::string_view target) const {
+        return "http://127.0.0.1:" + std::to_string(m_port) + std::string(target);
+    }
+
+    std::vector<Request> requests() const {
+        const std::lock_guard lock(m_mutex);
+        return m_requests;
+    }
+
+    int connections() const { return m_accepted; }
+
+private:
+    struct Connection {
+        int fd;
+        std::string buffer;
+    };
+
+    std::vector<Reply> m_script;
+    size_t m_next = 0;
+    int m_listener = -1;
+    uint16_t m_port = 0;
+    std::atomic<bool> m_done{false};
+    std::atomic<int> m_accepted{0};
+    std::vector<Connection> m_connections;
+    mutable std::mutex m_mutex;
+    std::vector<Request> m_requests;
+    std::thread m_thread;
+
+    static void send_all(int fd, std::string_view data) {
+        while (!data.empty()) {
+            const ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+            if (sent <= 0) {
+                return; // the client went away
+            }
+            data.remove_prefix(static_cast<size_t>(sent));
+        }
+    }
+
+    static std::string reason(int status) {
+        switch (status) {
+        case 200:
+            return "OK";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 404:
+            return "Not Found";
+        case 429:
+            return "Too Many Requests";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Status";
+        }
+    }
+
+    static Request parse_request(std::string_view head) {
+        Request request;
+        request.arrival = Clock::now();
+        size_t line_end = head.find("\r\n");
+        const std::string_view first = head.substr(0, line_end);
+        const size_t space = first.find(' ');
+        request.target = std::string(first.substr(space + 1, first.rfind(' ') - space - 1));
+        while (line_end != std::string_view::npos && line_end + 2 < head.size()) {
+            const size_t start = line_end + 2;
+            line_end = head.find("\r\n", start);
+            const std::string_view line = head.substr(start, line_end - start);
+            const size_t colon = line.find(':');
+            if (colon == std::string_view::npos) {
+                continue;
+            }
+            std::string name(line.substr(0, colon));
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && value.front() == ' ') {
+                value.remove_prefix(1);
+            }
+            request.headers[name] = std::string(value);
+        }
+        return request;
+    }
+
+    // Answers one request; false when the connection is to be closed.
+    bool answer(int fd) {
+        Reply reply;
+        if (m_next < m_script.size()) {
+            reply = m_script[m_next++];
+        } else {
+            reply = status_reply(500, R"({"error": "the test script is exhausted"})");
+        }
+        if (reply.mode == Reply::Mode::reset) {
+            const linger hard{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+            return false;
+        }
+        std::string out =
+            "HTTP/1.1 " + std::to_string(reply.status) + " " + reason(reply.status) + "\r\n";
+        if (!reply.content_type.empty()) {
+            out += "Content-Type: " + reply.content_type + "\r\n";
+        }
+        for (const auto& [name, value] : reply.headers) {
+            out += name + ": " + value + "\r\n";
+        }
+        size_t promised = reply.body.size();
+        if (reply.mode == Reply::Mode::truncated || reply.mode == Reply::Mode::stall) {
+            promised += 100;
+        }
+        out += "Content-Length: " + std::to_string(promised) + "\r\n\r\n" + reply.body;
+        send_all(fd, out);
+        return reply.mode != Reply::Mode::truncated;
+    }
+
+    void run() {
+        while (!m_done) {
+            std::vector<pollfd> fds{{m_listener, POLLIN, 0}};
+            for (const auto& connection : m_connections) {
+                fds.push_back({connection.fd, POLLIN, 0});
+            }
+            if (::poll(fds.data(), fds.size(), 20) <= 0) {
+                continue;
+            }
+            if ((fds[0].revents & POLLIN) != 0) {
+                const int fd = ::accept(m_listener, nullptr, nullptr);
+                if (fd >= 0) {
+                    ++m_accepted;
+                    m_connections.push_back({fd, {}});
+                }
+            }
+            for (size_t i = 1; i < fds.size(); ++i) {
+                if (fds[i].revents == 0) {
+                    continue;
+                }
+                Connection& connection = m_connections[i - 1];
+                char chunk[4096];
+                const ssize_t got = ::recv(connection.fd, chunk, sizeof chunk, 0);
+                bool keep = got > 0;
+                if (keep) {
+                    connection.buffer.append(chunk, static_cast<size_t>(got));
+                }
+                size_t end = 0;
+                while (keep && (end = connection.buffer.find("\r\n\r\n")) != std::string::npos) {
+                    Request request = parse_request(connection.buffer.substr(0, end));
+                    connection.buffer.erase(0, end + 4);
+                    {
+                        const std::lock_guard lock(m_mutex);
+                        m_requests.push_back(std::move(request));
+                    }
+                    keep = answer(connection.fd);
+                }
+                if (!keep) {
+                    ::close(connection.fd);
+                    connection.fd = -1;
+                }
+            }
+            std::erase_if(m_connections, [](const Connection& c) { return c.fd < 0; });
+        }
+    }
+};
+
+HttpOptions test_options() {
+    HttpOptions options;
+    options.user_agent = "hydra-status-test/1.0 (+https://example.invalid/hydra-status)";
+    options.min_interval = 0ms;
+    options.max_tries = 4;
+    options.backoff_base = 10ms;
+    options.backoff_ceiling = 50ms;
+    options.connect_timeout = 5s;
+    options.total_timeout = 20s;
+    options.rng_seed = 42;
+    return options;
+}
+
+// A sink that counts how often it was reset.
+class CountingSink : public StringSink {
+public:
+    void reset() override {
+        ++resets;
+        StringSink::reset();
+    }
+    int resets = 0;
+};
+
+// A sink whose finish() rejects the body, like a parser finding bad JSON.
+class RejectingSink : public StringSink {
+public:
+    bool finish() override { return false; }
+    std::string error() const override { return "expected '[' at byte 0"; }
+};
+
+const std::string k_json = R"({"id": 9, "finished": 1})";
+
+TEST(HttpClient, FetchesJsonWithPoliteHeaders) {
+    TestServer server({json(k_json)});
+    HttpClient client(test_options());
+    CountingSink sink;
+    const FetchResult result = client.get_json(server.url("/build/9"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(sink.body(), k_json);
+    EXPECT_EQ(result.http_status, 200);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(result.bytes, k_json.size());
+    EXPECT_EQ(result.message, "");
+    EXPECT_EQ(sink.resets, 1);
+    EXPECT_EQ(client.requests(), 1U);
+    EXPECT_EQ(client.bytes(), k_json.size());
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_EQ(requests[0].target, "/build/9");
+    EXPECT_EQ(requests[0].headers.at("accept"), "application/json");
+    EXPECT_EQ(requests[0].headers.at("user-agent"), test_options().user_agent);
+    EXPECT_NE(requests[0].headers.at("accept-encoding").find("gzip"), std::string::npos);
+}
+
+TEST(HttpClient, AcceptsJsonWithCharset) {
+    Reply reply = json(k_json);
+    reply.content_type = "Application/JSON; charset=utf-8";
+    TestServer server({reply});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(sink.body(), k_json);
+}
+
+TEST(HttpClient, ReusesTheConnection) {
+    TestServer server({json("[1]"), json("[2]")});
+    HttpClient client(test_options());
+    StringSink sink;
+    ASSERT_TRUE(client.get_json(server.url("/a"), sink).ok());
+    EXPECT_EQ(sink.body(), "[1]");
+    ASSERT_TRUE(client.get_json(server.url("/b"), sink).ok());
+    EXPECT_EQ(sink.body(), "[2]");
+    EXPECT_EQ(client.requests(), 2U);
+    EXPECT_EQ(server.requests().size(), 2U);
+    EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClient, PacesRequestStarts) {
+    TestServer server({json("[1]"), json("[2]")});
+    HttpOptions options = test_options();
+    options.min_interval = 200ms;
+    HttpClient client(options);
+    StringSink sink;
+    const auto before = Clock::now();
+    ASSERT_TRUE(client.get_json(server.url("/a"), sink).ok());
+    ASSERT_TRUE(client.get_json(server.url("/b"), sink).ok());
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_GE(requests[1].arrival - before, 200ms);
+}
+
+TEST(HttpClient, PacesRetries) {
+    TestServer server({status_reply(503), json("[1]")});
+    HttpOptions options = test_options();
+    options.min_interval = 200ms;
+    HttpClient client(options);
+    StringSink sink;
+    const auto before = Clock::now();
+    const FetchResult result = client.get_json(server.url("/a"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.tries, 2);
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_GE(requests[1].arrival - before, 200ms);
+}
+
+TEST(HttpClient, RetriesUnavailableAndResetsTheSink) {
+    TestServer server({status_reply(503), status_reply(503), json(k_json)});
+    HttpClient client(test_options());
+    CountingSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1/builds"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.tries, 3);
+    EXPECT_EQ(sink.resets, 3);
+    EXPECT_EQ(sink.body(), k_json);
+    EXPECT_EQ(client.requests(), 3U);
+    EXPECT_EQ(server.requests().size(), 3U);
+}
+
+TEST(HttpClient, GivesUpAfterMaxTries) {
+    TestServer server({status_reply(502), status_reply(502), status_reply(502), json("[]")});
+    HttpOptions options = test_options();
+    options.max_tries = 3;
+    HttpClient client(options);
+    StringSink sink;
+    const std::string url = server.url("/eval/1");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::transient);
+    EXPECT_EQ(result.http_status, 502);
+    EXPECT_EQ(result.tries, 3);
+    EXPECT_EQ(result.message,
+              "unable to download '" + url + "': HTTP error 502 (gave up after 3 tries)");
+    EXPECT_EQ(server.requests().size(), 3U);
+}
+
+TEST(HttpClient, ObeysRetryAfter) {
+    TestServer server({with_header(status_reply(429), "Retry-After", "1"), json(k_json)});
+    HttpClient client(test_options()); // backoff ceiling 50 ms: only Retry-After explains 1 s
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.tries, 2);
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_GE(requests[1].arrival - requests[0].arrival, 1000ms);
+}
+
+TEST(HttpClient, GivesUpOnRetryAfterOverAnHour) {
+    TestServer server({with_header(status_reply(503), "Retry-After", "7200"), json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const auto before = Clock::now();
+    const FetchResult result = client.get_json(server.url("/eval/1"), sink);
+    EXPECT_LT(Clock::now() - before, 2s);
+    EXPECT_EQ(result.failure, Failure::transient);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_NE(result.message.find("HTTP error 503"), std::string::npos) << result.message;
+    EXPECT_NE(result.message.find("7200 s, longer than 1 hour"), std::string::npos)
+        << result.message;
+}
+
+TEST(HttpClient, StopFlagCancelsALongWait) {
+    TestServer server({with_header(status_reply(503), "Retry-After", "30"), json(k_json)});
+    std::atomic<bool> stop{false};
+    HttpOptions options = test_options();
+    options.stop = &stop;
+    HttpClient client(options);
+    StringSink sink;
+    std::thread stopper([&stop] {
+        std::this_thread::sleep_for(100ms);
+        stop = true;
+    });
+    const auto before = Clock::now();
+    const FetchResult result = client.get_json(server.url("/eval/1"), sink);
+    const auto elapsed = Clock::now() - before;
+    stopper.join();
+    EXPECT_EQ(result.failure, Failure::cancelled);
+    EXPECT_NE(result.message.find("interrupted"), std::string::npos) << result.message;
+    EXPECT_LT(elapsed, 2s);
+    EXPECT_EQ(server.requests().size(), 1U);
+}
+
+TEST(HttpClient, StopFlagAbortsARunningTransfer) {
+    TestServer server({with_mode(json("[1,"), Reply::Mode::stall)});
+    std::atomic<bool> stop{false};
+    HttpOptions options = test_options();
+    options.stop = &stop;
+    HttpClient client(options);
+    StringSink sink;
+    std::thread stopper([&stop] {
+        std::this_thread::sleep_for(100ms);
+        stop = true;
+    });
+    const auto before = Clock::now();
+    const FetchResult result = client.get_json(server.url("/eval/1/builds"), sink);
+    const auto elapsed = Clock::now() - before;
+    stopper.join();
+    EXPECT_EQ(result.failure, Failure::cancelled);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_LT(elapsed, 3s);
+}
+
+TEST(HttpClient, StopFlagSetBeforehandSendsNothing) {
+    TestServer server({json(k_json)});
+    std::atomic<bool> stop{true};
+    HttpOptions options = test_options();
+    options.stop = &stop;
+    HttpClient client(options);
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1"), sink);
+    EXPECT_EQ(result.failure, Failure::cancelled);
+    EXPECT_EQ(result.tries, 0);
+    EXPECT_EQ(client.requests(), 0U);
+}
+
+TEST(HttpClient, HtmlAnswerIsBlocked) {
+    Reply reply = json("<!DOCTYPE html><html><body>nonsense</body></html>");
+    reply.content_type = "text/html; charset=UTF-8";
+    TestServer server({reply, json(k_json)});
+    HttpClient client(test_options());
+    CountingSink sink;
+    const std::string url = server.url("/eval/3");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::blocked);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(sink.body(), "");
+    EXPECT_EQ(result.message, "unable to download '" + url +
+                                  "': Hydra answered 'text/html; charset=UTF-8' instead of JSON "
+                                  "(a bot filter, or a missing Accept: application/json header)");
+    EXPECT_EQ(server.requests().size(), 1U);
+}
+
+TEST(HttpClient, HtmlLabelledAsJsonIsBlocked) {
+    TestServer server({json(" \n <html>nonsense</html>")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/3"), sink);
+    EXPECT_EQ(result.failure, Failure::blocked);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_NE(result.message.find("Hydra answered HTML labelled as JSON"), std::string::npos)
+        << result.message;
+}
+
+TEST(HttpClient, AnswerWithoutContentTypeIsBlocked) {
+    Reply reply = json(k_json);
+    reply.content_type = "";
+    TestServer server({reply});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/3"), sink);
+    EXPECT_EQ(result.failure, Failure::blocked);
+    EXPECT_NE(result.message.find("without a Content-Type"), std::string::npos) << result.message;
+}
+
+TEST(HttpClient, EmptyHtmlAnswerIsBlocked) {
+    Reply reply = json("");
+    reply.content_type = "text/html";
+    TestServer server({reply});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/3"), sink);
+    EXPECT_EQ(result.failure, Failure::blocked);
+}
+
+TEST(HttpClient, RetriesAConnectionReset) {
+    TestServer server({with_mode(json(""), Reply::Mode::reset), json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.tries, 2);
+    EXPECT_EQ(sink.body(), k_json);
+}
+
+TEST(HttpClient, RetriesATruncatedBodyFromScratch) {
+    TestServer server(
+        {with_mode(json(R"([{"id": 1}, {"id")"), Reply::Mode::truncated), json(k_json)});
+    HttpClient client(test_options());
+    CountingSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1/builds"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.tries, 2);
+    EXPECT_EQ(sink.resets, 2);
+    EXPECT_EQ(sink.body(), k_json);
+    EXPECT_EQ(client.requests(), 2U);
+}
+
+TEST(HttpClient, ConnectionRefusedIsTransient) {
+    // A port that was free a moment ago.
+    uint16_t port = 0;
+    {
+        TestServer closed({});
+        const std::string url = closed.url("");
+        port = static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+    }
+    HttpOptions options = test_options();
+    options.max_tries = 2;
+    HttpClient client(options);
+    StringSink sink;
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/eval/1";
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::transient);
+    EXPECT_EQ(result.tries, 2);
+    EXPECT_EQ(client.requests(), 2U);
+    EXPECT_EQ(result.message.rfind("unable to download '" + url + "': ", 0), 0U) << result.message;
+    EXPECT_NE(result.message.find("gave up after 2 tries"), std::string::npos) << result.message;
+}
+
+// {"compressed": true, "padding": "xxx…"} (200 x), from Python's
+// gzip.compress(body, mtime=0).
+const unsigned char k_gzip_body[] = {
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x4a, 0xce, 0xcf,
+    0x2d, 0x28, 0x4a, 0x2d, 0x2e, 0x4e, 0x4d, 0x51, 0xb2, 0x52, 0x28, 0x29, 0x2a, 0x4d, 0xd5,
+    0x51, 0x50, 0x2a, 0x48, 0x4c, 0x49, 0xc9, 0xcc, 0x4b, 0x07, 0x0a, 0x28, 0x55, 0x0c, 0x13,
+    0xa0, 0x54, 0x0b, 0x00, 0xb6, 0x6b, 0x21, 0xec, 0xeb, 0x00, 0x00, 0x00};
+
+TEST(HttpClient, DecompressesGzip) {
+    const std::string compressed(reinterpret_cast<const char*>(k_gzip_body), sizeof k_gzip_body);
+    TestServer server({with_header(json(compressed), "Content-Encoding", "gzip")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1/builds"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    const std::string expected =
+        R"({"compressed": true, "padding": ")" + std::string(200, 'x') + R"("})";
+    EXPECT_EQ(sink.body(), expected);
+    EXPECT_EQ(result.bytes, expected.size());
+    EXPECT_EQ(client.bytes(), compressed.size()); // over the wire
+}
+
+TEST(HttpClient, SizeLimitCountsDecompressedBytes) {
+    const std::string compressed(reinterpret_cast<const char*>(k_gzip_body), sizeof k_gzip_body);
+    TestServer server({with_header(json(compressed), "Content-Encoding", "gzip")});
+    HttpOptions options = test_options();
+    options.max_body_bytes = 100; // more than the 57 compressed bytes, less than 235
+    HttpClient client(options);
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1/builds"), sink);
+    EXPECT_EQ(result.failure, Failure::malformed);
+    EXPECT_NE(result.message.find("answer larger than 100 bytes"), std::string::npos)
+        << result.message;
+}
+
+TEST(HttpClient, RejectsABodyOverTheLimitWithoutRetry) {
+    TestServer server({json("[" + std::string(1000, '1') + "]"), json("[]")});
+    HttpOptions options = test_options();
+    options.max_body_bytes = 100;
+    HttpClient client(options);
+    StringSink sink;
+    const std::string url = server.url("/eval/1/builds");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::malformed);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(result.message, "unable to download '" + url + "': answer larger than 100 bytes");
+    EXPECT_EQ(server.requests().size(), 1U);
+}
+
+TEST(HttpClient, SinkRejectionIsMalformedWithoutRetry) {
+    TestServer server({json("not json"), json("[]")});
+    HttpClient client(test_options());
+    RejectingSink sink;
+    const std::string url = server.url("/eval/1");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::malformed);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(result.message, "unable to download '" + url + "': expected '[' at byte 0");
+}
+
+TEST(HttpClient, SinkWriteRefusalIsMalformed) {
+    TestServer server({json("[" + std::string(100, '1') + "]")});
+    HttpClient client(test_options());
+    StringSink sink(10);
+    const std::string url = server.url("/eval/1");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::malformed);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(result.message, "unable to download '" + url + "': answer larger than 10 bytes");
+}
+
+TEST(HttpClient, FollowsRedirectsKeepingAccept) {
+    TestServer server(
+        {with_header(status_reply(301, ""), "Location", "/jobset/p/new/evals"), json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/jobset/p/old/evals"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(sink.body(), k_json);
+    EXPECT_EQ(result.tries, 1);
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_EQ(requests[1].target, "/jobset/p/new/evals");
+    EXPECT_EQ(requests[1].headers.at("accept"), "application/json");
+    EXPECT_EQ(requests[1].headers.at("user-agent"), test_options().user_agent);
+}
+
+TEST(HttpClient, StopsARedirectLoop) {
+    std::vector<Reply> script(4,
+                              with_header(status_reply(302, "redirecting"), "Location", "/loop"));
+    script.push_back(json(k_json));
+    TestServer server(script);
+    HttpOptions options = test_options();
+    options.max_redirects = 3;
+    HttpClient client(options);
+    StringSink sink;
+    const std::string url = server.url("/loop");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::other);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(result.message,
+              "unable to download '" + url + "': redirect loop (more than 3 redirects)");
+    EXPECT_EQ(server.requests().size(), 4U);
+}
+
+TEST(HttpClient, RefusesRedirectsToOtherProtocols) {
+    TestServer server({with_header(status_reply(302, ""), "Location", "file:///etc/passwd")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/x"), sink);
+    EXPECT_EQ(result.failure, Failure::other);
+    EXPECT_EQ(sink.body(), "");
+}
+
+TEST(HttpClient, ReportsHydraErrorMessageWithRedactedUrl) {
+    TestServer server(
+        {status_reply(404, R"({"error":"Build with ID 9 doesn\u0027t exist."})"), json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const std::string url = server.url("/build/9?token=s3cret");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::not_found);
+    EXPECT_EQ(result.http_status, 404);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(result.message, "unable to download '" + server.url("/build/9?token=REDACTED") +
+                                  "': HTTP error 404 (Build with ID 9 doesn't exist.)");
+    EXPECT_EQ(sink.body(), "");
+    EXPECT_EQ(server.requests().size(), 1U);
+}
+
+TEST(HttpClient, ErrorMessageSkipsOtherMembers) {
+    TestServer server({status_reply(403, R"({"data": {"a": [1, "}"]}, "n": -1.5e3, "ok": false,)"
+                                         R"( "error": "Access denied.\nGo away"})")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const std::string url = server.url("/eval/1");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::unauthorized);
+    EXPECT_EQ(result.message,
+              "unable to download '" + url + "': HTTP error 403 (Access denied. Go away)");
+}
+
+TEST(HttpClient, ErrorWithoutJsonBodyShowsStatusOnly) {
+    Reply reply = status_reply(410, "<html>gone</html>");
+    reply.content_type = "text/html";
+    TestServer server({reply});
+    HttpClient client(test_options());
+    StringSink sink;
+    const std::string url = server.url("/eval/1");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::not_found);
+    EXPECT_EQ(result.message, "unable to download '" + url + "': HTTP error 410");
+}
+
+TEST(HttpClient, SpendsTheRequestBudget) {
+    TestServer server({json("[1]"), json("[2]"), json("[3]")});
+    HttpOptions options = test_options();
+    options.max_requests = 2;
+    HttpClient client(options);
+    StringSink sink;
+    EXPECT_TRUE(client.get_json(server.url("/a"), sink).ok());
+    EXPECT_FALSE(client.budget_spent());
+    EXPECT_TRUE(client.get_json(server.url("/b"), sink).ok());
+    EXPECT_TRUE(client.budget_spent());
+    const FetchResult result = client.get_json(server.url("/c"), sink);
+    EXPECT_EQ(result.failure, Failure::cancelled);
+    EXPECT_EQ(result.tries, 0);
+    EXPECT_NE(result.message.find("request budget of 2 spent"), std::string::npos)
+        << result.message;
+    EXPECT_EQ(client.requests(), 2U);
+    EXPECT_EQ(server.requests().size(), 2U);
+}
+
+TEST(HttpClient, RetriesCountAgainstTheBudget) {
+    TestServer server({status_reply(503), status_reply(503), json("[]")});
+    HttpOptions options = test_options();
+    options.max_requests = 2;
+    HttpClient client(options);
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/a"), sink);
+    EXPECT_EQ(result.failure, Failure::cancelled);
+    EXPECT_EQ(result.tries, 2);
+    EXPECT_EQ(client.requests(), 2U);
+    EXPECT_EQ(server.requests().size(), 2U);
+}
+
+// A sink that throws, as code behind a sink may.
+class ThrowingSink : public StringSink {
+public:
+    bool write(std::string_view) override { throw std::runtime_error("index is read-only"); }
+};
+
+TEST(HttpClient, SinkExceptionReachesTheCaller) {
+    TestServer server({json(k_json), json(k_json)});
+    HttpClient client(test_options());
+    ThrowingSink sink;
+    EXPECT_THROW(client.get_json(server.url("/a"), sink), std::runtime_error);
+    StringSink good;
+    const FetchResult result = client.get_json(server.url("/b"), good); // still usable
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(good.body(), k_json);
+}
+
+TEST(HttpClient, RejectsAnEmptyUserAgent) {
+    HttpOptions options = test_options();
+    options.user_agent = "";
+    EXPECT_THROW(HttpClient client(options), std::exception);
+}
+
+} // namespace
+} // namespace hs::sync
