@@ -111,7 +111,7 @@ void append_mark(std::string& out, core::Status status, const HumanStyle& style)
     }
     out += mark_of(status.cls);
     out += ' ';
-    pad(out, status.word, 21);
+    pad(out, status.word, 22);
     if (style.color) {
         out += "\x1b[0m";
     }
