@@ -1,0 +1,1201 @@
+#include "sync/hydra_json.hpp"
+
+#include "core/error.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace hs::sync {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+// ---------------------------------------------------------------------------
+// Messages
+
+// A short lowercase reason for a simdjson error code.
+std::string describe(error_code error) {
+    switch (error) {
+    case simdjson::EMPTY:
+        return "empty document";
+    case simdjson::UTF8_ERROR:
+        return "invalid utf-8";
+    case simdjson::UNCLOSED_STRING:
+        return "unterminated string";
+    case simdjson::UNESCAPED_CHARS:
+        return "unescaped control character in a string";
+    case simdjson::STRING_ERROR:
+        return "invalid string or escape";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR:
+        return "invalid literal";
+    case simdjson::NUMBER_ERROR:
+        return "invalid number";
+    case simdjson::NUMBER_OUT_OF_RANGE:
+        return "number out of range";
+    case simdjson::DEPTH_ERROR:
+        return "nesting too deep";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+        return "truncated or unbalanced brackets";
+    case simdjson::TAPE_ERROR:
+        return "malformed structure";
+    case simdjson::TRAILING_CONTENT:
+        return "trailing content";
+    case simdjson::CAPACITY:
+        return "document too large";
+    case simdjson::MEMALLOC:
+        return "out of memory";
+    case simdjson::INCORRECT_TYPE:
+        return "unexpected type";
+    default:
+        break;
+    }
+    return "simdjson error " + std::to_string(static_cast<int>(error));
+}
+
+std::string json_error(error_code error) {
+    return "invalid json: " + describe(error);
+}
+
+std::string field_error(std::string_view field, std::string_view reason) {
+    std::string message = "field '";
+    message += field;
+    message += "': ";
+    message += reason;
+    return message;
+}
+
+// The reason for a failed get: "expected <what>" for a type mismatch,
+// otherwise what simdjson found wrong.
+std::string get_reason(error_code error, std::string_view expected) {
+    if (error == simdjson::INCORRECT_TYPE) {
+        return "expected " + std::string(expected);
+    }
+    return describe(error);
+}
+
+// Whether a number token is written as an integer (so a failed get_int64
+// means it is out of range rather than fractional).
+bool is_integer_token(std::string_view token) {
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' ||
+                              token.back() == '\t')) {
+        token.remove_suffix(1);
+    }
+    if (!token.empty() && token.front() == '-') {
+        token.remove_prefix(1);
+    }
+    return !token.empty() &&
+           std::all_of(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// ---------------------------------------------------------------------------
+// Value readers. Each returns an empty string on success or a reason without
+// the field name; the caller adds the context.
+
+// Consumes a null literal after type() said null.
+std::string read_null(od::value& value) {
+    bool is_null = false;
+    if (const auto error = value.is_null().get(is_null)) {
+        return describe(error);
+    }
+    return is_null ? std::string() : std::string("invalid literal");
+}
+
+// An integer within [min, max], or null when nullable.
+std::string read_integer(od::value& value, bool nullable, int64_t min, int64_t max, int64_t& out,
+                         bool& null) {
+    const std::string_view expected = nullable ? "an integer or null" : "an integer";
+    od::json_type type{};
+    if (const auto error = value.type().get(type)) {
+        return get_reason(error, expected);
+    }
+    if (type == od::json_type::null && nullable) {
+        null = true;
+        return read_null(value);
+    }
+    if (type != od::json_type::number) {
+        return "expected " + std::string(expected);
+    }
+    const auto error = value.get_int64().get(out);
+    if (error == simdjson::INCORRECT_TYPE || error == simdjson::NUMBER_OUT_OF_RANGE) {
+        return is_integer_token(value.raw_json_token()) ? "number out of range"
+                                                        : "expected " + std::string(expected);
+    }
+    if (error) {
+        return describe(error);
+    }
+    if (out < min || out > max) {
+        return "number out of range";
+    }
+    null = false;
+    return {};
+}
+
+std::string read_int64(od::value& value, int64_t& out) {
+    bool null = false;
+    return read_integer(value, false, INT64_MIN, INT64_MAX, out, null);
+}
+
+// A Hydra flag: the number 0 or 1 (what Hydra sends), or a JSON boolean.
+std::string read_flag(od::value& value, bool& out) {
+    constexpr std::string_view k_expected = "expected 0, 1 or a boolean";
+    od::json_type type{};
+    if (const auto error = value.type().get(type)) {
+        return describe(error);
+    }
+    if (type == od::json_type::boolean) {
+        if (const auto error = value.get_bool().get(out)) {
+            return error == simdjson::INCORRECT_TYPE ? "invalid literal" : describe(error);
+        }
+        return {};
+    }
+    if (type != od::json_type::number) {
+        return std::string(k_expected);
+    }
+    int64_t number = 0;
+    const auto error = value.get_int64().get(number);
+    if (error == simdjson::INCORRECT_TYPE || error == simdjson::NUMBER_OUT_OF_RANGE) {
+        return std::string(k_expected);
+    }
+    if (error) {
+        return describe(error);
+    }
+    if (number != 0 && number != 1) {
+        return std::string(k_expected);
+    }
+    out = number == 1;
+    return {};
+}
+
+// A string. The view points into the parser and lives as long as the document.
+std::string read_string(od::value& value, std::string_view& out) {
+    if (const auto error = value.get_string().get(out)) {
+        return get_reason(error, "a string");
+    }
+    return {};
+}
+
+std::string read_string(od::value& value, std::string& out) {
+    std::string_view text;
+    std::string reason = read_string(value, text);
+    if (reason.empty()) {
+        out.assign(text.data(), text.size());
+    }
+    return reason;
+}
+
+// A string or null; null leaves `null` set and `out` untouched.
+std::string read_nullable_string(od::value& value, std::string_view& out, bool& null) {
+    od::json_type type{};
+    if (const auto error = value.type().get(type)) {
+        return get_reason(error, "a string or null");
+    }
+    if (type == od::json_type::null) {
+        null = true;
+        return read_null(value);
+    }
+    null = false;
+    if (const auto error = value.get_string().get(out)) {
+        return get_reason(error, "a string or null");
+    }
+    return {};
+}
+
+// Reads the next field of an object: its unescaped key and its value.
+std::string next_field(simdjson::simdjson_result<od::field> result, std::string_view& key,
+                       od::field& field) {
+    if (const auto error = std::move(result).get(field)) {
+        return json_error(error);
+    }
+    // A key without escapes (every key Hydra sends) is used in place; stage 1
+    // has already found its closing quote and checked its bytes.
+    const char* const raw = field.key().raw();
+    size_t length = 0;
+    while (raw[length] != '"' && raw[length] != '\\') {
+        ++length;
+    }
+    if (raw[length] == '"') {
+        key = std::string_view(raw, length);
+        return {};
+    }
+    if (const auto error = field.unescaped_key().get(key)) {
+        return json_error(error);
+    }
+    return {};
+}
+
+// How deep a value that is not kept may nest. Hydra's deepest value
+// (buildproducts) has three levels; the limit also bounds the recursion.
+constexpr int k_max_skip_depth = 64;
+
+// Reads and checks a value whose content is not kept (jobsetevals,
+// buildproducts, ...). On Demand skips an unread value by counting brackets
+// only, which would let malformed JSON through; walking it makes every
+// accepted document valid JSON.
+std::string skip_value(od::value& value, int depth = 0) {
+    if (depth > k_max_skip_depth) {
+        return "nesting too deep";
+    }
+    od::json_type type{};
+    if (const auto error = value.type().get(type)) {
+        return describe(error);
+    }
+    switch (type) {
+    case od::json_type::object: {
+        od::object object;
+        if (const auto error = value.get_object().get(object)) {
+            return describe(error);
+        }
+        for (auto result : object) {
+            std::string_view key;
+            od::field field;
+            if (std::string reason = next_field(std::move(result), key, field); !reason.empty()) {
+                return reason;
+            }
+            if (std::string reason = skip_value(field.value(), depth + 1); !reason.empty()) {
+                return reason;
+            }
+        }
+        return {};
+    }
+    case od::json_type::array: {
+        od::array array;
+        if (const auto error = value.get_array().get(array)) {
+            return describe(error);
+        }
+        for (auto result : array) {
+            od::value element;
+            if (const auto error = std::move(result).get(element)) {
+                return describe(error);
+            }
+            if (std::string reason = skip_value(element, depth + 1); !reason.empty()) {
+                return reason;
+            }
+        }
+        return {};
+    }
+    case od::json_type::string: {
+        std::string_view text;
+        if (const auto error = value.get_string().get(text)) {
+            return describe(error);
+        }
+        return {};
+    }
+    case od::json_type::number: {
+        double number = 0;
+        if (const auto error = value.get_double().get(number)) {
+            // The type was seen, so a mismatch means a malformed token.
+            return error == simdjson::INCORRECT_TYPE ? "invalid number" : describe(error);
+        }
+        return {};
+    }
+    case od::json_type::boolean: {
+        bool flag = false;
+        if (const auto error = value.get_bool().get(flag)) {
+            return error == simdjson::INCORRECT_TYPE ? "invalid literal" : describe(error);
+        }
+        return {};
+    }
+    case od::json_type::null:
+        return read_null(value);
+    }
+    return "unexpected type";
+}
+
+// Index of `key` in `keys`, or -1.
+template <size_t N>
+int find_key(const std::array<std::string_view, N>& keys, std::string_view key) {
+    for (size_t i = 0; i < N; ++i) {
+        if (keys[i].size() == key.size() && keys[i][0] == key[0] && keys[i] == key) {
+            return static_cast<int>(i);
+        }
+    }
+    return -1;
+}
+
+// Marks key `index` as seen; false if it was seen before.
+bool mark_seen(uint32_t& seen, int index) {
+    const uint32_t bit = uint32_t{1} << index;
+    if ((seen & bit) != 0) {
+        return false;
+    }
+    seen |= bit;
+    return true;
+}
+
+std::string duplicate_field(std::string_view field) {
+    return "duplicate field '" + std::string(field) + "'";
+}
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+// Elements cut from the callers' vectors, kept (with their strings'
+// capacity) for later documents, so a warm parser does not allocate.
+struct Spares {
+    Pairs pairs;
+    std::vector<core::EvalRecord> evals;
+};
+
+// The slot for element `used` of a vector that is reused across documents:
+// an existing element, else a spare one, else a new one.
+template <typename T>
+T& next_slot(std::vector<T>& items, size_t used, std::vector<T>& spares) {
+    if (used < items.size()) {
+        return items[used];
+    }
+    if (!spares.empty()) {
+        items.push_back(std::move(spares.back()));
+        spares.pop_back();
+        return items.back();
+    }
+    return items.emplace_back();
+}
+
+// Shrinks `items` to `used` elements, moving the rest to `spares`.
+template <typename T>
+void truncate(std::vector<T>& items, size_t used, std::vector<T>& spares) {
+    while (items.size() > used) {
+        spares.push_back(std::move(items.back()));
+        items.pop_back();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Builds
+
+enum BuildKey : int {
+    bk_id,
+    bk_finished,
+    bk_buildstatus,
+    bk_starttime,
+    bk_stoptime,
+    bk_drvpath,
+    bk_project,
+    bk_jobset,
+    bk_job,
+    bk_system,
+    bk_buildoutputs,
+};
+constexpr std::array<std::string_view, 11> k_build_keys = {
+    "id",      "finished", "buildstatus", "starttime", "stoptime",    "drvpath",
+    "project", "jobset",   "job",         "system",    "buildoutputs"};
+constexpr std::array<BuildKey, 7> k_build_required = {
+    bk_id, bk_finished, bk_drvpath, bk_project, bk_jobset, bk_job, bk_system};
+
+// buildoutputs: output name -> {"path": string or null}.
+std::string read_outputs(od::value& value, Pairs& outputs, Pairs& spares) {
+    constexpr std::string_view k_field = "buildoutputs";
+    od::object object;
+    if (const auto error = value.get_object().get(object)) {
+        return field_error(k_field, get_reason(error, "an object"));
+    }
+    size_t used = 0;
+    for (auto result : object) {
+        std::string_view name;
+        od::field field;
+        if (std::string reason = next_field(std::move(result), name, field); !reason.empty()) {
+            return reason;
+        }
+        // Built only for a message: no allocation on the good path.
+        const auto context = [name] { return "output " + quote(name); };
+        for (size_t i = 0; i < used; ++i) {
+            if (outputs[i].first == name) {
+                return field_error(k_field, "duplicate " + context());
+            }
+        }
+        auto& slot = next_slot(outputs, used, spares);
+        slot.first.assign(name.data(), name.size());
+        od::object output;
+        if (const auto error = field.value().get_object().get(output)) {
+            return field_error(k_field, context() + ": " + get_reason(error, "an object"));
+        }
+        bool has_path = false;
+        for (auto inner : output) {
+            std::string_view key;
+            od::field path_field;
+            if (std::string reason = next_field(std::move(inner), key, path_field);
+                !reason.empty()) {
+                return reason;
+            }
+            if (key != "path") {
+                if (std::string reason = skip_value(path_field.value()); !reason.empty()) {
+                    return field_error(k_field, context() + ": " + field_error(key, reason));
+                }
+                continue;
+            }
+            if (has_path) {
+                return field_error(k_field, context() + ": " + duplicate_field(key));
+            }
+            has_path = true;
+            std::string_view path;
+            bool null = false;
+            if (std::string reason = read_nullable_string(path_field.value(), path, null);
+                !reason.empty()) {
+                return field_error(k_field, context() + ": " + field_error("path", reason));
+            }
+            slot.second.assign(null ? std::string_view() : path);
+        }
+        if (!has_path) {
+            return field_error(k_field, context() + ": missing field 'path'");
+        }
+        ++used;
+    }
+    truncate(outputs, used, spares);
+    return {};
+}
+
+std::string read_build(od::object& object, core::BuildRecord& out, Spares& spares) {
+    out.buildstatus.reset();
+    out.starttime.reset();
+    out.stoptime.reset();
+    uint32_t seen = 0;
+    for (auto result : object) {
+        std::string_view key;
+        od::field field;
+        if (std::string reason = next_field(std::move(result), key, field); !reason.empty()) {
+            return reason;
+        }
+        const int index = find_key(k_build_keys, key);
+        if (index < 0) {
+            if (std::string reason = skip_value(field.value()); !reason.empty()) {
+                return field_error(key, reason);
+            }
+            continue;
+        }
+        if (!mark_seen(seen, index)) {
+            return duplicate_field(key);
+        }
+        od::value& value = field.value();
+        std::string reason;
+        bool null = false;
+        int64_t number = 0;
+        switch (static_cast<BuildKey>(index)) {
+        case bk_id:
+            reason = read_int64(value, out.id);
+            break;
+        case bk_finished:
+            reason = read_flag(value, out.finished);
+            break;
+        case bk_buildstatus:
+            reason = read_integer(value, true, INT_MIN, INT_MAX, number, null);
+            if (reason.empty() && !null) {
+                out.buildstatus = static_cast<int>(number);
+            }
+            break;
+        case bk_starttime:
+        case bk_stoptime:
+            reason = read_integer(value, true, INT64_MIN, INT64_MAX, number, null);
+            if (reason.empty() && !null) {
+                (index == bk_starttime ? out.starttime : out.stoptime) = number;
+            }
+            break;
+        case bk_drvpath:
+            reason = read_string(value, out.drvpath);
+            break;
+        case bk_project:
+            reason = read_string(value, out.project);
+            break;
+        case bk_jobset:
+            reason = read_string(value, out.jobset);
+            break;
+        case bk_job:
+            reason = read_string(value, out.job);
+            break;
+        case bk_system:
+            reason = read_string(value, out.system);
+            break;
+        case bk_buildoutputs:
+            if (std::string error = read_outputs(value, out.outputs, spares.pairs);
+                !error.empty()) {
+                return error;
+            }
+            break;
+        }
+        if (!reason.empty()) {
+            return field_error(key, reason);
+        }
+    }
+    if ((seen & (uint32_t{1} << bk_buildoutputs)) == 0) {
+        truncate(out.outputs, 0, spares.pairs);
+    }
+    for (const BuildKey key : k_build_required) {
+        if ((seen & (uint32_t{1} << key)) == 0) {
+            return "missing field '" + std::string(k_build_keys[key]) + "'";
+        }
+    }
+    return {};
+}
+
+// ---------------------------------------------------------------------------
+// Evals
+
+enum EvalKey : int { ek_id, ek_timestamp, ek_hasnewbuilds, ek_builds, ek_jobsetevalinputs };
+constexpr std::array<std::string_view, 5> k_eval_keys = {"id", "timestamp", "hasnewbuilds",
+                                                         "builds", "jobsetevalinputs"};
+
+std::string read_builds(od::value& value, std::vector<int64_t>& builds) {
+    constexpr std::string_view k_field = "builds";
+    builds.clear();
+    od::array array;
+    if (const auto error = value.get_array().get(array)) {
+        return field_error(k_field, get_reason(error, "an array"));
+    }
+    for (auto result : array) {
+        od::value element;
+        if (const auto error = std::move(result).get(element)) {
+            return field_error(k_field, describe(error));
+        }
+        int64_t id = 0;
+        if (std::string reason = read_int64(element, id); !reason.empty()) {
+            return field_error(k_field, "element " + std::to_string(builds.size()) + ": " + reason);
+        }
+        builds.push_back(id);
+    }
+    return {};
+}
+
+// jobsetevalinputs: input name -> {revision, value, ...}; keeps the revision,
+// else the value, else "".
+std::string read_inputs(od::value& value, Pairs& inputs, Pairs& spares) {
+    constexpr std::string_view k_field = "jobsetevalinputs";
+    od::object object;
+    if (const auto error = value.get_object().get(object)) {
+        return field_error(k_field, get_reason(error, "an object"));
+    }
+    size_t used = 0;
+    for (auto result : object) {
+        std::string_view name;
+        od::field field;
+        if (std::string reason = next_field(std::move(result), name, field); !reason.empty()) {
+            return reason;
+        }
+        const auto context = [name] { return "input " + quote(name); };
+        for (size_t i = 0; i < used; ++i) {
+            if (inputs[i].first == name) {
+                return field_error(k_field, "duplicate " + context());
+            }
+        }
+        auto& slot = next_slot(inputs, used, spares);
+        slot.first.assign(name.data(), name.size());
+        od::object input;
+        if (const auto error = field.value().get_object().get(input)) {
+            return field_error(k_field, context() + ": " + get_reason(error, "an object"));
+        }
+        // Index 0: revision, 1: value; nullopt while absent or null.
+        std::array<std::optional<std::string_view>, 2> texts;
+        std::array<bool, 2> seen = {false, false};
+        for (auto inner : input) {
+            std::string_view key;
+            od::field input_field;
+            if (std::string reason = next_field(std::move(inner), key, input_field);
+                !reason.empty()) {
+                return reason;
+            }
+            const size_t which = key == "revision" ? 0 : key == "value" ? 1 : 2;
+            if (which == 2) {
+                if (std::string reason = skip_value(input_field.value()); !reason.empty()) {
+                    return field_error(k_field, context() + ": " + field_error(key, reason));
+                }
+                continue;
+            }
+            if (seen[which]) {
+                return field_error(k_field, context() + ": " + duplicate_field(key));
+            }
+            seen[which] = true;
+            std::string_view text;
+            bool null = false;
+            if (std::string reason = read_nullable_string(input_field.value(), text, null);
+                !reason.empty()) {
+                return field_error(k_field, context() + ": " + field_error(key, reason));
+            }
+            if (!null) {
+                texts[which] = text;
+            }
+        }
+        slot.second.assign(texts[0].value_or(texts[1].value_or(std::string_view())));
+        ++used;
+    }
+    truncate(inputs, used, spares);
+    return {};
+}
+
+std::string read_eval(od::object& object, core::EvalRecord& out, Spares& spares) {
+    out.timestamp = 0;
+    out.hasnewbuilds = true;
+    out.builds.clear();
+    uint32_t seen = 0;
+    for (auto result : object) {
+        std::string_view key;
+        od::field field;
+        if (std::string reason = next_field(std::move(result), key, field); !reason.empty()) {
+            return reason;
+        }
+        const int index = find_key(k_eval_keys, key);
+        if (index < 0) {
+            if (std::string reason = skip_value(field.value()); !reason.empty()) {
+                return field_error(key, reason);
+            }
+            continue;
+        }
+        if (!mark_seen(seen, index)) {
+            return duplicate_field(key);
+        }
+        od::value& value = field.value();
+        std::string reason;
+        switch (static_cast<EvalKey>(index)) {
+        case ek_id:
+            reason = read_int64(value, out.id);
+            break;
+        case ek_timestamp:
+            reason = read_int64(value, out.timestamp);
+            break;
+        case ek_hasnewbuilds:
+            reason = read_flag(value, out.hasnewbuilds);
+            break;
+        case ek_builds:
+            if (std::string error = read_builds(value, out.builds); !error.empty()) {
+                return error;
+            }
+            break;
+        case ek_jobsetevalinputs:
+            if (std::string error = read_inputs(value, out.inputs, spares.pairs); !error.empty()) {
+                return error;
+            }
+            break;
+        }
+        if (!reason.empty()) {
+            return field_error(key, reason);
+        }
+    }
+    if ((seen & (uint32_t{1} << ek_jobsetevalinputs)) == 0) {
+        truncate(out.inputs, 0, spares.pairs);
+    }
+    for (const EvalKey key : {ek_id, ek_builds}) {
+        if ((seen & (uint32_t{1} << key)) == 0) {
+            return "missing field '" + std::string(k_eval_keys[key]) + "'";
+        }
+    }
+    return {};
+}
+
+std::string read_evals_page(od::object& object, core::EvalsPage& out, Spares& spares) {
+    out.next.reset();
+    bool has_evals = false;
+    bool has_next = false;
+    size_t used = 0;
+    for (auto result : object) {
+        std::string_view key;
+        od::field field;
+        if (std::string reason = next_field(std::move(result), key, field); !reason.empty()) {
+            return reason;
+        }
+        if (key == "next") {
+            if (has_next) {
+                return duplicate_field(key);
+            }
+            has_next = true;
+            std::string_view next;
+            bool null = false;
+            if (std::string reason = read_nullable_string(field.value(), next, null);
+                !reason.empty()) {
+                return field_error(key, reason);
+            }
+            if (!null) {
+                out.next.emplace(next);
+            }
+            continue;
+        }
+        if (key != "evals") { // first, last, previous
+            if (std::string reason = skip_value(field.value()); !reason.empty()) {
+                return field_error(key, reason);
+            }
+            continue;
+        }
+        if (has_evals) {
+            return duplicate_field(key);
+        }
+        has_evals = true;
+        od::array array;
+        if (const auto error = field.value().get_array().get(array)) {
+            return field_error(key, get_reason(error, "an array"));
+        }
+        for (auto element : array) {
+            const auto context = [used] { return "evals[" + std::to_string(used) + "]: "; };
+            od::object eval;
+            if (const auto error = element.get_object().get(eval)) {
+                return context() + get_reason(error, "an object");
+            }
+            if (std::string reason =
+                    read_eval(eval, next_slot(out.evals, used, spares.evals), spares);
+                !reason.empty()) {
+                return context() + reason;
+            }
+            ++used;
+        }
+    }
+    if (!has_evals) {
+        return "missing field 'evals'";
+    }
+    truncate(out.evals, used, spares.evals);
+    return {};
+}
+
+// After the root value was read to its end: anything but whitespace left?
+std::string check_end(od::document& doc, const char* base) {
+    const char* location = nullptr;
+    if (doc.current_location().get(location) == simdjson::SUCCESS) {
+        return "invalid json: trailing content at byte " + std::to_string(location - base);
+    }
+    return {};
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// JsonParser
+
+struct JsonParser::Impl {
+    od::parser parser;
+    // A copy of the input followed by SIMDJSON_PADDING bytes; grows, never
+    // shrinks, so a warm parser does not allocate per document.
+    std::vector<char> buffer;
+    Spares spares;
+
+    // Parses `json` as one object and hands it to `read`.
+    template <typename Read>
+    std::string parse_object(std::string_view json, Read&& read) {
+        const size_t capacity = json.size() + simdjson::SIMDJSON_PADDING;
+        if (buffer.size() < capacity) {
+            buffer.resize(std::max(capacity, buffer.size() * 2));
+        }
+        if (!json.empty()) {
+            std::memcpy(buffer.data(), json.data(), json.size());
+        }
+        std::memset(buffer.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+
+        od::document doc;
+        if (const auto error = parser.iterate(buffer.data(), json.size(), buffer.size()).get(doc)) {
+            return json_error(error);
+        }
+        od::object object;
+        if (const auto error = doc.get_object().get(object)) {
+            return error == simdjson::INCORRECT_TYPE ? "expected a json object" : json_error(error);
+        }
+        if (std::string reason = read(object); !reason.empty()) {
+            return reason;
+        }
+        return check_end(doc, buffer.data());
+    }
+};
+
+JsonParser::JsonParser() : m_impl(std::make_unique<Impl>()) {}
+
+JsonParser::~JsonParser() = default;
+
+std::string JsonParser::parse_build(std::string_view json, core::BuildRecord& out) {
+    Impl& impl = *m_impl;
+    return impl.parse_object(
+        json, [&](od::object& object) { return read_build(object, out, impl.spares); });
+}
+
+std::string JsonParser::parse_eval(std::string_view json, core::EvalRecord& out) {
+    Impl& impl = *m_impl;
+    return impl.parse_object(
+        json, [&](od::object& object) { return read_eval(object, out, impl.spares); });
+}
+
+std::string JsonParser::parse_evals_page(std::string_view json, core::EvalsPage& out) {
+    Impl& impl = *m_impl;
+    return impl.parse_object(
+        json, [&](od::object& object) { return read_evals_page(object, out, impl.spares); });
+}
+
+std::optional<std::string> parse_error_body(std::string_view json) {
+    const simdjson::padded_string padded(json);
+    od::parser parser;
+    od::document doc;
+    if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) {
+        return std::nullopt;
+    }
+    od::object object;
+    if (doc.get_object().get(object) != simdjson::SUCCESS) {
+        return std::nullopt;
+    }
+    std::optional<std::string> message;
+    for (auto result : object) {
+        std::string_view key;
+        od::field field;
+        if (!next_field(std::move(result), key, field).empty()) {
+            return std::nullopt;
+        }
+        if (key != "error") {
+            if (!skip_value(field.value()).empty()) {
+                return std::nullopt;
+            }
+            continue;
+        }
+        std::string_view text;
+        if (!read_string(field.value(), text).empty()) {
+            return std::nullopt;
+        }
+        message.emplace(text);
+    }
+    if (!check_end(doc, padded.data()).empty()) {
+        return std::nullopt;
+    }
+    return message;
+}
+
+// ---------------------------------------------------------------------------
+// ArraySplitter
+
+namespace {
+
+constexpr bool is_space(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+size_t skip_space(const char* data, size_t size, size_t pos) {
+    while (pos < size && is_space(data[pos])) {
+        ++pos;
+    }
+    return pos;
+}
+
+// Bytes that end a run inside a string: the quote and the backslash.
+constexpr std::array<bool, 256> k_string_stops = [] {
+    std::array<bool, 256> table{};
+    table['"'] = true;
+    table['\\'] = true;
+    return table;
+}();
+
+// Bytes that matter outside strings inside a container.
+constexpr std::array<bool, 256> k_container_stops = [] {
+    std::array<bool, 256> table{};
+    for (const char c : {'"', '{', '}', '[', ']'}) {
+        table[static_cast<unsigned char>(c)] = true;
+    }
+    return table;
+}();
+
+bool is_stop(const std::array<bool, 256>& table, char c) {
+    return table[static_cast<unsigned char>(c)];
+}
+
+// "'x'" for a printable byte, "byte 0xNN" otherwise.
+std::string show(char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+        return std::string("'") + c + "'";
+    }
+    char buffer[16];
+    std::snprintf(buffer, sizeof buffer, "byte 0x%02x", byte);
+    return buffer;
+}
+
+std::string at_byte(uint64_t offset) {
+    return " at byte " + std::to_string(offset);
+}
+
+} // namespace
+
+ArraySplitter::ArraySplitter(ElementFn on_element, size_t max_element_bytes)
+    : m_on_element(std::move(on_element)), m_max_element_bytes(max_element_bytes) {}
+
+bool ArraySplitter::fail(uint64_t offset, std::string message) {
+    m_error = std::move(message);
+    m_error += at_byte(offset);
+    m_state = State::failed;
+    return false;
+}
+
+bool ArraySplitter::feed(std::string_view chunk) {
+    const char* const data = chunk.data();
+    const size_t size = chunk.size();
+    size_t pos = 0;
+    size_t start = 0; // where the current element begins in this chunk
+    while (pos < size) {
+        switch (m_state) {
+        case State::before_array:
+            pos = skip_space(data, size, pos);
+            if (pos == size) {
+                break;
+            }
+            if (data[pos] != '[') {
+                return fail(m_offset + pos, "expected '[' but found " + show(data[pos]));
+            }
+            ++pos;
+            m_state = State::first_element;
+            break;
+        case State::first_element:
+        case State::next_element: {
+            pos = skip_space(data, size, pos);
+            if (pos == size) {
+                break;
+            }
+            const char c = data[pos];
+            if (c == ']') {
+                if (m_state == State::next_element) {
+                    return fail(m_offset + pos, "expected an element after ',' but found ']'");
+                }
+                ++pos;
+                m_state = State::done;
+                break;
+            }
+            if (c == '{' || c == '[') {
+                m_kind = Kind::container;
+                m_closers.assign(1, c == '{' ? '}' : ']');
+                m_in_string = false;
+            } else if (c == '"') {
+                m_kind = Kind::string;
+            } else if (c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n') {
+                m_kind = Kind::scalar;
+            } else {
+                return fail(m_offset + pos, "expected an element but found " + show(c));
+            }
+            m_escape = false;
+            m_element.clear();
+            m_element_start = m_offset + pos;
+            start = pos;
+            ++pos;
+            m_state = State::in_element;
+            break;
+        }
+        case State::in_element: {
+            bool complete = false;
+            switch (m_kind) {
+            case Kind::container:
+                complete = scan_container(data, size, pos);
+                break;
+            case Kind::string:
+                complete = scan_string(data, size, pos);
+                break;
+            case Kind::scalar:
+                complete = scan_scalar(data, size, pos);
+                break;
+            }
+            if (m_state == State::failed) {
+                return false;
+            }
+            if (complete && !emit(data, start, pos)) {
+                return false;
+            }
+            break;
+        }
+        case State::after_element:
+            pos = skip_space(data, size, pos);
+            if (pos == size) {
+                break;
+            }
+            if (data[pos] == ',') {
+                m_state = State::next_element;
+            } else if (data[pos] == ']') {
+                m_state = State::done;
+            } else {
+                return fail(m_offset + pos, "expected ',' or ']' but found " + show(data[pos]));
+            }
+            ++pos;
+            break;
+        case State::done:
+            pos = skip_space(data, size, pos);
+            if (pos < size) {
+                return fail(m_offset + pos,
+                            "unexpected " + show(data[pos]) + " after the closing ']'");
+            }
+            break;
+        case State::failed:
+            return false;
+        }
+    }
+    if (m_state == State::in_element) {
+        // Keep the part of the element that this chunk holds.
+        const size_t part = size - start;
+        if (m_element.size() + part > m_max_element_bytes) {
+            return fail(m_element_start, "element " + std::to_string(m_elements + 1) +
+                                             " is larger than " +
+                                             std::to_string(m_max_element_bytes) + " bytes");
+        }
+        m_element.append(data + start, part);
+    }
+    m_offset += size;
+    return true;
+}
+
+// Scans a container element from `pos`. Returns true with `pos` just past the
+// closing bracket when the element is complete; false when the chunk ran out
+// (pos == size) or on a mismatched bracket (state failed).
+bool ArraySplitter::scan_container(const char* data, size_t size, size_t& pos) {
+    bool in_string = m_in_string;
+    bool escape = m_escape;
+    size_t i = pos;
+    while (i < size) {
+        if (in_string) {
+            if (escape) {
+                escape = false;
+                ++i;
+                continue;
+            }
+            while (i < size && !is_stop(k_string_stops, data[i])) {
+                ++i;
+            }
+            if (i == size) {
+                break;
+            }
+            if (data[i] == '"') {
+                in_string = false;
+            } else {
+                escape = true;
+            }
+            ++i;
+            continue;
+        }
+        while (i < size && !is_stop(k_container_stops, data[i])) {
+            ++i;
+        }
+        if (i == size) {
+            break;
+        }
+        const char c = data[i];
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{') {
+            m_closers.push_back('}');
+        } else if (c == '[') {
+            m_closers.push_back(']');
+        } else {
+            if (m_closers.back() != c) {
+                fail(m_offset + i, "mismatched " + show(c) + " where " + show(m_closers.back()) +
+                                       " was expected");
+                return false;
+            }
+            m_closers.pop_back();
+            if (m_closers.empty()) {
+                pos = i + 1;
+                m_in_string = false;
+                m_escape = false;
+                return true;
+            }
+        }
+        ++i;
+    }
+    pos = size;
+    m_in_string = in_string;
+    m_escape = escape;
+    return false;
+}
+
+// Scans a string element (after its opening quote).
+bool ArraySplitter::scan_string(const char* data, size_t size, size_t& pos) {
+    size_t i = pos;
+    bool escape = m_escape;
+    while (i < size) {
+        if (escape) {
+            escape = false;
+            ++i;
+            continue;
+        }
+        while (i < size && !is_stop(k_string_stops, data[i])) {
+            ++i;
+        }
+        if (i == size) {
+            break;
+        }
+        if (data[i] == '"') {
+            pos = i + 1;
+            m_escape = false;
+            return true;
+        }
+        escape = true;
+        ++i;
+    }
+    pos = size;
+    m_escape = escape;
+    return false;
+}
+
+// Scans a number or literal element; it ends before whitespace, ',' or ']'.
+bool ArraySplitter::scan_scalar(const char* data, size_t size, size_t& pos) {
+    for (size_t i = pos; i < size; ++i) {
+        const char c = data[i];
+        if (is_space(c) || c == ',' || c == ']') {
+            pos = i;
+            return true;
+        }
+        if (c == '{' || c == '}' || c == '[' || c == '"' || c == ':') {
+            fail(m_offset + i, "unexpected " + show(c) + " in a number or literal");
+            return false;
+        }
+    }
+    pos = size;
+    return false;
+}
+
+// Hands the element [start, end) of this chunk, prefixed by what earlier
+// chunks held, to the callback.
+bool ArraySplitter::emit(const char* data, size_t start, size_t end) {
+    const size_t part = end - start;
+    std::string_view element;
+    if (m_element.empty()) {
+        element = std::string_view(data + start, part); // entirely in this chunk: no copy
+    } else {
+        m_element.append(data + start, part);
+        element = m_element;
+    }
+    if (element.size() > m_max_element_bytes) {
+        return fail(m_element_start, "element " + std::to_string(m_elements + 1) +
+                                         " is larger than " + std::to_string(m_max_element_bytes) +
+                                         " bytes");
+    }
+    ++m_elements;
+    m_state = State::after_element;
+    if (!m_on_element(element)) {
+        m_error =
+            "stopped by the element handler after " + std::to_string(m_elements) + " elements";
+        m_state = State::failed;
+        return false;
+    }
+    m_element.clear();
+    return true;
+}
+
+bool ArraySplitter::finish() {
+    switch (m_state) {
+    case State::done:
+        return true;
+    case State::failed:
+        return false;
+    case State::before_array:
+        return fail(m_offset, m_offset == 0 ? "empty input: expected a json array"
+                                            : "truncated: expected a json array");
+    default:
+        return fail(m_offset, "truncated: array not closed after " + std::to_string(m_elements) +
+                                  " elements");
+    }
+}
+
+void ArraySplitter::reset() {
+    m_element.clear();
+    m_closers.clear();
+    m_error.clear();
+    m_elements = 0;
+    m_offset = 0;
+    m_state = State::before_array;
+    m_kind = Kind::container;
+    m_in_string = false;
+    m_escape = false;
+}
+
+} // namespace hs::sync
