@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -7,6 +8,9 @@
 #include <vector>
 
 namespace hs::core {
+
+// How deep DrvWithVersion's dynamic-output nodes may nest (bounds recursion).
+inline constexpr size_t k_max_dynamic_output_depth = 64;
 
 // A derivation as stored in a .drv file (ATerm, shared/reference/nix-drv.md §1).
 struct DerivationOutput {
@@ -35,11 +39,17 @@ struct Derivation {
 
 // Parses a whole .drv file. Strict: no whitespace, exact punctuation, nothing
 // after the final ')'. Throws hs::Error (ExitCode::usage) with a message like
-// "expected ',' at byte 123" on malformed input; never reads out of bounds.
+// "expected ',' at byte 123" on malformed input (byte offsets count from 0);
+// never reads out of bounds. Beyond the grammar it checks that the version of
+// DrvWithVersion is "xp-dyn-drv", that every inputDrvs key is a
+// /nix/store/<hash>-<name>.drv path (parse_store_path) and that dynamic
+// outputs nest at most k_max_dynamic_output_depth deep. Strings are unescaped by Nix's reader rules
+// (\n \r \t, a backslash before any other byte yields that byte).
 Derivation parse_derivation(std::string_view text);
 
-// The same grammar and checks, but keeps only the inputDrvs paths (for the
-// closure walk, where env and args are not needed).
+// The same grammar and checks, but keeps only the inputDrvs paths, in file
+// order (for the closure walk, where env and args are not needed). Other
+// strings are skipped without being copied.
 std::vector<std::string> parse_input_drv_paths(std::string_view text);
 
 } // namespace hs::core

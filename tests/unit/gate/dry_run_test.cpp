@@ -1,0 +1,225 @@
+#include "core/error.hpp"
+#include "gate/dry_run.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hs::gate {
+namespace {
+
+namespace fs = std::filesystem;
+
+using Strings = std::vector<std::string>;
+
+const fs::path k_data = fs::path(HS_TEST_DATA) / "dryrun";
+
+const std::string k_hello = "/nix/store/mjs27ix6ig2bkbi3s3sm470vrv4lf7ic-hello";
+const std::string k_hello_drv = "/nix/store/76w21n1f03fs5kw8fnffphx7qrqffw6r-hello.drv";
+const std::string k_leaf_drv = "/nix/store/b1s1agq35q9fn6pfd5frvq39vjxcaa5h-bad-leaf.drv";
+const std::string k_mid_drv = "/nix/store/4d6036pbqyd4n0gls08lqa9zxaj3lmqp-mid.drv";
+const std::string k_top_drv = "/nix/store/jzypq3liijznyjv5k4dx0z66nq14lyv0-top.drv";
+const std::string k_multi_dev = "/nix/store/3kqxjwbzmw41jbmwy97rk9l7ybg38f75-multi-dev";
+const std::string k_multi_lib = "/nix/store/q26q8rn4sns2dn2qvccmpjilpg5lwni5-multi-lib";
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error("cannot open " + path.string());
+    }
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+DryRun parse_file(std::string_view name) {
+    return parse_dry_run(read_file(k_data / name));
+}
+
+std::string error_of(std::string_view text) {
+    try {
+        parse_dry_run(text);
+    } catch (const Error& error) {
+        EXPECT_EQ(error.code(), ExitCode::usage);
+        return error.what();
+    }
+    ADD_FAILURE() << "no hs::Error thrown";
+    return {};
+}
+
+TEST(DryRun, ParsesRealBuildOfWholeClosure) {
+    const Strings all{k_hello_drv, k_leaf_drv, k_mid_drv, k_top_drv};
+    for (const auto* name :
+         {"real-nix-store-top-nothing-built.txt", "real-nix-build-top-nothing-built.txt"}) {
+        SCOPED_TRACE(name);
+        const auto dry = parse_file(name);
+        EXPECT_EQ(dry.will_build, all);
+        EXPECT_TRUE(dry.will_fetch.empty());
+    }
+}
+
+TEST(DryRun, ParsesRealBuildAfterALeafWasBuilt) {
+    const auto dry = parse_file("real-nix-store-top-hello-built.txt");
+    EXPECT_EQ(dry.will_build, (Strings{k_leaf_drv, k_mid_drv, k_top_drv}));
+    EXPECT_TRUE(dry.will_fetch.empty());
+}
+
+TEST(DryRun, ParsesRealSingleDerivation) {
+    const auto dry = parse_file("real-nix-store-one-derivation.txt");
+    EXPECT_EQ(dry.will_build, Strings{k_leaf_drv});
+    EXPECT_TRUE(dry.will_fetch.empty());
+}
+
+TEST(DryRun, ParsesRealBuildAndFetch) {
+    const auto dry = parse_file("real-nix-build-top-fetch-one.txt");
+    EXPECT_EQ(dry.will_build, (Strings{k_leaf_drv, k_mid_drv, k_top_drv}));
+    EXPECT_EQ(dry.will_fetch, Strings{k_hello});
+}
+
+TEST(DryRun, ParsesRealFetchOfSeveralPaths) {
+    const auto dry = parse_file("real-nix-build-multi-user-fetch-two.txt");
+    EXPECT_EQ(dry.will_build,
+              Strings{"/nix/store/xwd03w1h2xi3zgd7zxy39nf1f2qrm2h9-multi-user.drv"});
+    EXPECT_EQ(dry.will_fetch, (Strings{k_multi_dev, k_multi_lib}));
+}
+
+TEST(DryRun, ParsesRealFetchOnly) {
+    const auto dry = parse_file("real-nix-build-hello-fetch-only.txt");
+    EXPECT_TRUE(dry.will_build.empty());
+    EXPECT_EQ(dry.will_fetch, Strings{k_hello});
+}
+
+TEST(DryRun, ParsesRealNothingToDo) {
+    EXPECT_TRUE(read_file(k_data / "real-nix-build-hello-valid.txt").empty());
+    const auto dry = parse_file("real-nix-build-hello-valid.txt");
+    EXPECT_TRUE(dry.will_build.empty());
+    EXPECT_TRUE(dry.will_fetch.empty());
+}
+
+TEST(DryRun, IgnoresRealUnknownPaths) {
+    const auto dry = parse_file("real-nix-store-unknown-path.txt");
+    EXPECT_TRUE(dry.will_build.empty());
+    EXPECT_TRUE(dry.will_fetch.empty());
+}
+
+TEST(DryRun, IgnoresRealErrorLine) {
+    const auto dry = parse_file("real-nix-build-missing-attribute.txt");
+    EXPECT_TRUE(dry.will_build.empty());
+    EXPECT_TRUE(dry.will_fetch.empty());
+}
+
+TEST(DryRun, ParsesNix23WordingWithoutCounts) {
+    const auto dry = parse_file("hand-nix-2.3.txt");
+    EXPECT_EQ(dry.will_build, (Strings{k_leaf_drv, k_mid_drv, k_top_drv}));
+    EXPECT_EQ(dry.will_fetch, (Strings{k_multi_dev, k_hello}));
+}
+
+TEST(DryRun, ParsesNix233SizesAndReadOnlyHint) {
+    const auto dry = parse_file("hand-nix-2.33.txt");
+    EXPECT_EQ(dry.will_build, Strings{k_top_drv});
+    EXPECT_EQ(dry.will_fetch, (Strings{k_hello, k_multi_lib}));
+}
+
+TEST(DryRun, ParsesPreNix1Wording) {
+    const auto dry = parse_file("hand-nix-0.16.txt");
+    EXPECT_EQ(dry.will_build, Strings{k_mid_drv});
+    EXPECT_EQ(dry.will_fetch, Strings{k_hello});
+}
+
+TEST(DryRun, StripsColoursAndSkipsNoise) {
+    const auto dry = parse_file("hand-ansi-and-noise.txt");
+    EXPECT_EQ(dry.will_build, (Strings{k_leaf_drv, k_mid_drv}));
+    EXPECT_EQ(dry.will_fetch, Strings{k_hello});
+}
+
+TEST(DryRun, KeepsLastVersionOfRewrittenLine) {
+    const auto dry = parse_file("hand-progress-bar.txt");
+    EXPECT_EQ(dry.will_build, Strings{k_top_drv});
+    EXPECT_TRUE(dry.will_fetch.empty());
+}
+
+TEST(DryRun, ParsesLastLineWithoutNewline) {
+    EXPECT_EQ(parse_file("hand-no-final-newline.txt").will_build, Strings{k_top_drv});
+}
+
+TEST(DryRun, ParsesEmptyText) {
+    const auto dry = parse_dry_run("");
+    EXPECT_TRUE(dry.will_build.empty());
+    EXPECT_TRUE(dry.will_fetch.empty());
+}
+
+TEST(DryRun, RejectsMalformedPathNamingTheLine) {
+    EXPECT_EQ(error_of(read_file(k_data / "bad-short-hash.txt")),
+              "dry-run output line 3: '/nix/store/abc-mid.drv' is not a store path: expected "
+              "<32 nix32 characters>-<name>");
+}
+
+TEST(DryRun, RejectsOutputPathToBeBuilt) {
+    EXPECT_EQ(error_of(read_file(k_data / "bad-not-drv.txt")),
+              "dry-run output line 3: '" + k_hello + "' is to be built but is not a .drv");
+}
+
+TEST(DryRun, RejectsFetchedPathOutsideTheStore) {
+    EXPECT_EQ(error_of(read_file(k_data / "bad-fetch-path.txt")),
+              "dry-run output line 3: '/tmp/mjs27ix6ig2bkbi3s3sm470vrv4lf7ic-hello' is not a "
+              "store path: not in /nix/store");
+}
+
+TEST(DryRun, RejectsTextAfterPath) {
+    EXPECT_EQ(error_of(read_file(k_data / "bad-text-after-path.txt")),
+              "dry-run output line 2: '" + k_top_drv +
+                  " (maybe)' is not a store path: name has a character outside "
+                  "[0-9a-zA-Z+-._?=]");
+}
+
+TEST(DryRun, QuotesControlBytesInMessages) {
+    EXPECT_EQ(error_of("this derivation will be built:\n  /nix/store/\x07\n"),
+              "dry-run output line 2: '/nix/store/\\x07' is not a store path: expected <32 "
+              "nix32 characters>-<name>");
+}
+
+TEST(DryRun, RecognisesEveryHeaderWording) {
+    const std::string drv_line = "  " + k_top_drv + "\n";
+    const std::string out_line = "  " + k_hello + "\n";
+    for (const auto* header :
+         {"this derivation will be built:", "these derivations will be built:",
+          "these 1 derivations will be built:", "these 12345 derivations will be built:",
+          "the following derivations will be built:"}) {
+        SCOPED_TRACE(header);
+        EXPECT_EQ(parse_dry_run(header + ("\n" + drv_line)).will_build, Strings{k_top_drv});
+    }
+    for (const auto* header :
+         {"this path will be fetched (0.00 MiB download, 0.00 MiB unpacked):",
+          "these paths will be fetched (0.00 MiB download, 0.00 MiB unpacked):",
+          "these 2 paths will be fetched (13.0 GiB download, 35.7 GiB unpacked):",
+          "the following paths will be downloaded/copied (0.01 MiB):"}) {
+        SCOPED_TRACE(header);
+        EXPECT_EQ(parse_dry_run(header + ("\n" + out_line)).will_fetch, Strings{k_hello});
+    }
+}
+
+TEST(DryRun, IgnoresIndentedLinesUnderOtherHeaders) {
+    for (const auto* header :
+         {"these x derivations will be built:", "these  derivations will be built:",
+          "this derivation will be built", "these 2 paths will be fetched:",
+          "error: these 2 derivations will be built:", "don't know how to build these paths:",
+          "building '/nix/store/jzypq3liijznyjv5k4dx0z66nq14lyv0-top.drv'..."}) {
+        SCOPED_TRACE(header);
+        const auto dry = parse_dry_run(header + std::string("\n  not a path\n"));
+        EXPECT_TRUE(dry.will_build.empty());
+        EXPECT_TRUE(dry.will_fetch.empty());
+    }
+}
+
+TEST(DryRun, EndsSectionAtBlankLine) {
+    const auto dry =
+        parse_dry_run("this derivation will be built:\n  " + k_top_drv + "\n\n  not a path\n");
+    EXPECT_EQ(dry.will_build, Strings{k_top_drv});
+}
+
+} // namespace
+} // namespace hs::gate
