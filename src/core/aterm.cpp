@@ -14,10 +14,6 @@ constexpr std::string_view k_derive = "Derive(";
 constexpr std::string_view k_drv_with_version = "DrvWithVersion(";
 constexpr std::string_view k_dyn_drv_version = "xp-dyn-drv";
 
-[[noreturn]] void fail(const std::string& message) {
-    throw Error(message, ExitCode::usage);
-}
-
 std::string at_byte(size_t offset) {
     return " at byte " + std::to_string(offset);
 }
@@ -64,7 +60,7 @@ std::string unescape(std::string_view raw) {
 template <bool k_full>
 class Parser {
 public:
-    explicit Parser(std::string_view text) : m_text(text) {}
+    Parser(std::string_view text, std::string_view origin) : m_text(text), m_origin(origin) {}
 
     // In full mode drv receives the result; otherwise paths does.
     void parse(Derivation* drv, std::vector<std::string>* paths) {
@@ -285,7 +281,14 @@ private:
         expect(')');
     }
 
+    // Errors name the file (when known) and the byte offset.
+    [[noreturn]] void fail(const std::string& message) const {
+        throw Error(m_origin.empty() ? message : std::string(m_origin) + ": " + message,
+                    ExitCode::usage);
+    }
+
     std::string_view m_text;
+    std::string_view m_origin;
     size_t m_pos = 0;
     bool m_versioned = false;
     Derivation* m_drv = nullptr;
@@ -296,15 +299,15 @@ private:
 
 } // namespace
 
-Derivation parse_derivation(std::string_view text) {
+Derivation parse_derivation(std::string_view text, std::string_view origin) {
     Derivation drv;
-    Parser<true>(text).parse(&drv, nullptr);
+    Parser<true>(text, origin).parse(&drv, nullptr);
     return drv;
 }
 
-std::vector<std::string> parse_input_drv_paths(std::string_view text) {
+std::vector<std::string> parse_input_drv_paths(std::string_view text, std::string_view origin) {
     std::vector<std::string> paths;
-    Parser<false>(text).parse(nullptr, &paths);
+    Parser<false>(text, origin).parse(nullptr, &paths);
     return paths;
 }
 

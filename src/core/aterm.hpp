@@ -45,11 +45,12 @@ struct Derivation {
 // /nix/store/<hash>-<name>.drv path (parse_store_path) and that dynamic
 // outputs nest at most k_max_dynamic_output_depth deep. Strings are unescaped by Nix's reader rules
 // (\n \r \t, a backslash before any other byte yields that byte).
-Derivation parse_derivation(std::string_view text);
+// A non-empty origin (the file name) prefixes every message: "<origin>: ...".
+Derivation parse_derivation(std::string_view text, std::string_view origin = {});
 
 // The same grammar and checks, but keeps only the inputDrvs paths, in file
 // order (for the closure walk, where env and args are not needed). Other
 // strings are skipped without being copied.
-std::vector<std::string> parse_input_drv_paths(std::string_view text);
+std::vector<std::string> parse_input_drv_paths(std::string_view text, std::string_view origin = {});
 
 } // namespace hs::core

@@ -16,65 +16,78 @@ namespace hs::gate {
 
 namespace {
 
-// Reads a whole file; an error message instead when it cannot.
-bool read_file(const std::string& path, std::string& out, std::string& error) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        error = path + ": " + std::strerror(errno);
-        return false;
+[[noreturn]] void fail(const std::string& message) {
+    throw Error(message, ExitCode::usage);
+}
+
+// Closes a file descriptor when the scope ends.
+class Fd {
+public:
+    explicit Fd(int fd) : m_fd(fd) {}
+    ~Fd() {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return m_fd; }
+
+private:
+    int m_fd;
+};
+
+// Reads a whole file into out (reusing its capacity).
+void read_file(const std::string& path, std::string& out) {
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        fail(path + ": " + std::strerror(errno));
     }
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        error = path + ": not a regular file";
-        ::close(fd);
-        return false;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fail(path + ": not a regular file");
     }
     constexpr off_t k_max_drv = 64 << 20;
     if (st.st_size > k_max_drv) {
-        error = path + ": larger than 64 MiB, not a .drv";
-        ::close(fd);
-        return false;
+        fail(path + ": larger than 64 MiB, not a .drv");
     }
     out.resize(static_cast<size_t>(st.st_size));
     size_t done = 0;
     while (done < out.size()) {
-        const auto got = ::read(fd, out.data() + done, out.size() - done);
+        const auto got = ::read(fd.get(), out.data() + done, out.size() - done);
         if (got < 0 && errno == EINTR) {
             continue;
         }
         if (got <= 0) {
-            error = path + ": " + (got < 0 ? std::strerror(errno) : "file shrank while reading");
-            ::close(fd);
-            return false;
+            fail(path + ": " + (got < 0 ? std::strerror(errno) : "file shrank while reading"));
         }
         done += static_cast<size_t>(got);
     }
-    ::close(fd);
-    return true;
 }
 
-// With a store root, a file is only read if its real path stays inside it.
-bool inside_root(const std::string& file, const std::string& store_root, std::string& error) {
-    if (store_root.empty()) {
-        return true;
+// The real path of a directory, without a trailing slash.
+std::string real_dir(const std::string& dir) {
+    char* real = ::realpath(dir.c_str(), nullptr);
+    if (!real) {
+        fail(dir + ": " + std::strerror(errno));
     }
-    char* real_root = ::realpath(store_root.c_str(), nullptr);
-    char* real_file = ::realpath(file.c_str(), nullptr);
-    bool ok = false;
-    if (!real_root) {
-        error = store_root + ": " + std::strerror(errno);
-    } else if (!real_file) {
-        error = file + ": " + std::strerror(errno);
-    } else {
-        const std::string root = std::string(real_root) + "/";
-        ok = std::string(real_file).starts_with(root);
-        if (!ok) {
-            error = file + ": resolves outside the store root " + store_root;
-        }
+    std::string out = real;
+    std::free(real);
+    return out;
+}
+
+// With a store root, a file is only read if its real path stays inside it
+// (a symlink in the root may point anywhere).
+void check_inside(const std::string& file, const std::string& real_root) {
+    char* real = ::realpath(file.c_str(), nullptr);
+    if (!real) {
+        fail(file + ": " + std::strerror(errno));
     }
-    std::free(real_root);
-    std::free(real_file);
-    return ok;
+    const bool inside = std::string_view(real).starts_with(real_root + "/");
+    std::free(real);
+    if (!inside) {
+        fail(file + ": resolves outside the store root " + real_root);
+    }
 }
 
 } // namespace
@@ -99,6 +112,7 @@ std::vector<std::string> Closure::chain(size_t i) const {
 }
 
 Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root) {
+    const std::string real_root = store_root.empty() ? "" : real_dir(store_root);
     Closure closure;
     std::unordered_map<std::string, int32_t> seen;
     std::vector<std::string> files; // roots given as files outside the store; "" = in the store
@@ -107,23 +121,20 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
         std::string path;
         std::string file;
         if (core::parse_store_path(root, &why)) {
-            path = root; // read from the store (root), checked to stay inside it
+            path = root;
         } else {
             // A .drv file outside the store: its name must be a drv basename.
             const auto slash = root.rfind('/');
             const auto base = root.substr(slash == std::string::npos ? 0 : slash + 1);
             const auto parsed = core::parse_basename(base, &why);
-            if (!parsed || !parsed->is_drv()) {
-                closure.errors.push_back(root + ": not a .drv store path or file" +
-                                         (why.empty() ? "" : " (" + why + ")"));
-                continue;
+            if (!parsed) {
+                fail(root + ": not a .drv store path or file (" + why + ")");
             }
             path = parsed->path();
             file = root;
         }
         if (!path.ends_with(core::k_drv_suffix)) {
-            closure.errors.push_back(root + ": not a .drv (give the derivation, not an output)");
-            continue;
+            fail(root + ": not a .drv (give the derivation, not an output)");
         }
         if (seen.emplace(path, static_cast<int32_t>(closure.nodes.size())).second) {
             closure.nodes.push_back({path, -1});
@@ -134,19 +145,11 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
     for (size_t i = 0; i < closure.nodes.size(); ++i) {
         const bool given_file = i < files.size() && !files[i].empty();
         const std::string file = given_file ? files[i] : file_of(closure.nodes[i].path, store_root);
-        std::string error;
-        if ((!given_file && !inside_root(file, store_root, error)) ||
-            !read_file(file, text, error)) {
-            closure.errors.push_back(error);
-            continue;
+        if (!given_file && !real_root.empty()) {
+            check_inside(file, real_root);
         }
-        std::vector<std::string> inputs;
-        try {
-            inputs = core::parse_input_drv_paths(text);
-        } catch (const Error& e) {
-            closure.errors.push_back(file + ": " + e.what());
-            continue;
-        }
+        read_file(file, text);
+        auto inputs = core::parse_input_drv_paths(text, file);
         for (auto& input : inputs) {
             if (seen.emplace(input, static_cast<int32_t>(closure.nodes.size())).second) {
                 closure.nodes.push_back({std::move(input), static_cast<int32_t>(i)});

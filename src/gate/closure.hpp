@@ -15,8 +15,6 @@ struct Closure {
         int32_t parent = -1; // index into nodes, -1 for a root
     };
     std::vector<Node> nodes;
-    // Files that could not be read or parsed: "<file>: <why>".
-    std::vector<std::string> errors;
 
     // The chain root -> ... -> nodes[i], as paths.
     std::vector<std::string> chain(size_t i) const;
@@ -26,6 +24,8 @@ struct Closure {
 // A root may also be a path to a .drv file outside the store whose file name
 // is a drv basename. The walk never leaves store_root: inputDrvs must be
 // valid store paths, and symlinks that point out of the root are refused.
+// A file that is missing, unreadable or not a valid .drv throws hs::Error
+// (ExitCode::usage) naming it.
 Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root);
 
 // Just the given drvs, no walk (for --from-dry-run, which lists exactly the

@@ -1,0 +1,132 @@
+#include "core/error.hpp"
+#include "gate/closure.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace hs::gate {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string k_real = std::string(HS_TEST_DATA) + "/drv/real/";
+const std::string k_top = "/nix/store/jzypq3liijznyjv5k4dx0z66nq14lyv0-top.drv";
+const std::string k_mid = "/nix/store/4d6036pbqyd4n0gls08lqa9zxaj3lmqp-mid.drv";
+const std::string k_hello = "/nix/store/76w21n1f03fs5kw8fnffphx7qrqffw6r-hello.drv";
+const std::string k_bad = "/nix/store/b1s1agq35q9fn6pfd5frvq39vjxcaa5h-bad-leaf.drv";
+
+// A store root holding the real drvs written by Nix 2.8 (top -> mid -> {hello, bad-leaf}).
+class StoreRoot {
+public:
+    StoreRoot() {
+        char pattern[] = "/tmp/hs-closure-test-XXXXXX";
+        m_root = ::mkdtemp(pattern);
+        fs::create_directories(m_root / "nix/store");
+        for (const auto& entry : fs::directory_iterator(k_real)) {
+            fs::copy_file(entry.path(), m_root / "nix/store" / entry.path().filename());
+        }
+    }
+    ~StoreRoot() { fs::remove_all(m_root); }
+    std::string root() const { return m_root.string(); }
+    fs::path store() const { return m_root / "nix/store"; }
+
+private:
+    fs::path m_root;
+};
+
+std::vector<std::string> paths(const Closure& closure) {
+    std::vector<std::string> out;
+    for (const auto& node : closure.nodes) {
+        out.push_back(node.path);
+    }
+    return out;
+}
+
+TEST(Closure, WalksRealNixDrvsBreadthFirst) {
+    StoreRoot store;
+    const auto closure = walk_closure({k_top}, store.root());
+    const auto got = paths(closure);
+    ASSERT_EQ(got.size(), 4u);
+    EXPECT_EQ(got[0], k_top);
+    EXPECT_EQ(got[1], k_mid);
+    EXPECT_NE(std::find(got.begin(), got.end(), k_bad), got.end());
+    EXPECT_NE(std::find(got.begin(), got.end(), k_hello), got.end());
+}
+
+TEST(Closure, ChainRunsFromTheRoot) {
+    StoreRoot store;
+    const auto closure = walk_closure({k_top}, store.root());
+    const auto got = paths(closure);
+    const auto bad = static_cast<size_t>(std::find(got.begin(), got.end(), k_bad) - got.begin());
+    EXPECT_EQ(closure.chain(bad), (std::vector<std::string>{k_top, k_mid, k_bad}));
+    EXPECT_EQ(closure.chain(0), std::vector<std::string>{k_top});
+}
+
+TEST(Closure, SharedSubClosureIsVisitedOnce) {
+    StoreRoot store;
+    const auto closure = walk_closure({k_top, k_mid, k_top}, store.root());
+    EXPECT_EQ(closure.nodes.size(), 4u);
+}
+
+TEST(Closure, RootMayBeAFileOutsideTheStore) {
+    const auto closure = walk_closure({k_real + k_hello.substr(11)}, "");
+    ASSERT_EQ(closure.nodes.size(), 1u);
+    EXPECT_EQ(closure.nodes[0].path, k_hello);
+}
+
+TEST(Closure, MissingInputIsAnErrorNamingTheFile) {
+    StoreRoot store;
+    fs::remove(store.store() / k_bad.substr(11));
+    try {
+        walk_closure({k_top}, store.root());
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::usage);
+        EXPECT_NE(std::string(e.what()).find("bad-leaf.drv"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Closure, MalformedDrvIsAnErrorWithFileAndByte) {
+    StoreRoot store;
+    std::ofstream(store.store() / k_mid.substr(11), std::ios::trunc) << "Derive([x";
+    try {
+        walk_closure({k_top}, store.root());
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("mid.drv: "), std::string::npos) << what;
+        EXPECT_NE(what.find("at byte"), std::string::npos) << what;
+    }
+}
+
+TEST(Closure, SymlinkOutOfTheRootIsRefused) {
+    StoreRoot store;
+    const auto target = store.store() / k_hello.substr(11);
+    const auto outside = fs::temp_directory_path() / "hs-closure-outside.drv";
+    fs::copy_file(target, outside, fs::copy_options::overwrite_existing);
+    fs::remove(target);
+    fs::create_symlink(outside, target);
+    EXPECT_THROW(walk_closure({k_top}, store.root()), Error);
+    fs::remove(outside);
+}
+
+TEST(Closure, OutputPathIsNotADrv) {
+    EXPECT_THROW(walk_closure({"/nix/store/mjs27ix6ig2bkbi3s3sm470vrv4lf7ic-hello"}, ""), Error);
+    EXPECT_THROW(walk_closure({"not-a-drv"}, ""), Error);
+}
+
+TEST(Closure, FlatClosureKeepsOrderAndDropsDuplicates) {
+    const auto closure = flat_closure({k_bad, k_hello, k_bad});
+    EXPECT_EQ(paths(closure), (std::vector<std::string>{k_bad, k_hello}));
+    EXPECT_EQ(closure.chain(1), std::vector<std::string>{k_hello});
+}
+
+TEST(Closure, FileOfMapsUnderTheRoot) {
+    EXPECT_EQ(file_of(k_top, ""), k_top);
+    EXPECT_EQ(file_of(k_top, "/tmp/r/"), "/tmp/r" + k_top);
+}
+
+} // namespace
+} // namespace hs::gate
