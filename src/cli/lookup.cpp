@@ -4,8 +4,12 @@
 #include "core/store_path.hpp"
 #include "index/index.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace hs::cli {
 
@@ -30,13 +34,13 @@ public:
         }
     }
     void malformed() { m_malformed = true; }
-    void never_synced() { m_never_synced = true; }
+    void no_index() { m_no_index = true; }
 
     int code() const {
         if (m_malformed) {
             return static_cast<int>(ExitCode::usage);
         }
-        if (m_never_synced) {
+        if (m_no_index) {
             return static_cast<int>(ExitCode::no_index);
         }
         if (m_permanent) {
@@ -53,14 +57,14 @@ public:
 
 private:
     bool m_malformed = false;
-    bool m_never_synced = false;
+    bool m_no_index = false;
     bool m_permanent = false;
     bool m_transient = false;
     bool m_unknown = false;
 };
 
 struct LookupRun {
-    index::Index& index;
+    index::Index* index; // null when the index could not be opened: every key is unknown
     bool json;
     bool all;
     int64_t local_not_before;
@@ -77,8 +81,8 @@ struct LookupRun {
             answer.hydra = rows.front();
             drv_hash = rows.front().drv_hash;
         }
-        if (drv_hash) {
-            answer.local = index.local_failure(*drv_hash, local_not_before);
+        if (drv_hash && index) {
+            answer.local = index->local_failure(*drv_hash, local_not_before);
         }
         tally.add(answer.status().cls);
         emit(answer);
@@ -112,7 +116,7 @@ struct LookupRun {
             tally.malformed();
             return;
         }
-        auto rows = index.builds_for_key(*key);
+        auto rows = index ? index->builds_for_key(*key) : std::vector<index::BuildRow>{};
         std::optional<core::HashBytes> drv;
         if (key->kind == core::KeyKind::drv_path || key->kind == core::KeyKind::drv_basename ||
             key->kind == core::KeyKind::hash) {
@@ -161,19 +165,48 @@ int lookup_command(Context& ctx) {
         throw UsageError("lookup: no key given");
     }
     const int64_t ttl = ctx.settings.get_seconds("local-ttl");
-    auto index = index::Index::open_read_only(ctx.settings.get("db"));
+    const auto job_jobset = by_job ? split_jobset(ctx.options["jobset"].as<std::string>())
+                                   : std::pair<std::string, std::string>{};
+    // A missing or unreadable index is exit 5, but the keys are still read:
+    // a malformed one makes it exit 2, and every valid one is answered
+    // (unknown), as when the index was never synced.
+    std::optional<index::Index> index;
+    try {
+        index.emplace(index::Index::open_read_only(ctx.settings.get("db")));
+    } catch (const Error& e) {
+        if (e.code() != ExitCode::no_index) {
+            throw;
+        }
+        print_error(e.what());
+    }
     const int64_t now = unix_now();
-    LookupRun run{
-        index, ctx.json, ctx.options.count("all") > 0, now - ttl, HumanStyle{use_color(), now},
-        {},    {}};
-    if (!index.ever_synced()) {
-        print_error(index.path() + ": the index was never synced (run 'hydra-status sync')");
-        run.tally.never_synced();
+    LookupRun run{index ? &*index : nullptr,
+                  ctx.json,
+                  ctx.options.count("all") > 0,
+                  now - ttl,
+                  HumanStyle{use_color(), now},
+                  {},
+                  {}};
+    if (!index) {
+        run.tally.no_index();
+    } else if (!index->ever_synced()) {
+        print_error(index->path() + ": the index was never synced (run 'hydra-status sync')");
+        run.tally.no_index();
     }
     if (by_job) {
-        const auto [project, jobset] = split_jobset(ctx.options["jobset"].as<std::string>());
+        const auto& [project, jobset] = job_jobset;
         const auto job = ctx.options["job"].as<std::string>();
-        run.answer(job, index.builds_of_job(project, jobset, job), std::nullopt);
+        auto rows =
+            index ? index->builds_of_job(project, jobset, job) : std::vector<index::BuildRow>{};
+        // The contract answers for the job's latest build (the greatest id,
+        // finished or not), not for the deciding build of some older drv.
+        const auto latest =
+            std::max_element(rows.begin(), rows.end(),
+                             [](const auto& a, const auto& b) { return a.build_id < b.build_id; });
+        if (latest != rows.end()) {
+            std::rotate(rows.begin(), latest, latest + 1);
+        }
+        run.answer(job, std::move(rows), std::nullopt);
     }
     for (const auto& arg : ctx.args) {
         run.key(arg);
