@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <unordered_map>
 
 namespace hs::cli {
 
@@ -46,6 +47,25 @@ std::string chain_text(const std::vector<std::string>& chain) {
         out += base.size() > core::k_hash_chars + 1 ? base.substr(core::k_hash_chars + 1) : base;
     }
     return out;
+}
+
+// Appends the nodes of `more` that `closure` does not hold yet. Parents come
+// before their children in a walk, so each parent is already mapped.
+void merge(gate::Closure& closure, gate::Closure more) {
+    std::unordered_map<std::string, int32_t> at;
+    for (size_t i = 0; i < closure.nodes.size(); ++i) {
+        at.emplace(closure.nodes[i].path, static_cast<int32_t>(i));
+    }
+    std::vector<int32_t> moved(more.nodes.size(), -1);
+    for (size_t i = 0; i < more.nodes.size(); ++i) {
+        auto& node = more.nodes[i];
+        const auto [it, added] = at.emplace(node.path, static_cast<int32_t>(closure.nodes.size()));
+        moved[i] = it->second;
+        if (added) {
+            const int32_t parent = node.parent < 0 ? -1 : moved[static_cast<size_t>(node.parent)];
+            closure.nodes.push_back({std::move(node.path), parent});
+        }
+    }
 }
 
 } // namespace
@@ -91,20 +111,17 @@ int gate_command(Context& ctx) {
         }
         closure = gate::flat_closure(drvs);
         if (!ctx.args.empty()) {
-            // Drvs given beside the dry run are walked, and their closure added.
-            auto walked = gate::walk_closure(ctx.args, store_root);
-            const auto offset = static_cast<int32_t>(closure.nodes.size());
-            for (auto& node : walked.nodes) {
-                closure.nodes.push_back(
-                    {std::move(node.path), node.parent < 0 ? -1 : node.parent + offset});
-            }
+            // Drvs given beside the dry run are walked, and their closure added;
+            // a drv in both is checked once.
+            merge(closure, gate::walk_closure(ctx.args, store_root));
         }
     } else {
         closure = gate::walk_closure(ctx.args, store_root);
     }
 
     auto index = index::Index::open_read_only(ctx.settings.get("db"));
-    if (!index.ever_synced()) {
+    const bool synced = index.ever_synced();
+    if (!synced) {
         print_warning(index.path() +
                       ": the index was never synced; only local failures are checked");
     }
@@ -162,9 +179,14 @@ int gate_command(Context& ctx) {
             out += "    " + chain_text(chain) + "\n";
         }
     }
+    // A local failure in a never-synced index still blocks (it is the only
+    // evidence there is, and a wrapper treats 5 as "no gate"); with nothing
+    // found, a never-synced index is exit 5 as for lookup, not a clean 0.
     int code = 0;
     if (policy == "fail" && permanent > 0) {
         code = static_cast<int>(ExitCode::failure);
+    } else if (policy == "fail" && !synced) {
+        code = static_cast<int>(ExitCode::no_index);
     } else if (policy == "fail" && strict && transient > 0) {
         code = static_cast<int>(ExitCode::transient);
     }
