@@ -10,6 +10,7 @@
 #include <limits>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace hs::sync {
 
@@ -524,6 +525,7 @@ struct HttpClient::Impl {
     std::string content_type;
     std::string error_body;
     std::string retry_after;
+    Validators validators;
     uint64_t body_bytes = 0;
     std::exception_ptr sink_exception; // thrown by the sink inside a callback
 
@@ -556,6 +558,7 @@ struct HttpClient::Impl {
         content_type.clear();
         error_body.clear();
         retry_after.clear();
+        validators = {};
         body_bytes = 0;
         sink_exception = nullptr;
         error_buffer[0] = '\0';
@@ -632,12 +635,21 @@ struct HttpClient::Impl {
     void on_header(std::string_view line) {
         if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
             retry_after.clear(); // a new response (after a redirect or a 1xx)
+            validators = {};
             return;
         }
         const size_t colon = line.find(':');
-        if (colon != std::string_view::npos &&
-            iequals(trim(line.substr(0, colon)), "retry-after")) {
-            retry_after = std::string(trim(line.substr(colon + 1)));
+        if (colon == std::string_view::npos) {
+            return;
+        }
+        const std::string_view name = trim(line.substr(0, colon));
+        const std::string_view value = trim(line.substr(colon + 1));
+        if (iequals(name, "retry-after")) {
+            retry_after = std::string(value);
+        } else if (iequals(name, "etag")) {
+            validators.etag = std::string(value);
+        } else if (iequals(name, "last-modified")) {
+            validators.last_modified = std::string(value);
         }
     }
 
@@ -740,9 +752,52 @@ HttpClient::HttpClient(HttpOptions options) : m_options(std::move(options)) {
 
 HttpClient::~HttpClient() = default;
 
-FetchResult HttpClient::get_json(const std::string& url, BodySink& sink) {
+FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
+                                 const Validators& conditional) {
     Impl& impl = *m_impl;
     FetchResult result;
+    // A conditional request has its own header list for as long as it runs.
+    // Validators are sent back verbatim; one with a line break is dropped.
+    const auto usable = [](const std::string& value) {
+        return !value.empty() && value.find_first_of("\r\n") == std::string::npos;
+    };
+    SlistPtr conditional_headers;
+    const bool is_conditional = usable(conditional.etag) || usable(conditional.last_modified);
+    if (is_conditional) {
+        std::vector<std::string> lines{"Accept: application/json"};
+        if (usable(conditional.etag)) {
+            lines.push_back("If-None-Match: " + conditional.etag);
+        }
+        if (usable(conditional.last_modified)) {
+            lines.push_back("If-Modified-Since: " + conditional.last_modified);
+        }
+        for (const auto& line : lines) {
+            curl_slist* list = curl_slist_append(conditional_headers.get(), line.c_str());
+            if (list == nullptr) {
+                throw Error("cannot allocate HTTP headers");
+            }
+            if (!conditional_headers) {
+                conditional_headers.reset(list);
+            }
+        }
+    }
+    struct HeaderScope {
+        CURL* curl;
+        curl_slist* headers;
+        curl_slist* normal;
+        HeaderScope(CURL* c, curl_slist* h, curl_slist* n) : curl(c), headers(h), normal(n) {
+            if (headers != nullptr) {
+                curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+            }
+        }
+        ~HeaderScope() {
+            if (headers != nullptr) {
+                curl_easy_setopt(curl, CURLOPT_HTTPHEADER, normal);
+            }
+        }
+        HeaderScope(const HeaderScope&) = delete;
+        HeaderScope& operator=(const HeaderScope&) = delete;
+    } header_scope(impl.curl.get(), conditional_headers.get(), impl.headers.get());
     const std::string prefix = "unable to download '" + redact_url(url) + "': ";
     const auto cancelled = [&](const std::string& why) {
         result.failure = Failure::cancelled;
@@ -806,6 +861,11 @@ FetchResult HttpClient::get_json(const std::string& url, BodySink& sink) {
             return result;
         }
 
+        if (status == 304 && code == CURLE_OK && is_conditional) {
+            result.not_modified = true;
+            result.validators = impl.validators;
+            return result;
+        }
         const int effective_code = impl.error_body_full ? CURLE_OK : code;
         result.failure = classify(status, effective_code);
         if (effective_code != CURLE_OK && status < 400) {
@@ -828,6 +888,7 @@ FetchResult HttpClient::get_json(const std::string& url, BodySink& sink) {
         }
 
         if (result.failure == Failure::none) {
+            result.validators = impl.validators;
             if (!sink.finish()) {
                 result.failure = Failure::malformed;
                 result.message = prefix + sink.error();

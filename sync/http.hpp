@@ -76,8 +76,17 @@ private:
     std::string m_error;
 };
 
+// Validators of an earlier answer, for a conditional request (empty: none).
+struct Validators {
+    std::string etag;          // the ETag header, verbatim
+    std::string last_modified; // the Last-Modified header, verbatim
+    bool empty() const { return etag.empty() && last_modified.empty(); }
+};
+
 struct FetchResult {
     Failure failure = Failure::none;
+    bool not_modified = false; // 304 to a conditional request: ok(), the sink got no body
+    Validators validators;     // sent with a 2xx or 304 answer
     long http_status = 0;
     std::string message; // lowercase, names the (redacted) URL: "unable to download '<url>': HTTP error 503"
     int tries = 0;
@@ -114,8 +123,11 @@ public:
 
     // GET with Accept: application/json. The body goes to sink only for a 2xx
     // answer whose Content-Type is application/json; error bodies are read
-    // for their {"error": ...} message.
-    FetchResult get_json(const std::string& url, BodySink& sink);
+    // for their {"error": ...} message. Non-empty `conditional` validators
+    // are sent as If-None-Match / If-Modified-Since, and a 304 answer is then
+    // a success with not_modified set (a 304 to a plain request is an error).
+    FetchResult get_json(const std::string& url, BodySink& sink,
+                         const Validators& conditional = {});
 
     uint64_t requests() const { return m_requests; } // HTTP requests sent, retries included
     uint64_t bytes() const { return m_bytes; }       // body bytes received over the wire

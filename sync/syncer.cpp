@@ -5,13 +5,100 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
+#include <limits>
 #include <optional>
 #include <set>
+#include <unordered_set>
 
 namespace hs::sync {
 
 bool SyncSummary::all_ok() const {
     return std::all_of(jobsets.begin(), jobsets.end(), [](const auto& j) { return j.ok; });
+}
+
+std::string_view method_name(FetchMethod method) {
+    return method == FetchMethod::by_id ? "by-id" : "eval-builds";
+}
+
+FetchMethod choose_method(size_t to_fetch, size_t members, size_t by_id_max) {
+    if (to_fetch == 0) {
+        return FetchMethod::by_id;
+    }
+    const bool few = to_fetch <= by_id_max && to_fetch <= members / 2;
+    return few ? FetchMethod::by_id : FetchMethod::eval_builds;
+}
+
+RecheckPlan plan_recheck(const std::vector<int64_t>& pending, const std::vector<EvalCover>& evals,
+                         std::optional<int64_t> due_eval, size_t by_id_max) {
+    RecheckPlan plan;
+    std::unordered_set<int64_t> remaining(pending.begin(), pending.end());
+    std::vector<bool> chosen(evals.size(), false);
+    const auto take = [&](size_t i) {
+        chosen[i] = true;
+        plan.whole_evals.push_back(evals[i].eval_id);
+        for (const int64_t id : evals[i].pending) {
+            remaining.erase(id);
+        }
+    };
+    if (due_eval) {
+        const auto it = std::find_if(evals.begin(), evals.end(),
+                                     [&](const EvalCover& e) { return e.eval_id == *due_eval; });
+        if (it != evals.end()) {
+            take(static_cast<size_t>(it - evals.begin()));
+        } else {
+            plan.whole_evals.push_back(*due_eval);
+        }
+    }
+    while (!remaining.empty()) {
+        std::optional<size_t> best;
+        size_t best_count = 0;
+        for (size_t i = 0; i < evals.size(); ++i) {
+            if (chosen[i]) {
+                continue;
+            }
+            const size_t count = static_cast<size_t>(
+                std::count_if(evals[i].pending.begin(), evals[i].pending.end(),
+                              [&](int64_t id) { return remaining.contains(id); }));
+            if (count > best_count &&
+                choose_method(count, evals[i].members, by_id_max) == FetchMethod::eval_builds) {
+                best = i;
+                best_count = count;
+            }
+        }
+        if (!best) {
+            break;
+        }
+        take(*best);
+    }
+    plan.by_id.assign(remaining.begin(), remaining.end());
+    std::sort(plan.by_id.begin(), plan.by_id.end());
+    return plan;
+}
+
+bool budget_stops(uint64_t requests, uint64_t budget, uint64_t steps_done) {
+    return steps_done > 0 && requests >= budget;
+}
+
+uint64_t request_cap(uint64_t budget, size_t by_id_max, int max_tries) {
+    constexpr uint64_t k_max = std::numeric_limits<uint64_t>::max();
+    constexpr uint64_t k_listing_room = 1000; // 20,000 evals of listings
+    const uint64_t tries = static_cast<uint64_t>(std::max(max_tries, 1));
+    const uint64_t builds = std::min<uint64_t>(by_id_max, k_max / 4 / tries);
+    const uint64_t step = (builds + 1) * tries;
+    if (budget > k_max - step - k_listing_room) {
+        return k_max;
+    }
+    return budget + step + k_listing_room;
+}
+
+bool is_page_query(std::string_view next) {
+    constexpr std::string_view prefix = "?page=";
+    if (!next.starts_with(prefix) || next.size() == prefix.size() || next.size() > 20) {
+        return false;
+    }
+    return std::all_of(next.begin() + static_cast<ptrdiff_t>(prefix.size()), next.end(),
+                       [](char c) { return c >= '0' && c <= '9'; });
 }
 
 namespace {
@@ -65,6 +152,14 @@ public:
     uint64_t builds() const { return m_builds; }
     const std::set<int64_t>& ids() const { return m_ids; }
 
+    // Keeps what was written (the eval's transaction commits it).
+    void release() {
+        if (m_savepoint) {
+            m_index.database().exec("RELEASE eval_try");
+            m_savepoint = false;
+        }
+    }
+
 private:
     bool on_element(std::string_view element) {
         m_error = m_parser.parse_build(element, m_record);
@@ -93,22 +188,34 @@ private:
     bool m_savepoint = false;
 };
 
+// Run-wide counters shared by the jobsets of one run.
+struct RunState {
+    uint64_t steps_done = 0; // evals and re-check steps committed
+    StopReason stopped = StopReason::none;
+};
+
 class JobsetSync {
 public:
     JobsetSync(index::Index& index, HttpClient& http, JsonParser& parser,
-               const SyncOptions& options, SyncObserver& observer, const std::string& project,
-               const std::string& jobset)
+               const SyncOptions& options, SyncObserver& observer, RunState& run,
+               const std::string& project, const std::string& jobset)
         : m_index(index), m_http(http), m_parser(parser), m_options(options), m_observer(observer),
-          m_name(project + ":" + jobset) {
-        m_state = m_index.jobset(options.url, project, jobset);
+          m_run(run), m_name(project + ":" + jobset) {
+        m_state = m_index.find_jobset(options.url, project, jobset);
         m_outcome.jobset = m_name;
     }
 
-    JobsetOutcome run(StopReason& stopped) {
+    JobsetOutcome run() {
+        const uint64_t requests = m_http.requests();
+        const uint64_t bytes = m_http.bytes();
         const Step step = sync();
-        if (step == Step::stopped) {
-            stopped = m_http.budget_spent() ? StopReason::budget : StopReason::signal;
+        if (step == Step::stopped && m_run.stopped == StopReason::none) {
+            m_run.stopped = m_http.budget_spent() ? StopReason::budget : StopReason::signal;
         }
+        m_outcome.completed = step == Step::ok;
+        m_outcome.requests = m_http.requests() - requests;
+        m_outcome.bytes = m_http.bytes() - bytes;
+        m_observer.on_jobset_done(m_outcome);
         return m_outcome;
     }
 
@@ -121,6 +228,9 @@ private:
         m_observer.on_jobset_start(m_name, evals.size());
         std::set<int64_t> fetched;
         for (size_t i = 0; i < evals.size(); ++i) {
+            if (const Step s = before_step(); s != Step::ok) {
+                return s;
+            }
             if (const Step s = ingest_eval(evals[i], i, evals.size(), fetched); s != Step::ok) {
                 return s;
             }
@@ -128,25 +238,62 @@ private:
         if (const Step s = recheck(fetched); s != Step::ok) {
             return s;
         }
-        m_state.synced_at = m_options.now;
+        return in_transaction([this] {
+            m_state.synced_at = m_options.now;
+            m_state.etag = m_validators.etag;
+            m_state.last_modified = m_validators.last_modified;
+            return Step::ok;
+        });
+    }
+
+    // Whether the run goes on with another step (budget, stop request).
+    Step before_step() {
+        if (m_options.stop != nullptr && m_options.stop->load()) {
+            m_run.stopped = StopReason::signal;
+            return Step::stopped;
+        }
+        if (budget_stops(m_http.requests(), m_options.max_requests, m_run.steps_done)) {
+            m_run.stopped = StopReason::budget;
+            return Step::stopped;
+        }
+        return Step::ok;
+    }
+
+    // Runs body inside one transaction that also writes the jobset's state
+    // (creating its row first if needed). A failed body rolls everything back,
+    // the in-memory state included.
+    Step in_transaction(const std::function<Step()>& body) {
+        const index::JobsetState saved = m_state;
         index::Transaction txn(m_index.database());
+        if (m_state.id == 0) {
+            const auto row = m_index.jobset(m_options.url, m_state.project, m_state.name);
+            m_state.id = row.id;
+            m_state.instance = row.instance;
+        }
+        const Step step = body();
+        if (step != Step::ok) {
+            m_state = saved;
+            m_index.forget_caches();
+            return step; // txn rolls back
+        }
         m_index.set_jobset_state(m_state);
         txn.commit();
         return Step::ok;
     }
 
-    Step fail(std::string message) {
+    Step fail(std::string message, Failure failure = Failure::none) {
         m_outcome.ok = false;
+        m_outcome.failure = failure;
         m_outcome.error = std::move(message);
         return Step::failed;
     }
 
     // Maps a failed fetch to a step, with the message for the jobset.
-    Step failed_fetch(const FetchResult& result) {
+    Step failed_fetch(const FetchResult& result, const std::string& context = {}) {
         if (result.failure == Failure::cancelled) {
             return Step::stopped;
         }
-        return fail(result.message);
+        return fail(context + result.message, result.failure);
     }
 
     std::string evals_url() const {
@@ -154,7 +301,9 @@ private:
     }
 
     // The evals to ingest, oldest first: on a first sync the newest
-    // max_evals; later every eval newer than the newest one ingested.
+    // max_evals; later every eval newer than the newest one ingested. The
+    // first page is asked for conditionally when the last complete sync got
+    // validators with it; a 304 means nothing new.
     Step new_evals(std::vector<core::EvalRecord>& out) {
         const bool first_sync = !m_state.newest_eval.has_value();
         const int64_t newest = m_state.newest_eval.value_or(0);
@@ -162,17 +311,29 @@ private:
         std::string url = evals_url();
         for (int page = 1;; ++page) {
             StringSink sink;
-            const auto result = m_http.get_json(url, sink);
+            const Validators validators = page == 1 && !first_sync
+                                              ? Validators{m_state.etag, m_state.last_modified}
+                                              : Validators{};
+            const auto result = m_http.get_json(url, sink, validators);
             if (!result.ok()) {
                 if (result.failure == Failure::not_found && page == 1) {
                     return fail("jobset " + m_name + " does not exist on " +
-                                redact_url(m_options.url) + " (" + result.message + ")");
+                                    redact_url(m_options.url) + " (" + result.message + ")",
+                                result.failure);
                 }
                 return failed_fetch(result);
             }
+            if (result.not_modified) {
+                m_outcome.not_modified = true;
+                m_validators = result.validators.empty() ? validators : result.validators;
+                return Step::ok;
+            }
+            if (page == 1) {
+                m_validators = result.validators;
+            }
             core::EvalsPage parsed;
             if (auto why = m_parser.parse_evals_page(sink.body(), parsed); !why.empty()) {
-                return fail("'" + redact_url(url) + "': " + why);
+                return fail("'" + redact_url(url) + "': " + why, Failure::malformed);
             }
             bool reached_known = false;
             for (auto& eval : parsed.evals) {
@@ -195,7 +356,8 @@ private:
             }
             if (!is_page_query(*parsed.next)) {
                 return fail("'" + redact_url(url) + "': unexpected 'next' value " +
-                            quote(*parsed.next));
+                                quote(*parsed.next),
+                            Failure::malformed);
             }
             url = evals_url() + *parsed.next;
         }
@@ -207,41 +369,30 @@ private:
         return Step::ok;
     }
 
-    static bool is_page_query(std::string_view next) {
-        constexpr std::string_view prefix = "?page=";
-        if (!next.starts_with(prefix) || next.size() == prefix.size() || next.size() > 20) {
-            return false;
-        }
-        return std::all_of(next.begin() + prefix.size(), next.end(),
-                           [](char c) { return c >= '0' && c <= '9'; });
-    }
-
-    bool use_by_id(size_t to_fetch, size_t members) const {
-        return to_fetch <= m_options.by_id_max && to_fetch * 2 <= std::max<size_t>(members, 1);
-    }
-
     // Fetches builds one by one into records; a build Hydra no longer has
     // (404) is skipped with a warning.
-    Step fetch_by_id(const std::vector<int64_t>& ids, std::vector<core::BuildRecord>& out) {
+    Step fetch_by_id(const std::vector<int64_t>& ids, std::vector<core::BuildRecord>& out,
+                     const std::string& context) {
         for (const int64_t id : ids) {
             const std::string url = m_options.url + "/build/" + std::to_string(id);
             StringSink sink;
             const auto result = m_http.get_json(url, sink);
             if (result.failure == Failure::not_found) {
-                m_observer.on_warning("build " + std::to_string(id) + " is gone from " +
+                m_observer.on_warning(m_name + ": build " + std::to_string(id) + " is gone from " +
                                       redact_url(m_options.url) + "; skipped");
                 continue;
             }
             if (!result.ok()) {
-                return failed_fetch(result);
+                return failed_fetch(result, context);
             }
             core::BuildRecord record;
             if (auto why = m_parser.parse_build(sink.body(), record); !why.empty()) {
-                return fail("'" + redact_url(url) + "': " + why);
+                return fail(context + "'" + redact_url(url) + "': " + why, Failure::malformed);
             }
             if (record.id != id) {
-                return fail("'" + redact_url(url) + "': answered build " +
-                            std::to_string(record.id));
+                return fail(context + "'" + redact_url(url) + "': answered build " +
+                                std::to_string(record.id),
+                            Failure::malformed);
             }
             out.push_back(std::move(record));
             report_progress(out.size());
@@ -249,25 +400,26 @@ private:
         return Step::ok;
     }
 
-    Step write_records(const std::vector<core::BuildRecord>& records) {
+    Step write_records(const std::vector<core::BuildRecord>& records, const std::string& context) {
         for (const auto& record : records) {
             if (auto why = m_index.put_build(m_state.instance, record); !why.empty()) {
-                return fail(why);
+                return fail(context + why);
             }
         }
         return Step::ok;
     }
 
     // Streams /eval/<id>/builds into the index inside the open transaction.
-    Step stream_eval_builds(int64_t eval_id, std::set<int64_t>& ids, uint64_t& builds) {
+    Step stream_eval_builds(int64_t eval_id, std::set<int64_t>& ids, uint64_t& builds,
+                            const std::string& context) {
         const std::string url = m_options.url + "/eval/" + std::to_string(eval_id) + "/builds";
         BuildStreamSink sink(m_index, m_parser, m_state.instance,
                              [this](uint64_t n) { report_progress(n); });
         const auto result = m_http.get_json(url, sink);
         if (!result.ok()) {
-            return failed_fetch(result);
+            return failed_fetch(result, context);
         }
-        m_index.database().exec("RELEASE eval_try");
+        sink.release();
         ids.insert(sink.ids().begin(), sink.ids().end());
         builds = sink.builds();
         return Step::ok;
@@ -277,47 +429,121 @@ private:
                      std::set<int64_t>& fetched) {
         m_eval_index = index;
         m_eval_count = count;
+        const std::string context = "eval " + std::to_string(eval.id) + ": ";
         const auto to_fetch = m_index.builds_to_fetch(m_state.instance, eval.builds);
+        const FetchMethod method =
+            choose_method(to_fetch.size(), eval.builds.size(), m_options.by_id_max);
         uint64_t builds = 0;
-        std::string method;
-        std::optional<index::Transaction> txn;
-        if (use_by_id(to_fetch.size(), eval.builds.size())) {
-            method = "by-id";
-            std::vector<core::BuildRecord> records;
-            if (const Step s = fetch_by_id(to_fetch, records); s != Step::ok) {
+        std::vector<core::BuildRecord> records;
+        if (method == FetchMethod::by_id) {
+            // Fetched before the transaction: it is open only to write.
+            if (const Step s = fetch_by_id(to_fetch, records, context); s != Step::ok) {
                 return s;
             }
-            txn.emplace(m_index.database());
-            if (const Step s = write_records(records); s != Step::ok) {
-                m_index.forget_caches();
-                return s;
+        }
+        const Step step = in_transaction([&] {
+            if (method == FetchMethod::by_id) {
+                if (const Step s = write_records(records, context); s != Step::ok) {
+                    return s;
+                }
+                builds = records.size();
+            } else {
+                std::set<int64_t> streamed;
+                if (const Step s = stream_eval_builds(eval.id, streamed, builds, context);
+                    s != Step::ok) {
+                    return s;
+                }
+                if (const Step s = fetch_missing_members(eval, streamed, builds, context);
+                    s != Step::ok) {
+                    return s;
+                }
+                fetched.insert(streamed.begin(), streamed.end());
             }
-            builds = records.size();
+            m_index.put_eval(m_state, eval);
+            m_state.newest_eval = std::max(m_state.newest_eval.value_or(0), eval.id);
+            if ((method == FetchMethod::eval_builds && index + 1 == count) ||
+                !m_state.rechecked_at) {
+                // The newest eval was just read whole, or the re-check
+                // interval starts with the jobset's first eval.
+                m_state.rechecked_at = m_options.now;
+            }
+            return Step::ok;
+        });
+        if (step != Step::ok) {
+            return step;
+        }
+        if (method == FetchMethod::by_id) {
             fetched.insert(to_fetch.begin(), to_fetch.end());
-        } else {
-            method = "eval-builds";
-            txn.emplace(m_index.database());
-            if (const Step s = stream_eval_builds(eval.id, fetched, builds); s != Step::ok) {
-                m_index.forget_caches();
-                return s;
-            }
         }
-        m_index.put_eval(m_state, eval);
-        m_state.newest_eval = std::max(m_state.newest_eval.value_or(0), eval.id);
-        if (method == "eval-builds" && index + 1 == count) {
-            m_state.rechecked_at = m_options.now; // the newest eval was just read whole
-        }
-        m_index.set_jobset_state(m_state);
-        txn->commit();
+        ++m_run.steps_done;
         m_outcome.evals++;
         m_outcome.builds += builds;
-        m_observer.on_eval_done(m_name, eval.id, builds, method);
+        m_observer.on_eval_done(m_name, eval.id, builds, std::string(method_name(method)));
         return Step::ok;
     }
 
+    // /eval/<id>/builds should hold every member the listing named; members
+    // it lacks and the index does not know are fetched by id, so that a
+    // committed eval never names a build the index lacks.
+    Step fetch_missing_members(const core::EvalRecord& eval, const std::set<int64_t>& streamed,
+                               uint64_t& builds, const std::string& context) {
+        std::vector<int64_t> absent;
+        for (const int64_t id : eval.builds) {
+            if (!streamed.contains(id)) {
+                absent.push_back(id);
+            }
+        }
+        if (absent.empty()) {
+            return Step::ok;
+        }
+        const auto missing = m_index.builds_to_fetch(m_state.instance, absent);
+        if (missing.empty()) {
+            return Step::ok;
+        }
+        m_observer.on_warning(m_name + ": " + context + "/eval/" + std::to_string(eval.id) +
+                              "/builds lacks " + std::to_string(missing.size()) +
+                              " member build(s); fetching them by id");
+        std::vector<core::BuildRecord> records;
+        if (const Step s = fetch_by_id(missing, records, context); s != Step::ok) {
+            return s;
+        }
+        builds += records.size();
+        return write_records(records, context);
+    }
+
+    // The ingested evals that hold pending builds, newest first, until every
+    // pending build is covered (pending builds are nearly always in recent
+    // evals; past k_max_cover_evals the rest go by id).
+    std::vector<EvalCover> covers(const std::vector<int64_t>& pending) {
+        constexpr size_t k_max_cover_evals = 200;
+        std::unordered_set<int64_t> uncovered(pending.begin(), pending.end());
+        const std::unordered_set<int64_t> wanted(pending.begin(), pending.end());
+        std::vector<EvalCover> out;
+        for (const int64_t eval_id : m_index.eval_ids(m_state.id)) {
+            if ((uncovered.empty() && !out.empty()) || out.size() >= k_max_cover_evals) {
+                break;
+            }
+            const auto members = m_index.eval_builds(m_state.instance, eval_id);
+            EvalCover cover;
+            cover.eval_id = eval_id;
+            cover.members = members.size();
+            for (const int64_t id : members) {
+                if (wanted.contains(id)) {
+                    cover.pending.push_back(id);
+                    uncovered.erase(id);
+                }
+            }
+            out.push_back(std::move(cover));
+        }
+        return out;
+    }
+
     // Re-reads builds that were unfinished, and the newest eval's builds once
-    // per recheck interval (to see restarts).
+    // per recheck interval (to see restarts), as plan_recheck() says.
     Step recheck(const std::set<int64_t>& fetched) {
+        if (m_state.id == 0) {
+            return Step::ok;
+        }
         std::vector<int64_t> pending;
         for (const int64_t id : m_index.unfinished_builds(m_state.id)) {
             if (!fetched.contains(id)) {
@@ -330,44 +556,60 @@ private:
         if (pending.empty() && !due) {
             return Step::ok;
         }
+        const RecheckPlan plan =
+            plan_recheck(pending, covers(pending), due ? m_state.newest_eval : std::nullopt,
+                         m_options.by_id_max);
         m_eval_index = 0;
         m_eval_count = 0;
-        std::set<int64_t> done;
-        if (m_state.newest_eval && (due || pending.size() > m_options.by_id_max)) {
-            index::Transaction txn(m_index.database());
-            uint64_t builds = 0;
-            if (const Step s = stream_eval_builds(*m_state.newest_eval, done, builds);
-                s != Step::ok) {
-                m_index.forget_caches();
+        for (const int64_t eval_id : plan.whole_evals) {
+            if (const Step s = before_step(); s != Step::ok) {
                 return s;
             }
-            m_state.rechecked_at = m_options.now;
-            m_index.set_jobset_state(m_state);
-            txn.commit();
+            uint64_t builds = 0;
+            const std::string context = "re-check of eval " + std::to_string(eval_id) + ": ";
+            const Step step = in_transaction([&] {
+                std::set<int64_t> ids;
+                if (const Step s = stream_eval_builds(eval_id, ids, builds, context);
+                    s != Step::ok) {
+                    return s;
+                }
+                if (eval_id == m_state.newest_eval) {
+                    m_state.rechecked_at = m_options.now;
+                }
+                return Step::ok;
+            });
+            if (step != Step::ok) {
+                return step;
+            }
+            ++m_run.steps_done;
             m_outcome.rechecked += builds;
         }
-        std::vector<int64_t> rest;
-        for (const int64_t id : pending) {
-            if (!done.contains(id)) {
-                rest.push_back(id);
-            }
+        // The rest by id, in batches of by_id_max (each committed on its
+        // own), starting at a place that moves with the clock so that a run
+        // cut short by the budget does not always re-read the same builds.
+        std::vector<int64_t> rest = plan.by_id;
+        if (!rest.empty()) {
+            const auto offset = static_cast<size_t>(m_options.now) % rest.size();
+            std::rotate(rest.begin(), rest.begin() + static_cast<ptrdiff_t>(offset), rest.end());
         }
-        // Unfinished builds outside the newest eval: by id, in bounded batches.
-        for (size_t start = 0; start < rest.size(); start += m_options.by_id_max) {
-            const auto end =
-                std::min(rest.size(), start + std::max<size_t>(m_options.by_id_max, 1));
+        const size_t batch_size = std::max<size_t>(m_options.by_id_max, 1);
+        for (size_t start = 0; start < rest.size(); start += batch_size) {
+            if (const Step s = before_step(); s != Step::ok) {
+                return s;
+            }
+            const auto end = std::min(rest.size(), start + batch_size);
             const std::vector<int64_t> batch(rest.begin() + static_cast<ptrdiff_t>(start),
                                              rest.begin() + static_cast<ptrdiff_t>(end));
+            const std::string context = "re-check: ";
             std::vector<core::BuildRecord> records;
-            if (const Step s = fetch_by_id(batch, records); s != Step::ok) {
+            if (const Step s = fetch_by_id(batch, records, context); s != Step::ok) {
                 return s;
             }
-            index::Transaction txn(m_index.database());
-            if (const Step s = write_records(records); s != Step::ok) {
-                m_index.forget_caches();
+            if (const Step s = in_transaction([&] { return write_records(records, context); });
+                s != Step::ok) {
                 return s;
             }
-            txn.commit();
+            ++m_run.steps_done;
             m_outcome.rechecked += records.size();
         }
         return Step::ok;
@@ -383,8 +625,10 @@ private:
     JsonParser& m_parser;
     const SyncOptions& m_options;
     SyncObserver& m_observer;
+    RunState& m_run;
     std::string m_name;
     index::JobsetState m_state;
+    Validators m_validators; // of the listing's first page in this run
     JobsetOutcome m_outcome;
     size_t m_eval_index = 0;
     size_t m_eval_count = 0;
@@ -400,13 +644,23 @@ SyncSummary run_sync(index::Index& index, HttpClient& http, const SyncOptions& o
     }
     JsonParser parser;
     SyncSummary summary;
+    RunState run;
     for (const auto& [project, jobset] : opts.jobsets) {
-        JobsetSync job(index, http, parser, opts, observer, project, jobset);
-        summary.jobsets.push_back(job.run(summary.stopped));
-        if (summary.stopped != StopReason::none) {
+        if (opts.stop != nullptr && opts.stop->load()) {
+            run.stopped = StopReason::signal;
+            break;
+        }
+        if (budget_stops(http.requests(), opts.max_requests, run.steps_done)) {
+            run.stopped = StopReason::budget;
+            break;
+        }
+        JobsetSync job(index, http, parser, opts, observer, run, project, jobset);
+        summary.jobsets.push_back(job.run());
+        if (run.stopped != StopReason::none) {
             break;
         }
     }
+    summary.stopped = run.stopped;
     summary.requests = http.requests();
     summary.bytes = http.bytes();
     return summary;

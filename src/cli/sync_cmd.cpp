@@ -8,14 +8,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace hs::cli {
 
 namespace {
+
+// The body size limit: a sync option, and a config key once settings.cpp
+// declares it (then it comes through Settings like every other key).
+constexpr const char* k_max_body_key = "max-body";
+constexpr const char* k_max_body_default = "4GiB";
 
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};
@@ -29,9 +37,23 @@ void install_signal_handlers() {
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
-    action.sa_flags = 0; // no SA_RESTART: a blocked read returns EINTR
+    // No SA_RESTART: a blocked read returns EINTR. SA_RESETHAND: a second
+    // signal ends the process at once (what it wrote is safe: every eval is
+    // one transaction).
+    action.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+}
+
+const char* signal_name(int signo) {
+    switch (signo) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    default:
+        return "a signal";
+    }
 }
 
 std::string human_bytes(uint64_t bytes) {
@@ -40,22 +62,70 @@ std::string human_bytes(uint64_t bytes) {
         std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
     } else if (bytes < 1024 * 1024) {
         std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024);
-    } else {
+    } else if (bytes < 1024ULL * 1024 * 1024) {
         std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
+    } else {
+        std::snprintf(buf, sizeof buf, "%.2f GiB",
+                      static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
     }
     return buf;
 }
 
-// Progress on stderr: a redrawn line on a TTY, one plain line per eval
-// otherwise (cron, systemd: journald-friendly), nothing with --quiet.
+std::string plural(uint64_t count, const char* word) {
+    return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
+}
+
+// "1000000", "64KiB", "64MiB", "4GiB" (1024-based; K, M, G alike), "64kB",
+// "64MB", "4GB" (1000-based); a trailing "B" alone means bytes.
+uint64_t parse_size(const std::string& text, const std::string& what) {
+    uint64_t number = 0;
+    const char* begin = text.data();
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(begin, end, number);
+    const std::string unit(ptr, end);
+    uint64_t factor = 0;
+    if (unit.empty() || unit == "B") {
+        factor = 1;
+    } else if (unit == "K" || unit == "KiB" || unit == "k") {
+        factor = 1ULL << 10;
+    } else if (unit == "M" || unit == "MiB") {
+        factor = 1ULL << 20;
+    } else if (unit == "G" || unit == "GiB") {
+        factor = 1ULL << 30;
+    } else if (unit == "kB" || unit == "KB") {
+        factor = 1000;
+    } else if (unit == "MB") {
+        factor = 1000 * 1000;
+    } else if (unit == "GB") {
+        factor = 1000 * 1000 * 1000;
+    }
+    constexpr uint64_t k_max = 1ULL << 50;
+    if (ec != std::errc{} || ptr == begin || factor == 0 || number == 0 ||
+        number > k_max / factor) {
+        throw UsageError(what + ": invalid size " + quote(text) +
+                         " (expected e.g. 1000000, 64MiB, 4GiB)");
+    }
+    return number * factor;
+}
+
+bool settings_know(const char* key) {
+    const auto& specs = setting_specs();
+    return std::any_of(specs.begin(), specs.end(),
+                       [&](const SettingSpec& spec) { return std::strcmp(spec.key, key) == 0; });
+}
+
+// Progress on stderr: a redrawn line on a TTY, plain lines otherwise (cron,
+// systemd: one per eval and one per jobset, journald-friendly), nothing but
+// errors with --quiet.
 class Progress : public sync::SyncObserver {
 public:
     Progress(bool quiet, bool tty) : m_quiet(quiet), m_tty(tty) {}
 
     void on_jobset_start(const std::string& jobset, size_t new_evals) override {
-        if (!m_quiet && !m_tty) {
-            std::fprintf(stderr, "%s: %zu new eval%s\n", jobset.c_str(), new_evals,
-                         new_evals == 1 ? "" : "s");
+        m_eval_start = std::chrono::steady_clock::now();
+        if (!m_quiet && m_tty && new_evals > 0) {
+            clear_line();
+            std::fprintf(stderr, "%s: %s\n", jobset.c_str(), plural(new_evals, "new eval").c_str());
         }
     }
 
@@ -69,7 +139,7 @@ public:
             return;
         }
         m_last_draw = now;
-        const double seconds = std::chrono::duration<double>(now - m_start).count();
+        const double seconds = std::chrono::duration<double>(now - m_eval_start).count();
         const std::string evals =
             eval_count ? "eval " + std::to_string(eval_index + 1) + "/" + std::to_string(eval_count)
                        : std::string("re-check");
@@ -77,21 +147,49 @@ public:
                      jobset.c_str(), evals.c_str(), static_cast<unsigned long long>(builds),
                      human_bytes(bytes).c_str(), static_cast<unsigned long long>(requests),
                      seconds > 0 ? static_cast<double>(builds) / seconds : 0.0);
+        std::fflush(stderr);
         m_drawn = true;
     }
 
     void on_eval_done(const std::string& jobset, int64_t eval_id, uint64_t builds,
                       const std::string& method) override {
+        m_eval_start = std::chrono::steady_clock::now();
         if (m_quiet) {
             return;
         }
         clear_line();
-        std::fprintf(stderr, "%s: eval %lld: %llu builds (%s)\n", jobset.c_str(),
-                     static_cast<long long>(eval_id), static_cast<unsigned long long>(builds),
+        std::fprintf(stderr, "%s: eval %lld: %s (%s)\n", jobset.c_str(),
+                     static_cast<long long>(eval_id), plural(builds, "build").c_str(),
                      method.c_str());
     }
 
+    void on_jobset_done(const sync::JobsetOutcome& outcome) override {
+        clear_line();
+        if (!outcome.ok) {
+            print_error(outcome.jobset + ": " + outcome.error);
+            return;
+        }
+        if (m_quiet || !outcome.completed) {
+            return;
+        }
+        std::string what;
+        if (outcome.evals == 0) {
+            what = outcome.not_modified ? "not modified" : "no new eval";
+        } else {
+            what = plural(outcome.evals, "new eval") + ", " + plural(outcome.builds, "build");
+        }
+        if (outcome.rechecked > 0) {
+            what += ", " + std::to_string(outcome.rechecked) + " re-checked";
+        }
+        std::fprintf(stderr, "%s: %s; %s, %s\n", outcome.jobset.c_str(), what.c_str(),
+                     plural(outcome.requests, "request").c_str(),
+                     human_bytes(outcome.bytes).c_str());
+    }
+
     void on_warning(const std::string& message) override {
+        if (m_quiet) {
+            return;
+        }
         clear_line();
         print_warning(message);
     }
@@ -107,7 +205,7 @@ private:
     bool m_quiet;
     bool m_tty;
     bool m_drawn = false;
-    std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point m_eval_start = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point m_last_draw{};
 };
 
@@ -148,13 +246,41 @@ std::string normalize_url(std::string url, const std::string& origin) {
     return url;
 }
 
+std::string millis_text(std::chrono::milliseconds value) {
+    return std::to_string(value.count()) + " ms";
+}
+
+// -v: what the HTTP client and the syncer were given, and from where.
+void print_effective(const Settings& s, const sync::HttpOptions& http,
+                     const sync::SyncOptions& sync, const std::string& max_body_origin) {
+    const auto line = [](const char* key, const std::string& value, const std::string& origin) {
+        std::fprintf(stderr, "hydra-status: sync: %s = %s (%s)\n", key, value.c_str(),
+                     origin.c_str());
+    };
+    line("url", sync::redact_url(sync.url), s.origin("url"));
+    line("user-agent", http.user_agent, "built in");
+    line("min-interval", millis_text(http.min_interval), s.origin("min-interval"));
+    line("max-in-flight", std::to_string(http.max_in_flight), s.origin("max-in-flight"));
+    line("max-tries", std::to_string(http.max_tries), s.origin("max-tries"));
+    line("backoff-ceiling", millis_text(http.backoff_ceiling), s.origin("backoff-ceiling"));
+    line("connect-timeout", std::to_string(http.connect_timeout.count()) + " s",
+         s.origin("connect-timeout"));
+    line("timeout", std::to_string(http.total_timeout.count()) + " s", s.origin("timeout"));
+    line("max-requests", std::to_string(sync.max_requests), s.origin("max-requests"));
+    line("max-body", std::to_string(http.max_body_bytes) + " bytes", max_body_origin);
+    line("by-id-max", std::to_string(sync.by_id_max), s.origin("by-id-max"));
+    line("recheck-interval", std::to_string(sync.recheck_interval) + " s",
+         s.origin("recheck-interval"));
+    line("max-evals", std::to_string(sync.max_evals), s.origin("max-evals"));
+}
+
 } // namespace
 
 void sync_options(po::options_description& desc) {
     desc.add_options() //
         ("jobset", po::value<std::vector<std::string>>()->value_name("PROJECT:JOBSET"),
          "a jobset to sync; repeatable (default: config key 'jobsets')") //
-        ("quiet,q", "no progress or summary on stderr");
+        ("quiet,q", "no progress or summary on stderr (errors only)");
     for (const auto& spec : setting_specs()) {
         const std::string key = spec.key;
         if (key == "db" || key == "url" || key == "jobsets" || key == "local-ttl" ||
@@ -166,6 +292,10 @@ void sync_options(po::options_description& desc) {
         } else {
             desc.add_options()(spec.key, po::value<std::string>()->value_name("VALUE"), spec.help);
         }
+    }
+    if (!settings_know(k_max_body_key)) {
+        desc.add_options()(k_max_body_key, po::value<std::string>()->value_name("SIZE"),
+                           "largest answer accepted, after decompression (default 4GiB)");
     }
 }
 
@@ -186,12 +316,18 @@ int sync_command(Context& ctx) {
     }
     sync::SyncOptions options;
     for (const auto& name : names) {
-        options.jobsets.push_back(parse_jobset(name));
+        auto jobset = parse_jobset(name);
+        if (std::find(options.jobsets.begin(), options.jobsets.end(), jobset) ==
+            options.jobsets.end()) {
+            options.jobsets.push_back(std::move(jobset));
+        }
     }
     options.url = normalize_url(s.get("url"), s.origin("url"));
     options.max_evals = static_cast<int>(s.get_int("max-evals", 1, 1000));
     options.recheck_interval = s.get_seconds("recheck-interval");
     options.by_id_max = static_cast<size_t>(s.get_int("by-id-max", 0, 100'000));
+    options.max_requests = static_cast<uint64_t>(s.get_int("max-requests", 1, 100'000'000));
+    options.stop = &g_stop;
 
     sync::HttpOptions http_options;
     http_options.user_agent =
@@ -200,16 +336,34 @@ int sync_command(Context& ctx) {
     http_options.max_in_flight = static_cast<int>(s.get_int("max-in-flight", 1, 2));
     http_options.max_tries = static_cast<int>(s.get_int("max-tries", 1, 100));
     http_options.backoff_ceiling = std::chrono::milliseconds(s.get_millis("backoff-ceiling"));
+    // The first retry waits up to a second, or up to the ceiling if lower.
+    http_options.backoff_base = std::min(http_options.backoff_base, http_options.backoff_ceiling);
     http_options.connect_timeout =
         std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("connect-timeout")));
     http_options.total_timeout =
         std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("timeout")));
-    http_options.max_requests = static_cast<uint64_t>(s.get_int("max-requests", 1, 100'000'000));
+    http_options.max_requests =
+        sync::request_cap(options.max_requests, options.by_id_max, http_options.max_tries);
+    std::string max_body_origin = "default";
+    if (settings_know(k_max_body_key)) {
+        http_options.max_body_bytes =
+            parse_size(s.get(k_max_body_key), s.origin(k_max_body_key) + ": max-body");
+        max_body_origin = s.origin(k_max_body_key);
+    } else if (ctx.options.count(k_max_body_key)) {
+        http_options.max_body_bytes =
+            parse_size(ctx.options[k_max_body_key].as<std::string>(), "command line: max-body");
+        max_body_origin = "command line";
+    } else {
+        http_options.max_body_bytes = parse_size(k_max_body_default, "max-body");
+    }
     http_options.insecure = s.get_bool("insecure");
     http_options.stop = &g_stop;
     if (http_options.insecure) {
         print_warning("TLS certificate verification is off ('insecure' from " +
                       s.origin("insecure") + ")");
+    }
+    if (ctx.verbose > 0) {
+        print_effective(s, http_options, options, max_body_origin);
     }
 
     const std::string db = s.get("db");
@@ -234,35 +388,51 @@ int sync_command(Context& ctx) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     size_t evals = 0;
+    size_t completed = 0;
+    size_t failed = 0;
     uint64_t builds = 0;
+    uint64_t rechecked = 0;
+    bool blocked = false;
     for (const auto& outcome : summary.jobsets) {
         evals += outcome.evals;
-        builds += outcome.builds + outcome.rechecked;
-        if (!outcome.ok) {
-            print_error(outcome.jobset + ": " + outcome.error);
-        }
+        builds += outcome.builds;
+        rechecked += outcome.rechecked;
+        completed += outcome.completed ? 1 : 0;
+        failed += outcome.ok ? 0 : 1;
+        blocked = blocked || outcome.failure == sync::Failure::blocked;
     }
     if (!quiet) {
+        const std::string failures =
+            failed > 0 ? " (" + std::to_string(failed) + " failed)" : std::string();
         std::fprintf(
-            stderr,
-            "synced %zu of %zu jobsets: %zu evals, %llu builds; %llu requests, %s in "
-            "%.1f s\n",
-            static_cast<size_t>(std::count_if(summary.jobsets.begin(), summary.jobsets.end(),
-                                              [](const auto& j) { return j.ok; })) -
-                (summary.stopped != sync::StopReason::none ? 1 : 0),
-            options.jobsets.size(), evals, static_cast<unsigned long long>(builds),
-            static_cast<unsigned long long>(summary.requests), human_bytes(summary.bytes).c_str(),
+            stderr, "synced %zu of %zu jobsets%s: %s, %s, %llu re-checked; %s, %s in %.1f s\n",
+            completed, options.jobsets.size(), failures.c_str(), plural(evals, "eval").c_str(),
+            plural(builds, "build").c_str(), static_cast<unsigned long long>(rechecked),
+            plural(summary.requests, "request").c_str(), human_bytes(summary.bytes).c_str(),
             seconds);
+    }
+    if (blocked) {
+        std::fprintf(stderr,
+                     "hydra-status: hint: %s answered with an HTML page instead of JSON, which is "
+                     "how the bot filter in front of hydra.nixos.org turns away clients it "
+                     "dislikes; nothing of it was ingested. This client identifies itself as "
+                     "'%s'; if this persists, check --url and ask the Hydra operators\n",
+                     sync::redact_url(options.url).c_str(), http_options.user_agent.c_str());
+    }
+    if (summary.stopped == sync::StopReason::signal || g_stop.load()) {
+        const int signo = g_signal.load();
+        std::fprintf(stderr,
+                     "hydra-status: interrupted by %s; the eval in progress was rolled back, "
+                     "every eval committed before it is kept\n",
+                     signal_name(signo));
+        return 128 + (signo > 0 ? signo : SIGINT);
     }
     if (summary.stopped == sync::StopReason::budget) {
         std::fprintf(stderr,
-                     "hydra-status: note: request budget of %llu spent; the next sync continues\n",
-                     static_cast<unsigned long long>(http_options.max_requests));
-        return summary.all_ok() ? 0 : static_cast<int>(ExitCode::failure);
-    }
-    if (summary.stopped == sync::StopReason::signal) {
-        std::fprintf(stderr, "hydra-status: interrupted; the current eval was rolled back\n");
-        return 128 + g_signal.load();
+                     "hydra-status: note: request budget of %llu spent (%llu requests); stopped "
+                     "after the current eval, the next sync continues\n",
+                     static_cast<unsigned long long>(options.max_requests),
+                     static_cast<unsigned long long>(summary.requests));
     }
     return summary.all_ok() ? 0 : static_cast<int>(ExitCode::failure);
 }

@@ -72,6 +72,13 @@ CREATE TABLE local_failure (
 ) WITHOUT ROWID;
 )sql";
 
+// Schema version 2: the evals listing's validators per jobset, for
+// conditional requests (If-None-Match / If-Modified-Since).
+constexpr const char* k_migration_v2 = R"sql(
+ALTER TABLE jobset ADD COLUMN etag TEXT;
+ALTER TABLE jobset ADD COLUMN last_modified TEXT;
+)sql";
+
 constexpr const char* k_build_columns = R"sql(
     SELECT b.id, h.url, b.drv, b.name, j.project, j.name, jn.text, sn.text,
            b.finished, b.status, b.starttime, b.stoptime, j.synced_at
@@ -95,6 +102,10 @@ core::HashBytes to_hash(std::span<const uint8_t> blob) {
         std::copy(blob.begin(), blob.end(), out.begin());
     }
     return out;
+}
+
+std::optional<std::string_view> text_or_null(const std::string& text) {
+    return text.empty() ? std::nullopt : std::optional<std::string_view>(text);
 }
 
 int64_t user_version(Database& db) {
@@ -122,6 +133,9 @@ void migrate(Database& db) {
     Transaction txn(db);
     if (version < 1) {
         db.exec(k_schema_v1);
+    }
+    if (version < 2) {
+        db.exec(k_migration_v2);
     }
     db.exec(("PRAGMA user_version = " + std::to_string(k_schema_version)).c_str());
     txn.commit();
@@ -169,12 +183,14 @@ struct Index::Statements {
               insert_name(db, "INSERT INTO name (text) VALUES (?1)"),
               find_instance(db, "SELECT id FROM hydra WHERE url = ?1"),
               insert_instance(db, "INSERT INTO hydra (url) VALUES (?1)"),
-              find_jobset(db, "SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at "
+              find_jobset(db, "SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, "
+                              "j.etag, j.last_modified "
                               "FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
                               "j.name = ?3"),
               insert_jobset(db, "INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"),
               update_jobset(db, "UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
-                                "rechecked_at = ?4 WHERE id = ?1"),
+                                "rechecked_at = ?4, etag = ?5, last_modified = ?6 "
+                                "WHERE id = ?1"),
               build_state(db, "SELECT finished FROM build WHERE id = ?1"),
               unfinished(db, "SELECT id FROM build WHERE jobset = ?1 AND finished = 0"),
               upsert_build(db, R"sql(
@@ -195,7 +211,9 @@ struct Index::Statements {
                                 "ON CONFLICT (hash) DO NOTHING"),
               insert_eval(db, "INSERT OR REPLACE INTO eval (id, jobset, timestamp, inputs, "
                               "builds) VALUES (?1, ?2, ?3, ?4, ?5)"),
-              eval_builds(db, "SELECT builds FROM eval WHERE id = ?1"), upsert_local(db, R"sql(
+              eval_builds(db, "SELECT builds FROM eval WHERE id = ?1"),
+              eval_ids(db, "SELECT id FROM eval WHERE jobset = ?1 ORDER BY id DESC"),
+              upsert_local(db, R"sql(
                   INSERT INTO local_failure (drv, name, count, first_at, last_at, log, reason)
                   VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
                   ON CONFLICT (drv) DO UPDATE SET
@@ -208,7 +226,7 @@ struct Index::Statements {
         Statement find_name, insert_name, find_instance, insert_instance;
         Statement find_jobset, insert_jobset, update_jobset;
         Statement build_state, unfinished, upsert_build, upsert_output;
-        Statement insert_eval, eval_builds;
+        Statement insert_eval, eval_builds, eval_ids;
         Statement upsert_local, delete_local, delete_all_local;
     };
     std::unique_ptr<Writes> writes;
@@ -451,6 +469,34 @@ JobsetState Index::jobset(const std::string& url, const std::string& project,
     return state;
 }
 
+JobsetState Index::find_jobset(const std::string& url, const std::string& project,
+                               const std::string& name) {
+    JobsetState state;
+    state.url = url;
+    state.project = project;
+    state.name = name;
+    auto& w = m_stmts->w(m_db);
+    {
+        auto find = w.find_instance.use();
+        find.bind(url);
+        if (!find.next()) {
+            return state;
+        }
+        state.instance = find.get_int(0);
+    }
+    auto find = w.find_jobset.use();
+    find.bind(state.instance).bind(project).bind(name);
+    if (find.next()) {
+        state.id = find.get_int(0);
+        state.synced_at = find.get_opt_int(1);
+        state.newest_eval = find.get_opt_int(2);
+        state.rechecked_at = find.get_opt_int(3);
+        state.etag = find.get_str(4);
+        state.last_modified = find.get_str(5);
+    }
+    return state;
+}
+
 JobsetState Index::jobset_in(int64_t instance, const std::string& project,
                              const std::string& name) {
     JobsetState state;
@@ -466,6 +512,8 @@ JobsetState Index::jobset_in(int64_t instance, const std::string& project,
             state.synced_at = find.get_opt_int(1);
             state.newest_eval = find.get_opt_int(2);
             state.rechecked_at = find.get_opt_int(3);
+            state.etag = find.get_str(4);
+            state.last_modified = find.get_str(5);
             return state;
         }
     }
@@ -510,6 +558,16 @@ std::vector<int64_t> Index::eval_builds(int64_t instance, int64_t eval_id) {
                     " has a corrupt member list");
     }
     return std::move(*ids);
+}
+
+std::vector<int64_t> Index::eval_ids(int64_t jobset_row) {
+    auto use = m_stmts->w(m_db).eval_ids.use();
+    use.bind(jobset_row);
+    std::vector<int64_t> out;
+    while (use.next()) {
+        out.push_back(use.get_int(0) & k_id_mask);
+    }
+    return out;
 }
 
 bool Index::has_eval(int64_t instance, int64_t eval_id) {
@@ -591,6 +649,8 @@ void Index::set_jobset_state(const JobsetState& state) {
         .bind(state.synced_at)
         .bind(state.newest_eval)
         .bind(state.rechecked_at)
+        .bind(text_or_null(state.etag))
+        .bind(text_or_null(state.last_modified))
         .exec();
 }
 

@@ -14,7 +14,7 @@
 
 namespace hs::index {
 
-inline constexpr int k_schema_version = 1;
+inline constexpr int k_schema_version = 2;
 
 // Build and eval ids are unique per Hydra instance; the index keys them as
 // (instance << 40 | id). Hydra ids are far below 2^40.
@@ -62,6 +62,10 @@ struct JobsetState {
     std::optional<int64_t> synced_at;
     std::optional<int64_t> newest_eval;
     std::optional<int64_t> rechecked_at;
+    // Validators of the evals listing's first page from the last complete
+    // sync (empty: none), for a conditional request next time.
+    std::string etag;
+    std::string last_modified;
 };
 
 struct JobsetInfo {
@@ -113,7 +117,12 @@ public:
     int64_t forget_all_local_failures();
 
     // --- sync ----------------------------------------------------------
+    // The jobset's state, creating its row (and the instance's) if needed.
     JobsetState jobset(const std::string& url, const std::string& project, const std::string& name);
+    // The jobset's state without writing anything: id and instance are 0
+    // when the index has no row for them.
+    JobsetState find_jobset(const std::string& url, const std::string& project,
+                            const std::string& name);
     // Hydra build ids among ids that the index lacks or has unfinished.
     std::vector<int64_t> builds_to_fetch(int64_t instance, std::span<const int64_t> ids);
     // Hydra ids of the jobset's unfinished builds.
@@ -121,6 +130,8 @@ public:
     // Member build ids of an ingested eval (empty if unknown).
     std::vector<int64_t> eval_builds(int64_t instance, int64_t eval_id);
     bool has_eval(int64_t instance, int64_t eval_id);
+    // Hydra ids of the jobset's ingested evals, newest first.
+    std::vector<int64_t> eval_ids(int64_t jobset_row);
 
     // Writes; call inside a Transaction on database(). put_build returns an
     // empty string, or why the record was refused (e.g. an invalid drvpath).

@@ -124,6 +124,79 @@ TEST(Index, MigratesOnlyOnceAndKeepsData) {
     EXPECT_EQ(index.count_builds(), 1);
 }
 
+TEST(Index, MigratesVersionOneToTwoKeepingData) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = Index::open_read_write(path);
+        ingest(index, {build(1, k_drv_a, true, 0, 100)});
+        // Back to schema version 1: the jobset table without validators.
+        index.database().exec("ALTER TABLE jobset DROP COLUMN etag");
+        index.database().exec("ALTER TABLE jobset DROP COLUMN last_modified");
+        index.database().exec("PRAGMA user_version = 1");
+    }
+    auto index = Index::open_read_write(path);
+    {
+        Statement stmt(index.database(), "PRAGMA user_version");
+        auto use = stmt.use();
+        ASSERT_TRUE(use.next());
+        EXPECT_EQ(use.get_int(0), 2);
+    }
+    EXPECT_EQ(index.count_builds(), 1);
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(state.synced_at, 1000);
+    EXPECT_EQ(state.etag, "");
+    EXPECT_EQ(state.last_modified, "");
+}
+
+TEST(Index, JobsetStateKeepsListingValidators) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    state.etag = "\"abc\"";
+    state.last_modified = "Wed, 01 Jan 2025 00:00:00 GMT";
+    index.set_jobset_state(state);
+    auto again = index.jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(again.etag, "\"abc\"");
+    EXPECT_EQ(again.last_modified, "Wed, 01 Jan 2025 00:00:00 GMT");
+    again.etag.clear();
+    index.set_jobset_state(again);
+    EXPECT_EQ(index.find_jobset(k_url, "nixpkgs", "trunk").etag, "");
+}
+
+TEST(Index, FindJobsetWritesNothing) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    const auto missing = index.find_jobset(k_url, "nixpkgs", "nope");
+    EXPECT_EQ(missing.id, 0);
+    EXPECT_EQ(missing.instance, 0);
+    EXPECT_EQ(missing.project, "nixpkgs");
+    EXPECT_EQ(missing.name, "nope");
+    EXPECT_TRUE(index.jobsets().empty());
+    const auto created = index.jobset(k_url, "nixpkgs", "trunk");
+    const auto found = index.find_jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(found.id, created.id);
+    EXPECT_EQ(found.instance, created.instance);
+    EXPECT_EQ(index.find_jobset(k_url, "nixpkgs", "nope").id, 0);
+    EXPECT_EQ(index.jobsets().size(), 1U);
+}
+
+TEST(Index, EvalIdsAreNewestFirst) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    Transaction txn(index.database());
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    for (const int64_t id : {5, 9, 7}) {
+        core::EvalRecord eval;
+        eval.id = id;
+        eval.builds = {1, 2};
+        index.put_eval(state, eval);
+    }
+    txn.commit();
+    EXPECT_EQ(index.eval_ids(state.id), (std::vector<int64_t>{9, 7, 5}));
+    EXPECT_TRUE(index.eval_ids(state.id + 1).empty());
+}
+
 TEST(Index, LookupByDrvPathBasenameAndHash) {
     TempDir dir;
     auto index = Index::open_read_write(dir.file("i.sqlite"));

@@ -987,6 +987,68 @@ TEST(HttpClient, RetriesCountAgainstTheBudget) {
     EXPECT_EQ(server.requests().size(), 2U);
 }
 
+TEST(HttpClient, ReportsValidatorsOfAnAnswer) {
+    TestServer server({with_header(with_header(json("[]"), "ETag", "\"v1\""), "Last-Modified",
+                                   "Wed, 01 Jan 2025 00:00:00 GMT")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/jobset/p/j/evals"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_FALSE(result.not_modified);
+    EXPECT_EQ(result.validators.etag, "\"v1\"");
+    EXPECT_EQ(result.validators.last_modified, "Wed, 01 Jan 2025 00:00:00 GMT");
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_EQ(requests[0].headers.count("if-none-match"), 0U);
+    EXPECT_EQ(requests[0].headers.count("if-modified-since"), 0U);
+}
+
+TEST(HttpClient, ConditionalRequestTakesNotModifiedAsSuccess) {
+    TestServer server({with_header(status_reply(304, ""), "ETag", "\"v1\""), json("[]")});
+    HttpClient client(test_options());
+    CountingSink sink;
+    const Validators validators{"\"v1\"", "Wed, 01 Jan 2025 00:00:00 GMT"};
+    const FetchResult result = client.get_json(server.url("/jobset/p/j/evals"), sink, validators);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_TRUE(result.not_modified);
+    EXPECT_EQ(result.http_status, 304);
+    EXPECT_EQ(result.validators.etag, "\"v1\"");
+    EXPECT_EQ(sink.body(), "");
+    EXPECT_EQ(client.requests(), 1U);
+    // The next, plain request carries no validators.
+    StringSink plain;
+    ASSERT_TRUE(client.get_json(server.url("/eval/1"), plain).ok());
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_EQ(requests[0].headers.at("if-none-match"), "\"v1\"");
+    EXPECT_EQ(requests[0].headers.at("if-modified-since"), "Wed, 01 Jan 2025 00:00:00 GMT");
+    EXPECT_EQ(requests[0].headers.at("accept"), "application/json");
+    EXPECT_EQ(requests[1].headers.count("if-none-match"), 0U);
+    EXPECT_EQ(requests[1].headers.at("accept"), "application/json");
+}
+
+TEST(HttpClient, NotModifiedToAPlainRequestIsAnError) {
+    TestServer server({status_reply(304, "")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1"), sink);
+    EXPECT_EQ(result.failure, Failure::other);
+    EXPECT_FALSE(result.not_modified);
+    EXPECT_NE(result.message.find("HTTP error 304"), std::string::npos) << result.message;
+}
+
+TEST(HttpClient, ValidatorWithALineBreakIsNotSent) {
+    TestServer server({json("[]")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const Validators validators{"\"a\"\r\nX-Injected: 1", ""};
+    ASSERT_TRUE(client.get_json(server.url("/a"), sink, validators).ok());
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_EQ(requests[0].headers.count("if-none-match"), 0U);
+    EXPECT_EQ(requests[0].headers.count("x-injected"), 0U);
+}
+
 // A sink that throws, as code behind a sink may.
 class ThrowingSink : public StringSink {
 public:
