@@ -20,7 +20,7 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 // How much of an error body is read for its {"error": ...} message.
-constexpr size_t k_max_error_body = 64 * 1024;
+constexpr size_t k_max_error_body = size_t{64} * 1024;
 // How much of Hydra's error text goes into a message.
 constexpr size_t k_max_error_text = 300;
 // Sleeps are cut into steps of this length so that a stop request is seen.
@@ -302,12 +302,9 @@ private:
 
 bool is_secret_name(std::string_view name) {
     const std::string lower = lowercase(name);
-    for (const std::string_view word : {"token", "key", "secret", "pass", "auth", "sig"}) {
-        if (lower.find(word) != std::string::npos) {
-            return true;
-        }
-    }
-    return false;
+    constexpr std::string_view k_words[] = {"token", "key", "secret", "pass", "auth", "sig"};
+    return std::ranges::any_of(
+        k_words, [&](std::string_view word) { return lower.find(word) != std::string::npos; });
 }
 
 std::string seconds_text(milliseconds duration) {
@@ -502,12 +499,14 @@ bool StringSink::write(std::string_view chunk) {
     return true;
 }
 
-// The state of the one curl handle, and of the try in progress.
+// The state of the one curl handle, and of the try in progress. Its rng is
+// seeded by HttpClient's constructor.
+// NOLINTNEXTLINE(cert-msc32-c,cert-msc51-cpp)
 struct HttpClient::Impl {
     CurlPtr curl;
     SlistPtr headers;
     char error_buffer[CURL_ERROR_SIZE] = {};
-    std::mt19937_64 rng;
+    std::mt19937_64 rng; // seeded by HttpClient's constructor
     std::optional<Clock::time_point> last_start;
     const std::atomic<bool>* stop = nullptr;
     uint64_t max_body_bytes = 0;

@@ -69,10 +69,12 @@ std::string json_error(error_code error) {
     return "invalid json: " + describe(error);
 }
 
+// The field name comes from the document (unknown keys are named too), so
+// it is quoted: a key holding terminal escapes must not reach a terminal.
 std::string field_error(std::string_view field, std::string_view reason) {
-    std::string message = "field '";
-    message += field;
-    message += "': ";
+    std::string message = "field ";
+    message += quote(field);
+    message += ": ";
     message += reason;
     return message;
 }
@@ -277,7 +279,7 @@ std::string skip_value(od::value& value, int depth = 0) {
         }
         for (auto result : array) {
             od::value element;
-            if (const auto error = std::move(result).get(element)) {
+            if (const auto error = result.get(element)) {
                 return describe(error);
             }
             if (std::string reason = skip_value(element, depth + 1); !reason.empty()) {
@@ -336,7 +338,7 @@ bool mark_seen(uint32_t& seen, int index) {
 }
 
 std::string duplicate_field(std::string_view field) {
-    return "duplicate field '" + std::string(field) + "'";
+    return "duplicate field " + quote(field);
 }
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
@@ -554,7 +556,7 @@ std::string read_builds(od::value& value, std::vector<int64_t>& builds) {
     }
     for (auto result : array) {
         od::value element;
-        if (const auto error = std::move(result).get(element)) {
+        if (const auto error = result.get(element)) {
             return field_error(k_field, describe(error));
         }
         int64_t id = 0;

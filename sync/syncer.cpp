@@ -57,7 +57,7 @@ RecheckPlan plan_recheck(const std::vector<int64_t>& pending, const std::vector<
             if (chosen[i]) {
                 continue;
             }
-            const size_t count = static_cast<size_t>(
+            const auto count = static_cast<size_t>(
                 std::count_if(evals[i].pending.begin(), evals[i].pending.end(),
                               [&](int64_t id) { return remaining.contains(id); }));
             if (count > best_count &&

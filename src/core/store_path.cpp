@@ -1,5 +1,7 @@
 #include "core/store_path.hpp"
 
+#include <algorithm>
+
 namespace hs::core {
 
 namespace {
@@ -29,12 +31,7 @@ bool is_valid_name(std::string_view name) {
     if (is_dot_name(name)) {
         return false;
     }
-    for (const char c : name) {
-        if (!is_name_char(c)) {
-            return false;
-        }
-    }
-    return true;
+    return std::ranges::all_of(name, is_name_char);
 }
 
 std::string_view StorePath::drv_name() const {
