@@ -14,6 +14,12 @@
 
 namespace hs::cli {
 
+// Defined in config_cmd.cpp.
+void config_options(po::options_description& desc);
+int config_command(Context& ctx);
+void jobsets_options(po::options_description& desc);
+int jobsets_command(Context& ctx);
+
 namespace {
 
 constexpr const char* k_usage = R"(usage: hydra-status [OPTIONS] PATH...
@@ -28,6 +34,7 @@ Commands:
   info               what the index holds, per jobset
   record --failed DRV  remember a local build failure
   forget DRV...      drop local failure records
+  config show        every setting, its value and where it came from
 
 Run 'hydra-status COMMAND --help' for a command's options.
 )";
@@ -35,23 +42,37 @@ Run 'hydra-status COMMAND --help' for a command's options.
 struct Command {
     const char* name;
     const char* synopsis;
+    const char* summary;
     void (*options)(po::options_description&);
     int (*run)(Context&);
 };
 
 const Command k_commands[] = {
     {"lookup", "hydra-status lookup [--all] [--stdin] [--job NAME --jobset P:J] KEY...",
+     "Answers from the index, offline, whether Hydra built or failed each key (a drv path, drv\n"
+     "basename, output path or 32-character hash).",
      lookup_options, lookup_command},
-    {"sync", "hydra-status sync [--jobset PROJECT:JOBSET]... [--max-evals N]", sync_options,
-     sync_command},
+    {"sync", "hydra-status sync [--jobset PROJECT:JOBSET]... [--max-evals N]",
+     "Pulls new evaluations of the jobsets from Hydra into the index.", sync_options, sync_command},
     {"gate",
      "hydra-status gate [--policy warn|fail] [--strict] [--store-root DIR] "
      "[--from-dry-run FILE|-] DRV...",
+     "Checks each .drv and its whole closure against the index and the local failures.",
      gate_options, gate_command},
-    {"info", "hydra-status info", info_options, info_command},
-    {"record", "hydra-status record --failed DRV [--log FILE] [--reason TEXT]", record_options,
-     record_command},
-    {"forget", "hydra-status forget DRV... | --all", forget_options, forget_command},
+    {"info", "hydra-status info", "Shows what the index holds, per jobset.", info_options,
+     info_command},
+    {"record", "hydra-status record --failed DRV [--log FILE] [--reason TEXT]",
+     "Remembers a local build failure of DRV.", record_options, record_command},
+    {"forget", "hydra-status forget DRV... | --all", "Drops local failure records.", forget_options,
+     forget_command},
+    {"config", "hydra-status config [show | get KEY]",
+     "Shows every setting with its value and where it came from (default, a config file and\n"
+     "line, the environment or the command line), or prints one setting's value.",
+     config_options, config_command},
+    // Hidden (not in k_usage or the man page): for the shell completions.
+    {"jobsets", "hydra-status jobsets [--complete]",
+     "Lists the jobsets in the index and the config (for shell completion).", jobsets_options,
+     jobsets_command},
 };
 
 const Command* find_command(std::string_view name) {
@@ -167,9 +188,11 @@ int run(int argc, char** argv) {
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), ctx.options);
     po::notify(ctx.options);
     if (ctx.options.count("help")) {
-        std::cout << "usage: " << command->synopsis << "\n\n"
-                  << own << '\n'
-                  << global_options() << "\nSee 'man hydra-status' for more.\n";
+        std::cout << "usage: " << command->synopsis << "\n\n" << command->summary << "\n\n";
+        if (!own.options().empty()) {
+            std::cout << own << '\n';
+        }
+        std::cout << global_options() << "\nSee 'man hydra-status' for more.\n";
         return 0;
     }
     if (ctx.options.count("version")) {

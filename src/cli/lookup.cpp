@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -63,6 +64,9 @@ private:
     bool m_unknown = false;
 };
 
+// Human output is aligned in batches of this many answers.
+constexpr size_t k_table_batch = 1024;
+
 struct LookupRun {
     index::Index* index; // null when the index could not be opened: every key is unknown
     bool json;
@@ -71,6 +75,9 @@ struct LookupRun {
     HumanStyle style;
     ExitTally tally;
     std::string out;
+    std::vector<Answer> table; // human answers not yet formatted
+    int64_t stale_before = 0;  // a jobset synced before this is stale (0: no check)
+    std::map<std::string, int64_t> stale_jobsets; // "project:jobset (url)" -> synced_at
 
     void answer(const std::string& query, std::vector<index::BuildRow> rows,
                 const std::optional<core::HashBytes>& drv) {
@@ -94,16 +101,21 @@ struct LookupRun {
                 emit(older);
             }
         }
-        if (out.size() > (1 << 16)) {
+        if (out.size() > (1 << 16) || table.size() >= k_table_batch) {
             flush();
         }
     }
 
     void emit(const Answer& answer) {
+        if (answer.hydra && answer.hydra->synced_at && *answer.hydra->synced_at < stale_before) {
+            const auto& row = *answer.hydra;
+            stale_jobsets.emplace(row.project + ":" + row.jobset + " (" + row.hydra_url + ")",
+                                  *row.synced_at);
+        }
         if (json) {
             append_json(out, answer);
         } else {
-            append_human(out, answer, style);
+            table.push_back(answer);
         }
     }
 
@@ -126,6 +138,10 @@ struct LookupRun {
     }
 
     void flush() {
+        if (!table.empty()) {
+            append_human_table(out, table, style);
+            table.clear();
+        }
         write_stdout(out);
         std::fflush(stdout);
         out.clear();
@@ -152,7 +168,9 @@ void lookup_options(po::options_description& desc) {
         ("jobset", po::value<std::string>()->value_name("PROJECT:JOBSET"),
          "the jobset of --job") //
         ("local-ttl", po::value<std::string>()->value_name("DURATION"),
-         "how long a local failure record counts (default 7d)");
+         "how long a local failure record counts (default 7d)") //
+        ("stale-after", po::value<std::string>()->value_name("DURATION"),
+         "warn when a jobset's last sync is older (default 48h; 0: never)");
 }
 
 int lookup_command(Context& ctx) {
@@ -165,6 +183,7 @@ int lookup_command(Context& ctx) {
         throw UsageError("lookup: no key given");
     }
     const int64_t ttl = ctx.settings.get_seconds("local-ttl");
+    const int64_t stale_after = ctx.settings.get_seconds("stale-after");
     const auto job_jobset = by_job ? split_jobset(ctx.options["jobset"].as<std::string>())
                                    : std::pair<std::string, std::string>{};
     // A missing or unreadable index is exit 5, but the keys are still read:
@@ -186,6 +205,9 @@ int lookup_command(Context& ctx) {
                   now - ttl,
                   HumanStyle{use_color(), now},
                   {},
+                  {},
+                  {},
+                  stale_after > 0 ? now - stale_after : 0,
                   {}};
     if (!index) {
         run.tally.no_index();
@@ -225,6 +247,11 @@ int lookup_command(Context& ctx) {
         }
     }
     run.flush();
+    for (const auto& [jobset, synced_at] : run.stale_jobsets) {
+        print_warning(jobset + " was last synced " + relative_age(synced_at, now) +
+                      ", longer ago than stale-after (" + ctx.settings.get("stale-after") +
+                      "); run 'hydra-status sync' to refresh it");
+    }
     return run.tally.code();
 }
 

@@ -1,5 +1,8 @@
 #include "cli/output.hpp"
 
+#include "core/store_path.hpp"
+
+#include <algorithm>
 #include <cstdio>
 
 namespace hs::cli {
@@ -131,7 +134,102 @@ void append_hydra_human(std::string& out, const index::BuildRow& row, const Huma
     }
 }
 
+// One line of the human table, cut into columns.
+struct TableRow {
+    core::Status status;
+    std::string name;
+    std::string where;
+    std::string age;
+    std::string rest;
+};
+
+TableRow hydra_row(const index::BuildRow& row, const HumanStyle& style) {
+    TableRow out{hydra_status(row), row.drv_name, row.project + ":" + row.jobset, "", ""};
+    if (row.synced_at) {
+        out.age = "synced " + relative_age(*row.synced_at, style.now);
+    }
+    if (out.status.cls != core::StatusClass::good) {
+        const auto url = build_url(row);
+        out.rest = url + "  log " + url + "/log";
+    }
+    return out;
+}
+
+void append_cell(std::string& out, const std::string& text, size_t width) {
+    out += "  ";
+    pad(out, text, width);
+}
+
 } // namespace
+
+void append_human_table(std::string& out, const std::vector<Answer>& answers,
+                        const HumanStyle& style) {
+    std::vector<TableRow> rows;
+    rows.reserve(answers.size());
+    for (const auto& answer : answers) {
+        if (answer.local) {
+            const auto& local = *answer.local;
+            TableRow row{answer.status(), local.drv_name, "local failure", "", ""};
+            if (local.count > 1) {
+                row.where += " x" + std::to_string(local.count);
+            }
+            row.age = "last " + relative_age(local.last_at, style.now);
+            if (!local.reason.empty()) {
+                row.rest = "reason: " + local.reason;
+            }
+            if (local.log.starts_with('/')) {
+                row.rest += (row.rest.empty() ? "log " : "  log ") + local.log;
+            }
+            rows.push_back(std::move(row));
+            if (answer.hydra) {
+                auto hydra = hydra_row(*answer.hydra, style);
+                hydra.name = "hydra: " + hydra.name;
+                rows.push_back(std::move(hydra));
+            }
+        } else if (answer.hydra) {
+            rows.push_back(hydra_row(*answer.hydra, style));
+        } else {
+            // The name keeps the column narrow; the key itself goes last.
+            const auto key = core::parse_key(answer.query);
+            std::string name = key && !key->name.empty() ? key->name : answer.query;
+            if (name.ends_with(".drv")) {
+                name.resize(name.size() - 4);
+            }
+            rows.push_back({core::k_unknown_status, name, "not in the index", "",
+                            name == answer.query ? "" : answer.query});
+        }
+    }
+    size_t word_width = 0;
+    size_t name_width = 0;
+    size_t where_width = 0;
+    size_t age_width = 0;
+    for (const auto& row : rows) {
+        word_width = std::max(word_width, std::string_view(row.status.word).size());
+        name_width = std::max(name_width, row.name.size());
+        where_width = std::max(where_width, row.where.size());
+        age_width = std::max(age_width, row.age.size());
+    }
+    for (const auto& row : rows) {
+        const size_t line_start = out.size();
+        if (style.color) {
+            out += color_of(row.status.cls);
+        }
+        out += mark_of(row.status.cls);
+        out += ' ';
+        pad(out, row.status.word, word_width);
+        if (style.color) {
+            out += "\x1b[0m";
+        }
+        append_cell(out, row.name, name_width);
+        append_cell(out, row.where, where_width);
+        append_cell(out, row.age, age_width);
+        append_cell(out, row.rest, 0);
+        while (out.size() > line_start && out.back() == ' ') {
+            out.pop_back();
+        }
+        out += '\n';
+    }
+}
 
 core::Status hydra_status(const index::BuildRow& row) {
     return core::status_of(row.finished, row.buildstatus);

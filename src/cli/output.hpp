@@ -34,6 +34,13 @@ struct HumanStyle {
 // answer under a local failure).
 void append_human(std::string& out, const Answer& answer, const HumanStyle& style);
 
+// Appends answers as aligned columns, one line per answer (plus one for a
+// disagreeing Hydra answer under a local failure): mark and status word, drv
+// name, jobset and how old its data is, then build and log URLs of failures.
+// Columns are aligned within one call.
+void append_human_table(std::string& out, const std::vector<Answer>& answers,
+                        const HumanStyle& style);
+
 // "3 h ago", "2 d ago", "just now".
 std::string relative_age(int64_t then, int64_t now);
 

@@ -3,9 +3,14 @@
 #include "core/config_file.hpp"
 #include "core/error.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <sstream>
 
 namespace hs::cli {
@@ -29,6 +34,9 @@ const std::vector<SettingSpec>& setting_specs() {
         {"local-ttl", "7d", nullptr, "how long a local failure record counts"},
         {"policy", "fail", nullptr, "gate policy: fail or warn"},
         {"insecure", "false", nullptr, "do not verify TLS certificates (warns on every use)"},
+        {"max-body", "4GiB", nullptr, "largest answer accepted, after decompression"},
+        {"stale-after", "48h", nullptr,
+         "lookups warn when a jobset's last sync is older than this (0: never)"},
     };
     return specs;
 }
@@ -51,6 +59,43 @@ std::string expand_default(std::string value) {
         return xdg_dir("XDG_CONFIG_HOME", ".config") + value.substr(7);
     }
     return value;
+}
+
+// Reads a whole file; returns 0 or the errno that stopped it (EISDIR for a
+// directory).
+int read_whole_file(const std::string& path, std::string& out) {
+    struct Fd {
+        int fd;
+        ~Fd() {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+        }
+    } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (file.fd < 0) {
+        return errno;
+    }
+    struct stat st {};
+    if (::fstat(file.fd, &st) != 0) {
+        return errno;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return EISDIR;
+    }
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(file.fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        out.append(buf, static_cast<size_t>(n));
+    }
 }
 
 const SettingSpec* find_spec(const std::string& key) {
@@ -93,8 +138,13 @@ Settings Settings::load(const std::map<std::string, std::string>& command_line,
                         const std::string& config_from_command_line) {
     Settings settings;
     for (const auto& spec : setting_specs()) {
-        settings.set(spec.key, expand_default(spec.default_value), "default");
+        settings.set(spec.key, expand_default(spec.default_value), "default",
+                     OriginKind::default_value);
     }
+    const char* system_env = std::getenv(k_system_config_env);
+    settings.read_file(system_env && *system_env ? system_env : k_system_config,
+                       OriginKind::system_file, false);
+
     std::string config = config_from_command_line;
     bool named = !config.empty();
     if (!named) {
@@ -106,37 +156,47 @@ Settings Settings::load(const std::map<std::string, std::string>& command_line,
         }
     }
     settings.m_config_path = config;
-    std::ifstream file(config, std::ios::binary);
-    if (!file) {
-        if (named) {
-            throw UsageError(config + ": cannot read config file");
-        }
-    } else {
-        std::ostringstream text;
-        text << file.rdbuf();
-        for (const auto& entry : core::parse_config(text.str(), config)) {
-            if (!find_spec(entry.key)) {
-                throw UsageError(config + ":" + std::to_string(entry.line) + ": unknown key " +
-                                 quote(entry.key));
-            }
-            settings.set(entry.key, entry.value, config + ":" + std::to_string(entry.line));
-        }
-    }
+    settings.read_file(config, OriginKind::user_file, named);
+
     for (const auto& spec : setting_specs()) {
         if (spec.env) {
             if (const char* value = std::getenv(spec.env); value && *value) {
-                settings.set(spec.key, value, std::string("environment ") + spec.env);
+                settings.set(spec.key, value, std::string("environment ") + spec.env,
+                             OriginKind::environment);
             }
         }
     }
     for (const auto& [key, value] : command_line) {
-        settings.set(key, value, "command line");
+        settings.set(key, value, "command line", OriginKind::command_line);
     }
     return settings;
 }
 
-void Settings::set(const std::string& key, const std::string& value, const std::string& origin) {
-    m_values[key] = Value{value, origin};
+// A file that does not exist is skipped unless it was named; any other
+// failure to read it (a directory, no permission) is an error, so that a
+// broken config never goes unnoticed.
+void Settings::read_file(const std::string& path, OriginKind kind, bool must_exist) {
+    std::string text;
+    if (const int error = read_whole_file(path, text); error != 0) {
+        if (!must_exist && (error == ENOENT || error == ENOTDIR)) {
+            m_files.push_back({path, kind, false});
+            return;
+        }
+        throw UsageError(path + ": cannot read config file: " + std::strerror(error));
+    }
+    m_files.push_back({path, kind, true});
+    for (const auto& entry : core::parse_config(text, path)) {
+        if (!find_spec(entry.key)) {
+            throw UsageError(path + ":" + std::to_string(entry.line) + ": unknown key " +
+                             quote(entry.key));
+        }
+        set(entry.key, entry.value, path + ":" + std::to_string(entry.line), kind);
+    }
+}
+
+void Settings::set(const std::string& key, const std::string& value, const std::string& origin,
+                   OriginKind kind) {
+    m_values[key] = Value{value, origin, kind};
 }
 
 const std::string& Settings::get(const std::string& key) const {
@@ -145,6 +205,26 @@ const std::string& Settings::get(const std::string& key) const {
 
 const std::string& Settings::origin(const std::string& key) const {
     return m_values.at(key).origin;
+}
+
+OriginKind Settings::origin_kind(const std::string& key) const {
+    return m_values.at(key).kind;
+}
+
+const char* origin_kind_name(OriginKind kind) {
+    switch (kind) {
+    case OriginKind::default_value:
+        return "default";
+    case OriginKind::system_file:
+        return "system-file";
+    case OriginKind::user_file:
+        return "user-file";
+    case OriginKind::environment:
+        return "environment";
+    case OriginKind::command_line:
+        break;
+    }
+    return "command-line";
 }
 
 int64_t Settings::get_int(const std::string& key, int64_t min, int64_t max) const {
