@@ -180,6 +180,11 @@ class ManPageTest(unittest.TestCase):
         for code in ("0", "1", "2", "3", "4", "5", "75"):
             self.assertRegex(exits, rf"(^\.B {code}$|\b{code}\b)")
 
+    def test_title_names_the_programs_version(self) -> None:
+        version = hs("--version").stdout.split()[-1]
+        title = re.search(r"^\.TH .*$", read(MAN_PAGE), re.M).group(0)
+        self.assertIn(f'"hydra-status {version}"', title)
+
     @unittest.skipUnless(shutil.which("groff"), "groff is not installed")
     def test_man_page_renders_without_warnings(self) -> None:
         proc = subprocess.run(["groff", "-t", "-man", "-Tutf8", "-ww", "-z", MAN_PAGE],
