@@ -1,13 +1,14 @@
 #include "core/error.hpp"
 
+#include <cstdint>
 #include <cstdio>
 
 namespace hs {
 
 namespace {
 
-bool is_continuation(char c) {
-    return (static_cast<unsigned char>(c) & 0xc0) == 0x80;
+bool is_continuation(unsigned char byte) {
+    return (byte & 0xc0) == 0x80;
 }
 
 void append_escaped(std::string& out, unsigned char byte) {
@@ -16,42 +17,85 @@ void append_escaped(std::string& out, unsigned char byte) {
     out += buf;
 }
 
-// Removes a UTF-8 sequence that the truncation cut short from the end of out.
-void drop_partial_utf8(std::string& out) {
-    size_t cont = 0;
-    while (cont < 3 && cont + 1 < out.size() && is_continuation(out[out.size() - 1 - cont])) {
-        ++cont;
+// The length (2 to 4) of the well-formed UTF-8 sequence that starts at
+// value[i], or 0 when the bytes there are not one: a stray continuation
+// byte, a truncated sequence, an overlong form, a surrogate or a code point
+// above U+10FFFF.
+size_t utf8_sequence(std::string_view value, size_t i) {
+    const auto lead = static_cast<unsigned char>(value[i]);
+    size_t len = 0;
+    uint32_t code = 0;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        len = 2;
+        code = lead & 0x1fu;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+        len = 3;
+        code = lead & 0x0fu;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+        len = 4;
+        code = lead & 0x07u;
+    } else {
+        return 0;
     }
-    const auto lead = static_cast<unsigned char>(out[out.size() - 1 - cont]);
-    const size_t len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-    if (len > cont + 1) {
-        out.resize(out.size() - 1 - cont);
+    if (value.size() - i < len) {
+        return 0;
     }
+    for (size_t k = 1; k < len; ++k) {
+        const auto byte = static_cast<unsigned char>(value[i + k]);
+        if (!is_continuation(byte)) {
+            return 0;
+        }
+        code = (code << 6) | (byte & 0x3fu);
+    }
+    const bool overlong = (len == 3 && code < 0x800) || (len == 4 && code < 0x10000);
+    const bool surrogate = code >= 0xd800 && code <= 0xdfff;
+    if (overlong || surrogate || code > 0x10ffff) {
+        return 0;
+    }
+    return len;
 }
 
 } // namespace
 
 std::string quote(std::string_view value) {
-    constexpr size_t k_max_shown = 300;
+    constexpr size_t k_max_shown = 300; // bytes of the value
     std::string out = "'";
-    for (size_t i = 0; i < value.size(); ++i) {
+    size_t i = 0;
+    while (i < value.size()) {
         if (i >= k_max_shown) {
-            drop_partial_utf8(out);
             out += "...";
             break;
         }
         const auto byte = static_cast<unsigned char>(value[i]);
-        if (byte < 0x20 || byte == 0x7f) {
-            append_escaped(out, byte);
-        } else if (byte == 0xc2 && i + 1 < value.size() &&
-                   static_cast<unsigned char>(value[i + 1]) <= 0x9f &&
-                   is_continuation(value[i + 1])) {
-            // U+0080..U+009F, the C1 controls (CSI is U+009B), in UTF-8.
-            append_escaped(out, byte);
-            append_escaped(out, static_cast<unsigned char>(value[++i]));
-        } else {
-            out += value[i];
+        if (byte < 0x80) {
+            if (byte < 0x20 || byte == 0x7f) {
+                append_escaped(out, byte);
+            } else {
+                out += value[i];
+            }
+            ++i;
+            continue;
         }
+        const size_t len = utf8_sequence(value, i);
+        if (len == 0) {
+            // Not UTF-8: shown as its byte value, so that every message is
+            // valid UTF-8 whatever the input was.
+            append_escaped(out, byte);
+            ++i;
+            continue;
+        }
+        if (i + len > k_max_shown) {
+            out += "..."; // never a character cut in half
+            break;
+        }
+        if (len == 2 && byte == 0xc2 && static_cast<unsigned char>(value[i + 1]) <= 0x9f) {
+            // U+0080..U+009F, the C1 controls (CSI is U+009B).
+            append_escaped(out, byte);
+            append_escaped(out, static_cast<unsigned char>(value[i + 1]));
+        } else {
+            out.append(value.substr(i, len));
+        }
+        i += len;
     }
     out += "'";
     return out;

@@ -35,8 +35,10 @@ public:
     explicit UsageError(const std::string& message) : Error(message, ExitCode::usage) {}
 };
 
-// Quotes a value for a message: 'value', with control bytes escaped so that
-// hostile input cannot garble a terminal.
+// Quotes a value for a message: 'value', with control bytes (C0, DEL, C1)
+// and bytes that are not well-formed UTF-8 shown as \xNN, so that hostile
+// input cannot garble a terminal and every message is valid UTF-8. Shows at
+// most 300 bytes of the value, then "...".
 std::string quote(std::string_view value);
 
 } // namespace hs

@@ -253,6 +253,23 @@ TEST(ErrorQuote, KeepsPrintableUtf8) {
     EXPECT_EQ(quote("\xc2\xa0"), "'\xc2\xa0'"); // U+00A0 is not a control
 }
 
+TEST(ErrorQuote, EscapesBytesThatAreNotUtf8) {
+    // A Latin-1 key on the command line, or junk from a server: every
+    // message stays valid UTF-8.
+    EXPECT_EQ(quote("caf\xe9"), "'caf\\xe9'");
+    EXPECT_EQ(quote("\xff\xfe"), "'\\xff\\xfe'");
+    EXPECT_EQ(quote("a\x80"
+                    "b"),
+              "'a\\x80b'");                                         // stray continuation byte
+    EXPECT_EQ(quote("\xc3"), "'\\xc3'");                            // truncated sequence
+    EXPECT_EQ(quote("\xc3(x"), "'\\xc3(x'");                        // lead byte, no continuation
+    EXPECT_EQ(quote("\xc0\xaf"), "'\\xc0\\xaf'");                   // overlong '/'
+    EXPECT_EQ(quote("\xe0\x80\xaf"), "'\\xe0\\x80\\xaf'");          // overlong, 3 bytes
+    EXPECT_EQ(quote("\xed\xa0\x80"), "'\\xed\\xa0\\x80'");          // a surrogate
+    EXPECT_EQ(quote("\xf4\x90\x80\x80"), "'\\xf4\\x90\\x80\\x80'"); // above U+10FFFF
+    EXPECT_EQ(quote("\xf0\x9f\x98\x80 \xe2\x82\xac"), "'\xf0\x9f\x98\x80 \xe2\x82\xac'");
+}
+
 TEST(ErrorQuote, KeepsValueOf300Bytes) {
     const std::string value(300, 'v');
     EXPECT_EQ(quote(value), "'" + value + "'");

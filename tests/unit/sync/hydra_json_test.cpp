@@ -389,6 +389,29 @@ TEST(JsonParserBuild, RejectsInvalidUtf8) {
               "invalid json: invalid utf-8");
 }
 
+TEST(JsonParserBuild, QuotesEscapedKeysInMessages) {
+    // Found by tests/fuzz/hydra_build: an unknown key with a bad value was
+    // named raw, so "\u001b[2J" in a key reached the terminal as an escape
+    // sequence when the sync printed the reason.
+    JsonParser parser;
+    core::BuildRecord build;
+    std::string json(k_build);
+    json.insert(1, R"("\u001b[2J\u0085":[1,],)");
+    const std::string why = parser.parse_build(json, build);
+    EXPECT_EQ(why.rfind("field '\\x1b[2J\\xc2\\x85': ", 0), 0u) << why;
+    EXPECT_EQ(why.find('\x1b'), std::string::npos) << why;
+
+    // The fuzzer's input: a raw DEL (JSON allows it unescaped) in a key.
+    json = std::string(k_build);
+    json.insert(1, "\"j\x7f"
+                   "bsetevals\":[3,::100],");
+    EXPECT_EQ(parser.parse_build(json, build), "field 'j\\x7fbsetevals': malformed structure");
+
+    json = std::string(k_build);
+    json.insert(1, R"("\u0069d":1,"bad\nkey":0,)");
+    EXPECT_EQ(parser.parse_build(json, build), "duplicate field 'id'");
+}
+
 TEST(JsonParserBuild, RejectsInvalidEscapesAndControlCharacters) {
     JsonParser parser;
     core::BuildRecord build;
