@@ -8,7 +8,7 @@ _hydra_status_global_opts="--db --url --config --json -v --verbose -h --help --v
 _hydra_status_lookup_opts="--all --stdin --job --jobset --local-ttl --stale-after"
 _hydra_status_sync_opts="--jobset -q --quiet --max-evals --max-requests --min-interval
     --max-in-flight --max-tries --backoff-ceiling --connect-timeout --timeout --by-id-max
-    --recheck-interval --insecure --max-body --stale-after"
+    --recheck-interval --insecure --max-body"
 _hydra_status_gate_opts="--policy --strict --store-root --from-dry-run --local-ttl"
 _hydra_status_info_opts=""
 _hydra_status_record_opts="--failed --log --reason"

@@ -123,7 +123,6 @@ complete -c hydra-status -n '__hydra_status_using sync' -l by-id-max -x -d 'most
 complete -c hydra-status -n '__hydra_status_using sync' -l recheck-interval -x -d 'how often the newest eval is re-read'
 complete -c hydra-status -n '__hydra_status_using sync' -l insecure -d 'do not verify TLS certificates'
 complete -c hydra-status -n '__hydra_status_using sync' -l max-body -x -d 'largest answer accepted'
-complete -c hydra-status -n '__hydra_status_using sync' -l stale-after -x -d "warn when a jobset's last sync is older"
 
 # gate
 complete -c hydra-status -n '__hydra_status_using gate' -a '(__hydra_status_paths drv)'

@@ -14,12 +14,6 @@
 
 namespace hs::cli {
 
-// Defined in config_cmd.cpp.
-void config_options(po::options_description& desc);
-int config_command(Context& ctx);
-void jobsets_options(po::options_description& desc);
-int jobsets_command(Context& ctx);
-
 namespace {
 
 constexpr const char* k_usage = R"(usage: hydra-status [OPTIONS] PATH...

@@ -34,6 +34,10 @@ void record_options(po::options_description& desc);
 int record_command(Context& ctx);
 void forget_options(po::options_description& desc);
 int forget_command(Context& ctx);
+void config_options(po::options_description& desc);
+int config_command(Context& ctx);
+void jobsets_options(po::options_description& desc);
+int jobsets_command(Context& ctx);
 
 // Shared helpers.
 int64_t unix_now();

@@ -284,7 +284,7 @@ void sync_options(po::options_description& desc) {
     for (const auto& spec : setting_specs()) {
         const std::string key = spec.key;
         if (key == "db" || key == "url" || key == "jobsets" || key == "local-ttl" ||
-            key == "policy") {
+            key == "policy" || key == "stale-after") {
             continue;
         }
         if (key == "insecure") {

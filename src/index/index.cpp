@@ -3,6 +3,8 @@
 #include "core/error.hpp"
 #include "core/id_list.hpp"
 
+#include <sqlite3.h>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -268,6 +270,10 @@ Index Index::open_read_only(const std::string& path) {
 Index Index::open_read_write(const std::string& path) {
     Database db(path, OpenMode::read_write);
     db.exec("PRAGMA journal_mode = WAL");
+    // Keep the -wal file when the last writer closes, so that users who may
+    // read but not write the index's directory (a system index) can open it.
+    int persist = 1;
+    sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
     db.exec("PRAGMA cache_size = -65536");
