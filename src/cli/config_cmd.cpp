@@ -13,11 +13,6 @@
 
 namespace hs::cli {
 
-void config_options(po::options_description& desc);
-int config_command(Context& ctx);
-void jobsets_options(po::options_description& desc);
-int jobsets_command(Context& ctx);
-
 namespace {
 
 // "path:12" -> {"path", 12}; the path may itself contain ':'.

@@ -191,7 +191,7 @@ int gate_command(Context& ctx) {
         code = static_cast<int>(ExitCode::transient);
     }
     if (ctx.json) {
-        out += "{\"summary\":true,\"drvs\":" + std::to_string(closure.nodes.size()) +
+        out += R"({"summary":true,"drvs":)" + std::to_string(closure.nodes.size()) +
                ",\"permanent\":" + std::to_string(permanent) +
                ",\"transient\":" + std::to_string(transient) +
                ",\"succeeded\":" + std::to_string(good) +

@@ -38,7 +38,7 @@ std::string iso_time(int64_t t) {
         return "never";
     }
     char buf[32];
-    const time_t tt = static_cast<time_t>(t);
+    const auto tt = static_cast<time_t>(t);
     struct tm tm {};
     gmtime_r(&tt, &tm);
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);

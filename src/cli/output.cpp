@@ -357,7 +357,7 @@ std::string relative_age(int64_t then, int64_t now) {
     if (age < 3600) {
         return std::to_string(age / 60) + " min ago";
     }
-    if (age < 2 * 86400) {
+    if (age < int64_t{2} * 86400) {
         return std::to_string(age / 3600) + " h ago";
     }
     return std::to_string(age / 86400) + " d ago";

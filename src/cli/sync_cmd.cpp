@@ -4,7 +4,6 @@
 #include "index/lock.hpp"
 #include "sync/syncer.hpp"
 
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -60,7 +60,7 @@ std::string human_bytes(uint64_t bytes) {
     char buf[32];
     if (bytes < 1024) {
         std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-    } else if (bytes < 1024 * 1024) {
+    } else if (bytes < uint64_t{1024} * 1024) {
         std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024);
     } else if (bytes < 1024ULL * 1024 * 1024) {
         std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
@@ -95,9 +95,9 @@ uint64_t parse_size(const std::string& text, const std::string& what) {
     } else if (unit == "kB" || unit == "KB") {
         factor = 1000;
     } else if (unit == "MB") {
-        factor = 1000 * 1000;
+        factor = uint64_t{1000} * 1000;
     } else if (unit == "GB") {
-        factor = 1000 * 1000 * 1000;
+        factor = uint64_t{1000} * 1000 * 1000;
     }
     constexpr uint64_t k_max = 1ULL << 50;
     if (ec != std::errc{} || ptr == begin || factor == 0 || number == 0 ||
