@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace hs::gate {
@@ -37,11 +40,59 @@ private:
     int m_fd;
 };
 
-// Reads a whole file into out (reusing its capacity).
-void read_file(const std::string& path, std::string& out) {
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+// Whether real_path lies inside real_root ("/" holds everything).
+bool is_inside(std::string_view real_path, const std::string& real_root) {
+    return real_root == "/" ||
+           (real_path.size() > real_root.size() && real_path.starts_with(real_root) &&
+            real_path[real_root.size()] == '/');
+}
+
+// The real path of a resolved file or directory, without a trailing slash.
+std::string real_path_of(const std::string& path) {
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (!real) {
+        fail(path + ": " + std::strerror(errno));
+    }
+    std::string out = real;
+    std::free(real);
+    return out;
+}
+
+// The path of the file an open descriptor refers to, read from
+// /proc/self/fd; empty when /proc is not there (then only the check before
+// opening was made).
+std::string opened_path(int fd) {
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    std::string out(4096, '\0');
+    const auto got = ::readlink(link.c_str(), out.data(), out.size());
+    if (got <= 0 || static_cast<size_t>(got) >= out.size()) {
+        return {};
+    }
+    out.resize(static_cast<size_t>(got));
+    return out;
+}
+
+// Reads a whole file into out (reusing its capacity). With a store root
+// (real_root not empty) the file is only read if what was opened lies
+// inside it: a symlink in the root may point anywhere. The check is made on
+// the open descriptor, so a symlink swapped after a check cannot slip out.
+void read_file(const std::string& path, std::string& out, const std::string& real_root) {
+    if (!real_root.empty() && !is_inside(real_path_of(path), real_root)) {
+        // Checked before opening too, so nothing outside is ever opened
+        // (a device or a FIFO may act on open).
+        fail(path + ": resolves outside the store root " + real_root);
+    }
+    // O_NONBLOCK: a FIFO named like a drv must not hang the walk (it is then
+    // refused as not a regular file); it changes nothing for regular files.
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
         fail(path + ": " + std::strerror(errno));
+    }
+    if (!real_root.empty()) {
+        const std::string real = opened_path(fd.get());
+        if (!real.empty() && !is_inside(real, real_root)) {
+            fail(path + ": resolves outside the store root " + real_root);
+        }
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -65,31 +116,6 @@ void read_file(const std::string& path, std::string& out) {
     }
 }
 
-// The real path of a directory, without a trailing slash.
-std::string real_dir(const std::string& dir) {
-    char* real = ::realpath(dir.c_str(), nullptr);
-    if (!real) {
-        fail(dir + ": " + std::strerror(errno));
-    }
-    std::string out = real;
-    std::free(real);
-    return out;
-}
-
-// With a store root, a file is only read if its real path stays inside it
-// (a symlink in the root may point anywhere).
-void check_inside(const std::string& file, const std::string& real_root) {
-    char* real = ::realpath(file.c_str(), nullptr);
-    if (!real) {
-        fail(file + ": " + std::strerror(errno));
-    }
-    const bool inside = std::string_view(real).starts_with(real_root + "/");
-    std::free(real);
-    if (!inside) {
-        fail(file + ": resolves outside the store root " + real_root);
-    }
-}
-
 } // namespace
 
 std::string file_of(const std::string& store_path, const std::string& store_root) {
@@ -97,8 +123,8 @@ std::string file_of(const std::string& store_path, const std::string& store_root
         return store_path;
     }
     std::string root = store_root;
-    while (root.size() > 1 && root.back() == '/') {
-        root.pop_back();
+    while (!root.empty() && root.back() == '/') {
+        root.pop_back(); // "/" becomes "": the real store
     }
     return root + store_path;
 }
@@ -112,7 +138,7 @@ std::vector<std::string> Closure::chain(size_t i) const {
 }
 
 Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root) {
-    const std::string real_root = store_root.empty() ? "" : real_dir(store_root);
+    const std::string real_root = store_root.empty() ? "" : real_path_of(store_root);
     Closure closure;
     std::unordered_map<std::string, int32_t> seen;
     std::vector<std::string> files; // roots given as files outside the store; "" = in the store
@@ -145,10 +171,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
     for (size_t i = 0; i < closure.nodes.size(); ++i) {
         const bool given_file = i < files.size() && !files[i].empty();
         const std::string file = given_file ? files[i] : file_of(closure.nodes[i].path, store_root);
-        if (!given_file && !real_root.empty()) {
-            check_inside(file, real_root);
-        }
-        read_file(file, text);
+        read_file(file, text, given_file ? std::string() : real_root);
         auto inputs = core::parse_input_drv_paths(text, file);
         for (auto& input : inputs) {
             if (seen.emplace(input, static_cast<int32_t>(closure.nodes.size())).second) {

@@ -4,16 +4,42 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
+#include <string>
 #include <utility>
 
 namespace hs::index {
+
+namespace {
+
+// SQLite's message, plus what the operating system said when an I/O call
+// failed: "disk I/O error" alone does not tell a full disk, a file size
+// limit or a directory given as the index ("Is a directory") apart.
+std::string describe(sqlite3* db, int rc) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    const int primary = rc & 0xff;
+    if (db && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN)) {
+        if (const int os_error = sqlite3_system_errno(db); os_error != 0) {
+            message += " (";
+            message += std::strerror(os_error);
+            message += ")";
+        } else if (rc == SQLITE_IOERR_WRITE) {
+            // SQLite keeps errno only for some calls; a failed write is
+            // nearly always a full disk or a file size limit (EFBIG).
+            message += " (writing failed: disk full or file size limit?)";
+        }
+    }
+    return message;
+}
+
+} // namespace
 
 Database::Database(const std::string& path, OpenMode mode) : m_path(path) {
     const int flags = mode == OpenMode::read_only ? SQLITE_OPEN_READONLY
                                                   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
-        const std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+        const std::string message = describe(m_db, rc);
         sqlite3_close(m_db);
         m_db = nullptr;
         throw Error(path + ": cannot open index: " + message, ExitCode::no_index);
@@ -40,7 +66,7 @@ Database& Database::operator=(Database&& other) noexcept {
 }
 
 void Database::fail(int rc, std::string_view what) const {
-    std::string message = m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+    const std::string message = describe(m_db, rc);
     const int primary = rc & 0xff;
     ExitCode code = ExitCode::failure;
     if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN) {

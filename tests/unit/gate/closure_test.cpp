@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -110,6 +112,60 @@ TEST(Closure, SymlinkOutOfTheRootIsRefused) {
     fs::create_symlink(outside, target);
     EXPECT_THROW(walk_closure({k_top}, store.root()), Error);
     fs::remove(outside);
+}
+
+TEST(Closure, SymlinkedStoreDirectoryOutOfTheRootIsRefused) {
+    StoreRoot store;
+    StoreRoot other;
+    fs::remove_all(store.store());
+    fs::create_directory_symlink(other.store(), store.store());
+    try {
+        walk_closure({k_top}, store.root());
+        ADD_FAILURE() << "read through a symlinked store directory";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("outside the store root"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(Closure, SiblingWithTheRootAsPrefixIsOutside) {
+    // root "/tmp/x" must not accept "/tmp/x2/...".
+    StoreRoot store;
+    const std::string sibling = store.root() + "2";
+    fs::create_directories(sibling);
+    const auto target = store.store() / k_hello.substr(11);
+    fs::copy_file(target, fs::path(sibling) / "hello.drv");
+    fs::remove(target);
+    fs::create_symlink(fs::path(sibling) / "hello.drv", target);
+    EXPECT_THROW(walk_closure({k_top}, store.root()), Error);
+    fs::remove_all(sibling);
+}
+
+TEST(Closure, SymlinkInsideTheRootIsFollowed) {
+    StoreRoot store;
+    const auto target = store.store() / k_hello.substr(11);
+    fs::create_directories(fs::path(store.root()) / "elsewhere");
+    fs::rename(target, fs::path(store.root()) / "elsewhere/hello.drv");
+    fs::create_symlink("../../elsewhere/hello.drv", target);
+    EXPECT_EQ(walk_closure({k_top}, store.root()).nodes.size(), 4u);
+}
+
+TEST(Closure, FifoInTheRootIsRefusedWithoutHanging) {
+    StoreRoot store;
+    const auto target = store.store() / k_hello.substr(11);
+    fs::remove(target);
+    ASSERT_EQ(::mkfifo(target.c_str(), 0644), 0);
+    try {
+        walk_closure({k_top}, store.root());
+        ADD_FAILURE() << "a FIFO was read as a drv";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Closure, StoreRootSlashIsTheRealStore) {
+    EXPECT_EQ(file_of(k_top, "/"), k_top);
+    EXPECT_EQ(file_of(k_top, "//"), k_top);
 }
 
 TEST(Closure, OutputPathIsNotADrv) {
