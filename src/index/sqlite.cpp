@@ -32,6 +32,28 @@ std::string describe(sqlite3* db, int rc) {
     return message;
 }
 
+// Throws hs::Error "<path>: <what>: <message>"; a damaged or foreign file
+// is a missing index (exit 5), anything else a failure.
+[[noreturn]] void throw_error(sqlite3* db, std::string_view path, int rc, std::string_view what) {
+    const std::string message = describe(db, rc);
+    const int primary = rc & 0xff;
+    ExitCode code = ExitCode::failure;
+    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN) {
+        code = ExitCode::no_index;
+    }
+    throw Error(std::string(path) + ": " + std::string(what) + ": " + message, code);
+}
+
+// A statement's error. The statement's connection and file name are asked
+// from SQLite, never from the Database the statement was prepared on: that
+// object may have moved since (an Index is returned and stored by value),
+// and its old address then holds garbage (a crash on every error path).
+[[noreturn]] void statement_error(sqlite3_stmt* stmt, int rc, std::string_view what) {
+    sqlite3* const db = sqlite3_db_handle(stmt);
+    const char* const file = db ? sqlite3_db_filename(db, "main") : nullptr;
+    throw_error(db, file ? file : "", rc, what);
+}
+
 } // namespace
 
 Database::Database(const std::string& path, OpenMode mode) : m_path(path) {
@@ -66,13 +88,7 @@ Database& Database::operator=(Database&& other) noexcept {
 }
 
 void Database::fail(int rc, std::string_view what) const {
-    const std::string message = describe(m_db, rc);
-    const int primary = rc & 0xff;
-    ExitCode code = ExitCode::failure;
-    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN) {
-        code = ExitCode::no_index;
-    }
-    throw Error(m_path + ": " + std::string(what) + ": " + message, code);
+    throw_error(m_db, m_path, rc, what);
 }
 
 void Database::exec(const char* sql) {
@@ -122,7 +138,7 @@ Statement::Use::~Use() {
 Statement::Use& Statement::Use::bind(int64_t value) {
     const int rc = sqlite3_bind_int64(m_stmt.m_stmt, m_next_param++, value);
     if (rc != SQLITE_OK) {
-        m_stmt.m_db->fail(rc, "cannot bind value");
+        statement_error(m_stmt.m_stmt, rc, "cannot bind value");
     }
     return *this;
 }
@@ -131,7 +147,7 @@ Statement::Use& Statement::Use::bind(std::string_view text) {
     const int rc = sqlite3_bind_text64(m_stmt.m_stmt, m_next_param++, text.data(), text.size(),
                                        SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK) {
-        m_stmt.m_db->fail(rc, "cannot bind text");
+        statement_error(m_stmt.m_stmt, rc, "cannot bind text");
     }
     return *this;
 }
@@ -140,7 +156,7 @@ Statement::Use& Statement::Use::bind(std::span<const uint8_t> blob) {
     const int rc = sqlite3_bind_blob64(m_stmt.m_stmt, m_next_param++, blob.data(), blob.size(),
                                        SQLITE_TRANSIENT);
     if (rc != SQLITE_OK) {
-        m_stmt.m_db->fail(rc, "cannot bind blob");
+        statement_error(m_stmt.m_stmt, rc, "cannot bind blob");
     }
     return *this;
 }
@@ -148,7 +164,7 @@ Statement::Use& Statement::Use::bind(std::span<const uint8_t> blob) {
 Statement::Use& Statement::Use::bind_null() {
     const int rc = sqlite3_bind_null(m_stmt.m_stmt, m_next_param++);
     if (rc != SQLITE_OK) {
-        m_stmt.m_db->fail(rc, "cannot bind null");
+        statement_error(m_stmt.m_stmt, rc, "cannot bind null");
     }
     return *this;
 }
@@ -161,7 +177,7 @@ bool Statement::Use::next() {
     if (rc == SQLITE_DONE) {
         return false;
     }
-    m_stmt.m_db->fail(rc, "cannot execute statement");
+    statement_error(m_stmt.m_stmt, rc, "cannot execute statement");
 }
 
 void Statement::Use::exec() {
