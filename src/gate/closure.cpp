@@ -19,6 +19,18 @@ namespace hs::gate {
 
 namespace {
 
+// A path for a message: as it is when it is plain printable ASCII, else
+// quoted (control bytes escaped), since paths come from the command line.
+std::string shown(std::string_view path) {
+    for (const char c : path) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte >= 0x7f) {
+            return quote(path);
+        }
+    }
+    return std::string(path);
+}
+
 [[noreturn]] void fail(const std::string& message) {
     throw Error(message, ExitCode::usage);
 }
@@ -51,7 +63,7 @@ bool is_inside(std::string_view real_path, const std::string& real_root) {
 std::string real_path_of(const std::string& path) {
     char* real = ::realpath(path.c_str(), nullptr);
     if (!real) {
-        fail(path + ": " + std::strerror(errno));
+        fail(shown(path) + ": " + std::strerror(errno));
     }
     std::string out = real;
     std::free(real);
@@ -80,27 +92,27 @@ void read_file(const std::string& path, std::string& out, const std::string& rea
     if (!real_root.empty() && !is_inside(real_path_of(path), real_root)) {
         // Checked before opening too, so nothing outside is ever opened
         // (a device or a FIFO may act on open).
-        fail(path + ": resolves outside the store root " + real_root);
+        fail(shown(path) + ": resolves outside the store root " + shown(real_root));
     }
     // O_NONBLOCK: a FIFO named like a drv must not hang the walk (it is then
     // refused as not a regular file); it changes nothing for regular files.
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
-        fail(path + ": " + std::strerror(errno));
+        fail(shown(path) + ": " + std::strerror(errno));
     }
     if (!real_root.empty()) {
         const std::string real = opened_path(fd.get());
         if (!real.empty() && !is_inside(real, real_root)) {
-            fail(path + ": resolves outside the store root " + real_root);
+            fail(shown(path) + ": resolves outside the store root " + shown(real_root));
         }
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fail(path + ": not a regular file");
+        fail(shown(path) + ": not a regular file");
     }
     constexpr off_t k_max_drv = 64 << 20;
     if (st.st_size > k_max_drv) {
-        fail(path + ": larger than 64 MiB, not a .drv");
+        fail(shown(path) + ": larger than 64 MiB, not a .drv");
     }
     out.resize(static_cast<size_t>(st.st_size));
     size_t done = 0;
@@ -110,7 +122,8 @@ void read_file(const std::string& path, std::string& out, const std::string& rea
             continue;
         }
         if (got <= 0) {
-            fail(path + ": " + (got < 0 ? std::strerror(errno) : "file shrank while reading"));
+            fail(shown(path) + ": " +
+                 (got < 0 ? std::strerror(errno) : "file shrank while reading"));
         }
         done += static_cast<size_t>(got);
     }
@@ -154,13 +167,13 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
             const auto base = root.substr(slash == std::string::npos ? 0 : slash + 1);
             const auto parsed = core::parse_basename(base, &why);
             if (!parsed) {
-                fail(root + ": not a .drv store path or file (" + why + ")");
+                fail(shown(root) + ": not a .drv store path or file (" + why + ")");
             }
             path = parsed->path();
             file = root;
         }
         if (!path.ends_with(core::k_drv_suffix)) {
-            fail(root + ": not a .drv (give the derivation, not an output)");
+            fail(shown(root) + ": not a .drv (give the derivation, not an output)");
         }
         if (seen.emplace(path, static_cast<int32_t>(closure.nodes.size())).second) {
             closure.nodes.push_back({path, -1});
@@ -172,7 +185,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
         const bool given_file = i < files.size() && !files[i].empty();
         const std::string file = given_file ? files[i] : file_of(closure.nodes[i].path, store_root);
         read_file(file, text, given_file ? std::string() : real_root);
-        auto inputs = core::parse_input_drv_paths(text, file);
+        auto inputs = core::parse_input_drv_paths(text, shown(file));
         for (auto& input : inputs) {
             if (seen.emplace(input, static_cast<int32_t>(closure.nodes.size())).second) {
                 closure.nodes.push_back({std::move(input), static_cast<int32_t>(i)});

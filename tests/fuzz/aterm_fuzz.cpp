@@ -1,7 +1,9 @@
 // libFuzzer target for the ATerm parser. Besides "no crash", it checks that
-// the two entry points accept the same inputs and agree on inputDrvs.
+// the two entry points accept the same inputs and agree on inputDrvs, and
+// that error messages are printable (they may quote the input).
 #include "core/aterm.hpp"
 #include "core/error.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -20,12 +22,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::optional<hs::core::Derivation> drv;
     try {
         drv = hs::core::parse_derivation(text);
-    } catch (const hs::Error&) {
+    } catch (const hs::Error& e) {
+        hs::fuzz::check_message(e.what(), "parse_derivation message is printable");
     }
     std::optional<std::vector<std::string>> paths;
     try {
         paths = hs::core::parse_input_drv_paths(text);
-    } catch (const hs::Error&) {
+    } catch (const hs::Error& e) {
+        hs::fuzz::check_message(e.what(), "parse_input_drv_paths message is printable");
     }
 
     if (drv.has_value() != paths.has_value()) {

@@ -1,5 +1,7 @@
-// libFuzzer target for the dry-run output parser.
+// libFuzzer target for the dry-run output parser: no crash, and error
+// messages are printable (they quote the offending line).
 #include "core/error.hpp"
+#include "fuzz_check.hpp"
 #include "gate/dry_run.hpp"
 
 #include <cstddef>
@@ -13,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string copy(reinterpret_cast<const char*>(data), size);
     try {
         hs::gate::parse_dry_run(std::string_view(copy));
-    } catch (const hs::Error&) {
+    } catch (const hs::Error& e) {
+        hs::fuzz::check_message(e.what(), "parse_dry_run message is printable");
     }
     return 0;
 }
