@@ -30,21 +30,21 @@ std::string_view failure_name(Failure failure);
 Failure classify(long http_status, int curl_code);
 
 struct HttpOptions {
-    std::string user_agent; // "hydra-status/<version> (+<project URL>)"
+    std::string user_agent;                       // "hydra-status/<version> (+<project URL>)"
     std::chrono::milliseconds min_interval{1000}; // between request starts
     int max_in_flight = 2;                        // requests are sequential: 1 <= this
     int max_tries = 6;
     std::chrono::milliseconds backoff_base{1000};
     std::chrono::milliseconds backoff_ceiling{300'000};
     std::chrono::seconds connect_timeout{30};
-    std::chrono::seconds total_timeout{900};      // nginx in front of hydra.nixos.org waits 900 s
-    std::chrono::seconds low_speed_time{120};     // abort when < 1 byte/s for this long
-    uint64_t max_body_bytes = 4ULL << 30;         // after decompression
+    std::chrono::seconds total_timeout{900};  // nginx in front of hydra.nixos.org waits 900 s
+    std::chrono::seconds low_speed_time{120}; // abort when < 1 byte/s for this long
+    uint64_t max_body_bytes = 4ULL << 30;     // after decompression
     long max_redirects = 5;
-    uint64_t max_requests = 10'000;               // per-run budget
-    bool insecure = false;                        // never silently: the CLI warns
-    const std::atomic<bool>* stop = nullptr;      // set by SIGINT/SIGTERM handlers
-    uint64_t rng_seed = 0;                        // 0: seeded from the clock
+    uint64_t max_requests = 10'000;          // per-run budget
+    bool insecure = false;                   // never silently: the CLI warns
+    const std::atomic<bool>* stop = nullptr; // set by SIGINT/SIGTERM handlers
+    uint64_t rng_seed = 0;                   // 0: seeded from the clock
 };
 
 // Receives a response body as it arrives. reset() is called before every try,
@@ -88,24 +88,24 @@ struct FetchResult {
     bool not_modified = false; // 304 to a conditional request: ok(), the sink got no body
     Validators validators;     // sent with a 2xx or 304 answer
     long http_status = 0;
-    std::string message; // lowercase, names the (redacted) URL: "unable to download '<url>': HTTP error 503"
+    std::string message; // lowercase, names the (redacted) URL: "unable to download '<url>': HTTP
+                         // error 503"
     int tries = 0;
-    uint64_t bytes = 0;  // body bytes received (after decompression) in the last try
+    uint64_t bytes = 0; // body bytes received (after decompression) in the last try
     bool ok() const { return failure == Failure::none; }
 };
 
 // Exponential backoff with full jitter for try number `attempt` (1 = first
 // retry): uniform in [0, min(ceiling, base * 2^(attempt-1))], but never below
 // retry_after when the server sent one. Pure; the RNG is injected.
-std::chrono::milliseconds backoff_delay(int attempt,
-                                        std::chrono::milliseconds base,
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
                                         std::chrono::milliseconds ceiling,
                                         std::optional<std::chrono::milliseconds> retry_after,
                                         std::mt19937_64& rng);
 
 // Parses a Retry-After value: delta-seconds or an HTTP-date (relative to now).
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
-                                                           std::chrono::system_clock::time_point now);
+std::optional<std::chrono::milliseconds>
+parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);
 
 // Removes userinfo and query-string values that look like secrets from a URL
 // for messages: "https://user:pw@h/x?token=1" -> "https://h/x?token=REDACTED".

@@ -8,12 +8,12 @@ namespace hs {
 // Exit codes of the command-line contract (spec/cli.md).
 enum class ExitCode : int {
     ok = 0,
-    failure = 1,    // a permanent failure found, or a sync of some jobset failed
-    usage = 2,      // usage error or malformed input
-    unknown = 3,    // a key unknown to the index
-    transient = 4,  // a transient failure or a queued build
-    no_index = 5,   // the index is missing, unreadable or never synced
-    locked = 75,    // another sync holds the lock (EX_TEMPFAIL)
+    failure = 1,   // a permanent failure found, or a sync of some jobset failed
+    usage = 2,     // usage error or malformed input
+    unknown = 3,   // a key unknown to the index
+    transient = 4, // a transient failure or a queued build
+    no_index = 5,  // the index is missing, unreadable or never synced
+    locked = 75,   // another sync holds the lock (EX_TEMPFAIL)
 };
 
 // The one exception type of the project. Library code throws it; only the

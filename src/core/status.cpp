@@ -7,19 +7,19 @@ namespace hs::core {
 namespace {
 
 constexpr std::array<Status, 13> k_by_code{{
-    {"succeeded", StatusClass::good},                 // 0
-    {"failed", StatusClass::permanent},               // 1
-    {"dependency-failed", StatusClass::permanent},    // 2
-    {"aborted", StatusClass::transient},              // 3
-    {"cancelled", StatusClass::transient},            // 4
-    {"failed", StatusClass::permanent},               // 5 obsolete
-    {"failed-with-output", StatusClass::permanent},   // 6
-    {"timed-out", StatusClass::transient},            // 7
-    {"cached-failure", StatusClass::permanent},       // 8
-    {"unsupported-system", StatusClass::transient},   // 9
-    {"log-limit-exceeded", StatusClass::transient},   // 10
+    {"succeeded", StatusClass::good},                  // 0
+    {"failed", StatusClass::permanent},                // 1
+    {"dependency-failed", StatusClass::permanent},     // 2
+    {"aborted", StatusClass::transient},               // 3
+    {"cancelled", StatusClass::transient},             // 4
+    {"failed", StatusClass::permanent},                // 5 obsolete
+    {"failed-with-output", StatusClass::permanent},    // 6
+    {"timed-out", StatusClass::transient},             // 7
+    {"cached-failure", StatusClass::permanent},        // 8
+    {"unsupported-system", StatusClass::transient},    // 9
+    {"log-limit-exceeded", StatusClass::transient},    // 10
     {"output-limit-exceeded", StatusClass::transient}, // 11
-    {"non-deterministic", StatusClass::transient},    // 12
+    {"non-deterministic", StatusClass::transient},     // 12
 }};
 
 constexpr Status k_queued{"queued", StatusClass::transient};
