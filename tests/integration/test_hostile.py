@@ -742,6 +742,38 @@ class HostileJsonTest(HostileCase):
             self.hydra.set_phase(1)
 
 
+    @unittest.expectedFailure
+    def test_hydra_strings_never_reach_the_terminal_raw(self) -> None:
+        # BUG (src/cli/output.cpp append_hydra_human and hydra_row, the human
+        # lines of lookup and gate; src/cli/local_cmd.cpp, `info`; and
+        # src/cli/lookup.cpp, the stale-jobset warning): project, jobset, job
+        # and system are Hydra's strings, stored as sent, and printed raw, so
+        # a build object with "x\u001b]0;title\u0007" sets the terminal title
+        # or clears the screen. Fix: print them through hs::quote-style
+        # escaping (or refuse control characters in put_build). --json output
+        # escapes them already.
+        db = self.synced_copy()
+        drv = f"{STORE}/{HASH}-evil.drv"
+        build = {"id": 999, "finished": 1, "buildstatus": 1, "stoptime": 5, "drvpath": drv,
+                 "project": "x\u001b[31mRED", "jobset": "j\u001b]0;title\u0007",
+                 "job": "job\u009b2J", "system": "sys\u001b[2J", "buildoutputs": {}}
+        self.hydra.set_phase(2)
+        try:
+            self.hydra.add_faults([{"match": r"/eval/\d+/builds", "kind": "status", "status": 200,
+                                    "body": json.dumps([build]), "count": 1}])
+            proc = self.raw(["--db", db, "--url", self.hydra.url, "sync", "--jobset",
+                             "nixpkgs:trunk", "--min-interval", "0", "--by-id-max", "0", "-q"])
+            self.assertClean(proc, 0)
+        finally:
+            self.hydra.set_phase(1)
+        for args in (["lookup", drv], ["lookup", "--all", drv], ["info"]):
+            with self.subTest(args=args):
+                out = self.raw(["--db", db, *args]).stdout.decode()
+                self.assertNotIn("\x1b", out)
+                self.assertNotIn("\x07", out)
+                self.assertNotIn("\u009b", out)
+
+
 # ---------------------------------------------------------------------------
 # Credentials in URLs, --insecure
 
