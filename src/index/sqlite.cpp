@@ -29,6 +29,11 @@ std::string describe(sqlite3* db, int rc) {
             message += " (writing failed: disk full or file size limit?)";
         }
     }
+    if (primary == SQLITE_READONLY) {
+        // Also what a reader of a WAL index gets when it may not create the
+        // -shm file next to it.
+        message += " (the index or its directory is not writable)";
+    }
     return message;
 }
 
