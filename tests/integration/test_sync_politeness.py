@@ -201,7 +201,9 @@ class SettingsTest(SyncCase):
         # And they act: 250 ms between request starts.
         starts = [r["t_start"] for r in self.hydra.log()]
         self.assertGreaterEqual(len(starts), 4)
-        self.assertGreaterEqual(min(b - a for a, b in zip(starts, starts[1:])), 0.24)
+        # The fake stamps a request when it has read it, up to a connection
+        # set-up later than the client started it: allow 25 ms of that.
+        self.assertGreaterEqual(min(b - a for a, b in zip(starts, starts[1:])), 0.225)
 
     def test_every_setting_reaches_the_client_from_the_config_file(self) -> None:
         lines = [f"{key} = {value}" for key, (value, _) in self.EXPECTED.items()]
@@ -230,7 +232,7 @@ class SettingsTest(SyncCase):
         self.assertEqual(got["max-body"], (str(4 << 30) + " bytes", "default"))
         log = self.hydra.log()
         self.assertEqual(len(log), 2)  # listing, then the eval
-        self.assertGreaterEqual(log[1]["t_start"] - log[0]["t_start"], 0.99)
+        self.assertGreaterEqual(log[1]["t_start"] - log[0]["t_start"], 0.975)
 
     def test_invalid_settings_are_usage_errors_without_requests(self) -> None:
         for args in (["--max-in-flight", "3"], ["--max-in-flight", "0"], ["--max-tries", "0"],
@@ -263,7 +265,8 @@ class PacingTest(SyncCase):
         log = self.hydra.log()
         self.assertEqual(len(log), 5)  # alpha listing, 503 + retry, beta listing and eval
         for a, b in zip(log, log[1:]):
-            self.assertGreaterEqual(b["t_start"] - a["t_start"], 0.195, paths([a, b]))
+            # Server-side stamps lag the client's start by up to a connection set-up.
+            self.assertGreaterEqual(b["t_start"] - a["t_start"], 0.175, paths([a, b]))
             self.assertGreaterEqual(b["t_start"], a["t_end"] - 0.001, "one request at a time")
 
     def test_retry_after_seconds_is_obeyed(self) -> None:
@@ -272,7 +275,7 @@ class PacingTest(SyncCase):
         self.sync(backoff_ceiling="10ms")
         log = [r for r in self.hydra.log() if r["path"] == "/jobset/proj/alpha/evals"]
         self.assertEqual([r["status"] for r in log], [429, 200])
-        self.assertGreaterEqual(log[1]["t_start"] - log[0]["t_end"], 0.98)
+        self.assertGreaterEqual(log[1]["t_start"] - log[0]["t_end"], 0.96)
 
     def test_retry_after_http_date_is_obeyed(self) -> None:
         when = email.utils.formatdate(time.time() + 3, usegmt=True)
