@@ -201,7 +201,7 @@ public:
                const std::string& project, const std::string& jobset)
         : m_index(index), m_http(http), m_parser(parser), m_options(options), m_observer(observer),
           m_run(run), m_name(project + ":" + jobset) {
-        m_state = m_index.find_jobset(options.url, project, jobset);
+        m_state = m_index.find_jobset(redact_url(options.url), project, jobset);
         m_outcome.jobset = m_name;
     }
 
@@ -266,7 +266,10 @@ private:
         const index::JobsetState saved = m_state;
         index::Transaction txn(m_index.database());
         if (m_state.id == 0) {
-            const auto row = m_index.jobset(m_options.url, m_state.project, m_state.name);
+            // Credentials are for requests only: the index (and so every
+            // build URL printed from it) keeps the URL without them.
+            const auto row =
+                m_index.jobset(redact_url(m_options.url), m_state.project, m_state.name);
             m_state.id = row.id;
             m_state.instance = row.instance;
         }
@@ -337,6 +340,11 @@ private:
             }
             bool reached_known = false;
             for (auto& eval : parsed.evals) {
+                if (eval.id <= 0 || eval.id > index::k_id_mask) {
+                    return fail("'" + redact_url(url) + "': eval id " + std::to_string(eval.id) +
+                                    " out of range",
+                                Failure::malformed);
+                }
                 if (eval.id <= newest) {
                     reached_known = true; // listings are newest first
                     continue;

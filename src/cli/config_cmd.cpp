@@ -5,6 +5,7 @@
 #include "cli/settings.hpp"
 #include "core/error.hpp"
 #include "index/index.hpp"
+#include "sync/http.hpp"
 
 #include <algorithm>
 #include <set>
@@ -24,6 +25,12 @@ std::pair<std::string, int> split_file_origin(const std::string& origin) {
     return {origin.substr(0, colon), std::stoi(origin.substr(colon + 1))};
 }
 
+// A setting's value as shown: credentials in the url never are.
+std::string shown(const Settings& settings, const std::string& key) {
+    const auto& value = settings.get(key);
+    return key == "url" ? sync::redact_url(value) : value;
+}
+
 std::string pad_right(const std::string& text, size_t width) {
     return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
 }
@@ -35,7 +42,7 @@ void show_json(const Settings& settings, std::string& out) {
         out += "{\"key\":";
         append_json_string(out, key);
         out += ",\"value\":";
-        append_json_string(out, settings.get(key));
+        append_json_string(out, shown(settings, key));
         out += ",\"origin\":";
         append_json_string(out, origin_kind_name(kind));
         out += ",\"file\":";
@@ -61,15 +68,15 @@ void show_human(const Settings& settings, std::string& out) {
     size_t value_width = 5;
     for (const auto& spec : setting_specs()) {
         key_width = std::max(key_width, std::string(spec.key).size());
-        value_width = std::max(value_width, settings.get(spec.key).size());
+        value_width = std::max(value_width, shown(settings, spec.key).size());
     }
     // A very long value (a deep db path) does not push every origin away.
     value_width = std::min<size_t>(value_width, 48);
     out += pad_right("KEY", key_width) + "  " + pad_right("VALUE", value_width) + "  ORIGIN\n";
     for (const auto& spec : setting_specs()) {
         out += pad_right(spec.key, key_width) + "  " +
-               pad_right(settings.get(spec.key), value_width) + "  " + settings.origin(spec.key) +
-               "\n";
+               pad_right(shown(settings, spec.key), value_width) + "  " +
+               settings.origin(spec.key) + "\n";
     }
     out += "\nconfig files, lowest layer first:\n";
     size_t path_width = 0;
@@ -114,7 +121,7 @@ int config_command(Context& ctx) {
             throw UsageError("config get: unknown key " + quote(key) +
                              " (see 'hydra-status config show')");
         }
-        out += ctx.settings.get(key) + "\n";
+        out += shown(ctx.settings, key) + "\n";
     } else {
         throw UsageError("config: unknown subcommand " + quote(sub) + " (expected show or get)");
     }

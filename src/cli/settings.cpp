@@ -169,6 +169,9 @@ Settings Settings::load(const std::map<std::string, std::string>& command_line,
     for (const auto& [key, value] : command_line) {
         settings.set(key, value, "command line", OriginKind::command_line);
     }
+    if (settings.get("db").empty()) {
+        throw UsageError(settings.origin("db") + ": --db (db): the index path is empty");
+    }
     return settings;
 }
 

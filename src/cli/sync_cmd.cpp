@@ -238,10 +238,12 @@ std::string normalize_url(std::string url, const std::string& origin) {
         url.pop_back();
     }
     if (!url.starts_with("https://") && !url.starts_with("http://")) {
-        throw UsageError(origin + ": url: expected http:// or https://, got " + quote(url));
+        throw UsageError(origin + ": url: expected http:// or https://, got " +
+                         quote(sync::redact_url(url)));
     }
     if (url.find_first_of(" \t\r\n?#") != std::string::npos) {
-        throw UsageError(origin + ": url: invalid URL " + quote(url));
+        throw UsageError(origin + ": url: invalid URL " + quote(sync::redact_url(url)) +
+                         " (no query, fragment or blanks)");
     }
     return url;
 }
@@ -371,8 +373,10 @@ int sync_command(Context& ctx) {
         std::filesystem::create_directories(std::filesystem::path(db).parent_path());
     } else if (const auto dir = std::filesystem::path(db).parent_path();
                !dir.empty() && !std::filesystem::is_directory(dir)) {
-        throw Error("cannot create index " + db + ": directory " + dir.string() +
-                    " does not exist");
+        std::error_code ec;
+        const bool exists = std::filesystem::exists(dir, ec);
+        throw Error("cannot create index " + db + ": " + dir.string() +
+                    (exists ? " is not a directory" : " does not exist"));
     }
     index::SyncLock lock(db);
     auto index = index::Index::open_read_write(db);

@@ -59,10 +59,14 @@ size_t utf8_sequence(std::string_view value, size_t i) {
 
 std::string quote(std::string_view value) {
     constexpr size_t k_max_shown = 300; // bytes of the value
-    std::string out = "'";
+    return "'" + printable(value, k_max_shown) + "'";
+}
+
+std::string printable(std::string_view value, size_t max_bytes) {
+    std::string out;
     size_t i = 0;
     while (i < value.size()) {
-        if (i >= k_max_shown) {
+        if (i >= max_bytes) {
             out += "...";
             break;
         }
@@ -84,7 +88,7 @@ std::string quote(std::string_view value) {
             ++i;
             continue;
         }
-        if (i + len > k_max_shown) {
+        if (i + len > max_bytes) {
             out += "..."; // never a character cut in half
             break;
         }
@@ -97,7 +101,6 @@ std::string quote(std::string_view value) {
         }
         i += len;
     }
-    out += "'";
     return out;
 }
 

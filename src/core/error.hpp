@@ -41,4 +41,10 @@ public:
 // most 300 bytes of the value, then "...".
 std::string quote(std::string_view value);
 
+// The same escaping without quotes or a length limit by default: control
+// characters (C0, DEL, C1) and bytes that are not UTF-8 become \xNN, so the
+// text is safe to print on a terminal. For strings from Hydra that the index
+// keeps (job, system, ...).
+std::string printable(std::string_view value, size_t max_bytes = std::string_view::npos);
+
 } // namespace hs

@@ -98,6 +98,16 @@ std::span<const uint8_t> bytes(const core::HashBytes& hash) {
     return {hash.data(), hash.size()};
 }
 
+// Hydra's strings are stored printable: a job or system name with control
+// characters (a hostile or broken server) must not reach a terminal raw.
+std::string stored(const std::string& text) {
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte >= 0x20 && byte < 0x7f;
+    });
+    return plain ? text : printable(text);
+}
+
 core::HashBytes to_hash(std::span<const uint8_t> blob) {
     core::HashBytes out{};
     if (blob.size() == out.size()) {
@@ -592,12 +602,14 @@ std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
         return "build " + std::to_string(build.id) + ": invalid drvpath " + quote(build.drvpath) +
                (why.empty() ? "" : ": " + why);
     }
-    const std::string key = std::to_string(instance) + '\t' + build.project + '\t' + build.jobset;
+    const std::string project = stored(build.project);
+    const std::string jobset = stored(build.jobset);
+    const std::string key = std::to_string(instance) + '\t' + project + '\t' + jobset;
     int64_t jobset_row = 0;
     if (const auto it = m_jobset_ids.find(key); it != m_jobset_ids.end()) {
         jobset_row = it->second;
     } else {
-        jobset_row = jobset_in(instance, build.project, build.jobset).id;
+        jobset_row = jobset_in(instance, project, jobset).id;
         m_jobset_ids.emplace(key, jobset_row);
     }
     const int64_t row_id = (instance << k_instance_shift) | build.id;
@@ -608,8 +620,8 @@ std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
             .bind(bytes(drv->hash))
             .bind(drv->drv_name())
             .bind(jobset_row)
-            .bind(intern(build.job))
-            .bind(intern(build.system))
+            .bind(intern(stored(build.job)))
+            .bind(intern(stored(build.system)))
             .bind(int64_t{build.finished ? 1 : 0});
         if (build.buildstatus) {
             use.bind(int64_t{*build.buildstatus});
@@ -634,6 +646,9 @@ std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
 }
 
 void Index::put_eval(const JobsetState& jobset, const core::EvalRecord& eval) {
+    if (eval.id <= 0 || eval.id > k_id_mask) {
+        throw Error(m_db.path() + ": eval id " + std::to_string(eval.id) + " out of range");
+    }
     std::string inputs;
     for (const auto& [name, revision] : eval.inputs) {
         inputs += name + " " + revision + "\n";

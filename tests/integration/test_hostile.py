@@ -539,19 +539,12 @@ class IndexDirectoryTest(HostileCase):
         with open(blocker) as f:
             self.assertEqual(f.read(), "keep me\n")
 
-    @unittest.expectedFailure
     def test_file_in_place_of_the_directory_is_named_as_such(self) -> None:
-        # BUG (src/cli/sync_cmd.cpp, the check before creating the index):
-        # "--db /etc/passwd/x" says "directory /etc/passwd does not exist";
-        # /etc/passwd exists and is not a directory.
         proc = self.raw(["--db", "/etc/passwd/x", "--url", self.hydra.url, "sync", "--jobset",
                          "nixpkgs:trunk"])
         self.assertClean(proc, 1, "/etc/passwd", "not a directory")
 
-    @unittest.expectedFailure
     def test_empty_db_path_is_a_usage_error(self) -> None:
-        # BUG (src/cli/settings.cpp): --db "" is taken as a path ("no index at
-        # (run 'hydra-status sync' first)", exit 5); it should be a usage error.
         self.assertClean(self.raw(["--db", "", "lookup", self.key("failed")]), 2, "--db")
 
 
@@ -742,16 +735,9 @@ class HostileJsonTest(HostileCase):
             self.hydra.set_phase(1)
 
 
-    @unittest.expectedFailure
     def test_eval_id_out_of_range_is_refused(self) -> None:
-        # BUG (src/index/index.cpp Index::put_eval, has_eval, eval_builds;
-        # sync/syncer.cpp JobsetSync::new_evals): eval ids are not range
-        # checked (put_build checks build ids), and the index keys evals as
-        # instance << 40 | id. One listed eval with id 2^41 + 5 is stored as
-        # eval 5 of instance 3, and newest_eval becomes 2^41 + 5, so every
-        # later real eval counts as known: the jobset never syncs again and
-        # new builds stay "unknown". Fix: refuse ids outside 1..k_id_mask
-        # (new_evals fails the jobset as malformed; put_eval checks too).
+        # The index keys evals as instance << 40 | id: an eval id of 2^41 + 5
+        # must fail the listing, not poison newest_eval for every later sync.
         db = self.synced_copy()
         eval3 = self.hydra.dataset["phases"]["1"]["evals"]["3"]
         bogus = dict(eval3, id=(1 << 41) + 5)
@@ -772,16 +758,10 @@ class HostileJsonTest(HostileCase):
                                      db=db).stdout)
         self.assertEqual(answer["status"], "failed")
 
-    @unittest.expectedFailure
     def test_hydra_strings_never_reach_the_terminal_raw(self) -> None:
-        # BUG (src/cli/output.cpp append_hydra_human and hydra_row, the human
-        # lines of lookup and gate; src/cli/local_cmd.cpp, `info`; and
-        # src/cli/lookup.cpp, the stale-jobset warning): project, jobset, job
-        # and system are Hydra's strings, stored as sent, and printed raw, so
-        # a build object with "x\u001b]0;title\u0007" sets the terminal title
-        # or clears the screen. Fix: print them through hs::quote-style
-        # escaping (or refuse control characters in put_build). --json output
-        # escapes them already.
+        # Project, jobset, job and system come from Hydra: the index stores
+        # them with control characters escaped (Index::put_build), so no
+        # output can set the terminal title or clear the screen.
         db = self.synced_copy()
         drv = f"{STORE}/{HASH}-evil.drv"
         build = {"id": 999, "finished": 1, "buildstatus": 1, "stoptime": 5, "drvpath": drv,
@@ -855,33 +835,18 @@ class CredentialsTest(HostileCase):
         self.assertIn(proc.returncode, (1, 2))
         self.assertNoSecret(proc)
 
-    @unittest.expectedFailure
     def test_userinfo_never_printed_by_config_errors(self) -> None:
-        # BUG (src/cli/settings.cpp, the url check): "url: expected http:// or
-        # https://, got '<the whole URL>'" prints the userinfo. Fix: quote
-        # sync::redact_url(value) in every message about the url value.
         proc = self.hs(["--url", f"ftp://user:{self.SECRET}@example.org", "sync", "--jobset",
                         "nixpkgs:trunk"])
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertNoSecret(proc)
 
-    @unittest.expectedFailure
     def test_query_token_never_printed(self) -> None:
-        # BUG (src/cli/settings.cpp, the url check): a URL with a query is
-        # refused with "url: invalid URL '<the whole URL>'", token included.
-        # Fix: quote sync::redact_url(value) in that message.
         url = f"{self.hydra.url}/?token={self.SECRET}"
         proc = self.sync(url, "--jobset", "nixpkgs:trunk")
         self.assertNoSecret(proc)
 
-    @unittest.expectedFailure
     def test_userinfo_never_printed_by_lookup_info_and_config(self) -> None:
-        # BUG (src/cli/sync_cmd.cpp + src/cli/lookup.cpp/output.cpp): the
-        # index stores the URL as given, so build_url, log_url, raw_log_url
-        # (human and --json), `info` and `config show` print
-        # http://user:<secret>@host/... Fix: key the instance in the index by
-        # sync::redact_url(url) (credentials are for requests only), and
-        # print redact_url(url) in `config show`.
         url = self.userinfo_url()
         self.assertExit(self.sync(url, "--jobset", "nixpkgs:trunk"), 0)
         for args in (["lookup", self.key("failed")], ["--json", "lookup", self.key("failed")],
