@@ -120,6 +120,7 @@ int gate_command(Context& ctx) {
     }
 
     auto index = index::Index::open_read_only(ctx.settings.get("db"));
+    const index::ReadTransaction snapshot(index.database());
     const bool synced = index.ever_synced();
     if (!synced) {
         print_warning(index.path() +

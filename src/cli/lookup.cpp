@@ -198,6 +198,12 @@ int lookup_command(Context& ctx) {
         }
         print_error(e.what());
     }
+    // Every answer of the run from one snapshot: one WAL read lock, not one
+    // per statement (bench/ANALYSIS.md, change 4).
+    std::optional<index::ReadTransaction> snapshot;
+    if (index) {
+        snapshot.emplace(index->database());
+    }
     const int64_t now = unix_now();
     LookupRun run{index ? &*index : nullptr,
                   ctx.json,

@@ -191,8 +191,7 @@ struct Index::Statements {
     // Prepared on first use: read-only connections never need them.
     struct Writes {
         explicit Writes(Database& db)
-            : find_name(db, "SELECT id FROM name WHERE text = ?1"),
-              insert_name(db, "INSERT INTO name (text) VALUES (?1)"),
+            : insert_name(db, "INSERT INTO name (text) VALUES (?1)"),
               find_instance(db, "SELECT id FROM hydra WHERE url = ?1"),
               insert_instance(db, "INSERT INTO hydra (url) VALUES (?1)"),
               find_jobset(db, "SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, "
@@ -235,7 +234,7 @@ struct Index::Statements {
               delete_local(db, "DELETE FROM local_failure WHERE drv = ?1"),
               delete_all_local(db, "DELETE FROM local_failure") {}
 
-        Statement find_name, insert_name, find_instance, insert_instance;
+        Statement insert_name, find_instance, insert_instance;
         Statement find_jobset, insert_jobset, update_jobset;
         Statement build_state, unfinished, upsert_build, upsert_output;
         Statement insert_eval, eval_builds, eval_ids;
@@ -284,8 +283,15 @@ Index Index::open_read_write(const std::string& path) {
     // read but not write the index's directory (a system index) can open it.
     int persist = 1;
     sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    // The persisted -wal is truncated when the last connection closes,
+    // instead of staying as large as the largest eval's transaction.
+    db.exec("PRAGMA journal_size_limit = 0");
     db.exec("PRAGMA synchronous = NORMAL");
-    db.exec("PRAGMA foreign_keys = ON");
+    // Statement journals in memory, not in /var/tmp (bench/ANALYSIS.md §1).
+    db.exec("PRAGMA temp_store = MEMORY");
+    // Foreign keys stay declared but unenforced: the only writer is this
+    // class, which takes every referenced id from the table it references,
+    // and enforcement costs a parent lookup per row of a 250k-build eval.
     db.exec("PRAGMA cache_size = -65536");
     migrate(db);
     return Index(std::move(db));
@@ -443,23 +449,21 @@ int64_t Index::forget_all_local_failures() {
 }
 
 int64_t Index::intern(const std::string& text) {
+    if (!m_names_loaded) {
+        // One scan instead of a SELECT per name missing from the cache.
+        Statement all(m_db, "SELECT id, text FROM name");
+        auto use = all.use();
+        while (use.next()) {
+            m_names.emplace(use.get_str(1), use.get_int(0));
+        }
+        m_names_loaded = true;
+    }
     if (const auto it = m_names.find(text); it != m_names.end()) {
         return it->second;
     }
-    auto& w = m_stmts->w(m_db);
-    int64_t id = 0;
-    {
-        auto find = w.find_name.use();
-        find.bind(text);
-        if (find.next()) {
-            id = find.get_int(0);
-        }
-    }
-    if (id == 0) {
-        auto insert = w.insert_name.use();
-        insert.bind(text).exec();
-        id = m_db.last_insert_rowid();
-    }
+    auto insert = m_stmts->w(m_db).insert_name.use();
+    insert.bind(text).exec();
+    const int64_t id = m_db.last_insert_rowid();
     m_names.emplace(text, id);
     return id;
 }
@@ -541,6 +545,8 @@ JobsetState Index::jobset_in(int64_t instance, const std::string& project,
 
 std::vector<int64_t> Index::builds_to_fetch(int64_t instance, std::span<const int64_t> ids) {
     auto& w = m_stmts->w(m_db);
+    // One read transaction for all the ids, not one per statement.
+    const ReadTransaction snapshot(m_db);
     std::vector<int64_t> out;
     for (const int64_t id : ids) {
         auto use = w.build_state.use();
@@ -677,6 +683,7 @@ void Index::set_jobset_state(const JobsetState& state) {
 
 void Index::forget_caches() {
     m_names.clear();
+    m_names_loaded = false;
     m_jobset_ids.clear();
 }
 

@@ -151,7 +151,8 @@ private:
 
     Database m_db;
     std::unique_ptr<Statements> m_stmts;
-    std::unordered_map<std::string, int64_t> m_names;
+    std::unordered_map<std::string, int64_t> m_names; // all of table name once loaded
+    bool m_names_loaded = false;
     std::unordered_map<std::string, int64_t> m_jobset_ids; // "instance\tproject\tjobset"
 };
 

@@ -220,6 +220,20 @@ std::span<const uint8_t> Statement::Use::get_blob(int col) const {
     return {data, data ? size : 0};
 }
 
+ReadTransaction::ReadTransaction(Database& db)
+    : m_db(db), m_own(sqlite3_get_autocommit(db.handle()) != 0) {
+    if (m_own) {
+        m_db.exec("BEGIN");
+    }
+}
+
+ReadTransaction::~ReadTransaction() {
+    if (m_own) {
+        // Ending a read-only transaction cannot lose anything; never throws.
+        sqlite3_exec(m_db.handle(), "COMMIT", nullptr, nullptr, nullptr);
+    }
+}
+
 Transaction::Transaction(Database& db) : m_db(db) {
     m_db.exec("BEGIN IMMEDIATE");
 }

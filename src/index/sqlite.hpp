@@ -89,6 +89,21 @@ private:
     sqlite3_stmt* m_stmt = nullptr;
 };
 
+// A read snapshot: BEGIN on construction unless a transaction is already
+// open, and its end in the destructor. Many reads in one snapshot take the
+// WAL read lock once instead of once per statement.
+class ReadTransaction {
+public:
+    explicit ReadTransaction(Database& db);
+    ~ReadTransaction();
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+private:
+    Database& m_db;
+    bool m_own;
+};
+
 // BEGIN IMMEDIATE on construction; ROLLBACK in the destructor unless commit().
 class Transaction {
 public:
