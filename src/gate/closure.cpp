@@ -84,6 +84,8 @@ std::string opened_path(int fd) {
     return out;
 }
 
+void read_open_file(int fd, const std::string& path, std::string& out);
+
 // Reads a whole file into out (reusing its capacity). With a store root
 // (real_root not empty) the file is only read if what was opened lies
 // inside it: a symlink in the root may point anywhere. The check is made on
@@ -106,8 +108,13 @@ void read_file(const std::string& path, std::string& out, const std::string& rea
             fail(shown(path) + ": resolves outside the store root " + shown(real_root));
         }
     }
+    read_open_file(fd.get(), path, out);
+}
+
+// Reads the whole regular file open as fd into out.
+void read_open_file(int fd, const std::string& path, std::string& out) {
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         fail(shown(path) + ": not a regular file");
     }
     constexpr off_t k_max_drv = 64 << 20;
@@ -117,7 +124,7 @@ void read_file(const std::string& path, std::string& out, const std::string& rea
     out.resize(static_cast<size_t>(st.st_size));
     size_t done = 0;
     while (done < out.size()) {
-        const auto got = ::read(fd.get(), out.data() + done, out.size() - done);
+        const auto got = ::read(fd, out.data() + done, out.size() - done);
         if (got < 0 && errno == EINTR) {
             continue;
         }
@@ -180,11 +187,37 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
             files.push_back(file);
         }
     }
+    // With a store root, the store directory is opened once and checked to be
+    // inside the root; a drv is then opened relative to it without following
+    // a symlink, which cannot leave the root and needs no realpath() per file.
+    // A drv that is a symlink takes the checked path of read_file.
+    const Fd store_dir(real_root.empty()
+                           ? -1
+                           : ::open(file_of(std::string(core::k_store_dir), store_root).c_str(),
+                                    O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (store_dir.get() >= 0) {
+        std::string real = opened_path(store_dir.get());
+        if (real.empty()) {
+            real = real_path_of(file_of(std::string(core::k_store_dir), store_root));
+        }
+        if (!is_inside(real, real_root)) {
+            fail(shown(store_root) + ": its nix/store resolves outside the store root");
+        }
+    }
     std::string text;
     for (size_t i = 0; i < closure.nodes.size(); ++i) {
         const bool given_file = i < files.size() && !files[i].empty();
         const std::string file = given_file ? files[i] : file_of(closure.nodes[i].path, store_root);
-        read_file(file, text, given_file ? std::string() : real_root);
+        const Fd direct(given_file || store_dir.get() < 0
+                            ? -1
+                            : ::openat(store_dir.get(),
+                                       closure.nodes[i].path.c_str() + core::k_store_dir.size() + 1,
+                                       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW));
+        if (direct.get() >= 0) {
+            read_open_file(direct.get(), file, text);
+        } else {
+            read_file(file, text, given_file ? std::string() : real_root);
+        }
         auto inputs = core::parse_input_drv_paths(text, shown(file));
         for (auto& input : inputs) {
             if (seen.emplace(input, static_cast<int32_t>(closure.nodes.size())).second) {

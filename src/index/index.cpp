@@ -108,6 +108,17 @@ std::string stored(const std::string& text) {
     return plain ? text : printable(text);
 }
 
+// The columns of find_jobset: id, synced_at, newest_eval, rechecked_at,
+// etag, last_modified.
+void read_jobset_row(const Statement::Use& row, JobsetState& state) {
+    state.id = row.get_int(0);
+    state.synced_at = row.get_opt_int(1);
+    state.newest_eval = row.get_opt_int(2);
+    state.rechecked_at = row.get_opt_int(3);
+    state.etag = row.get_str(4);
+    state.last_modified = row.get_str(5);
+}
+
 core::HashBytes to_hash(std::span<const uint8_t> blob) {
     core::HashBytes out{};
     if (blob.size() == out.size()) {
@@ -507,12 +518,7 @@ JobsetState Index::find_jobset(const std::string& url, const std::string& projec
     auto find = w.find_jobset.use();
     find.bind(state.instance).bind(project).bind(name);
     if (find.next()) {
-        state.id = find.get_int(0);
-        state.synced_at = find.get_opt_int(1);
-        state.newest_eval = find.get_opt_int(2);
-        state.rechecked_at = find.get_opt_int(3);
-        state.etag = find.get_str(4);
-        state.last_modified = find.get_str(5);
+        read_jobset_row(find, state);
     }
     return state;
 }
@@ -528,12 +534,7 @@ JobsetState Index::jobset_in(int64_t instance, const std::string& project,
         auto find = w.find_jobset.use();
         find.bind(instance).bind(project).bind(name);
         if (find.next()) {
-            state.id = find.get_int(0);
-            state.synced_at = find.get_opt_int(1);
-            state.newest_eval = find.get_opt_int(2);
-            state.rechecked_at = find.get_opt_int(3);
-            state.etag = find.get_str(4);
-            state.last_modified = find.get_str(5);
+            read_jobset_row(find, state);
             return state;
         }
     }
