@@ -59,7 +59,10 @@ size_t utf8_sequence(std::string_view value, size_t i) {
 
 std::string quote(std::string_view value) {
     constexpr size_t k_max_shown = 300; // bytes of the value
-    return "'" + printable(value, k_max_shown) + "'";
+    std::string out = "'";
+    out += printable(value, k_max_shown);
+    out += '\'';
+    return out;
 }
 
 std::string printable(std::string_view value, size_t max_bytes) {
