@@ -4,6 +4,7 @@
 // an in-memory index with put_build. Checks that every accepted build reads
 // back as it was written, that every message is printable, and that Hydra's
 // error-body reader never throws.
+#include "core/error.hpp"
 #include "core/records.hpp"
 #include "core/store_path.hpp"
 #include "fuzz_check.hpp"
@@ -24,6 +25,15 @@ using hs::fuzz::check_message;
 namespace core = hs::core;
 namespace index = hs::index;
 
+// How the index keeps Hydra's strings (Index::put_build): as sent when
+// printable ASCII, else escaped by hs::printable.
+std::string stored(const std::string& text) {
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+    });
+    return plain ? text : hs::printable(text);
+}
+
 // Writes one parsed build and checks that the index answers with it.
 void ingest(index::Index& idx, int64_t instance, const core::BuildRecord& build) {
     const std::string why = idx.put_build(instance, build);
@@ -39,8 +49,13 @@ void ingest(index::Index& idx, int64_t instance, const core::BuildRecord& build)
                                   [&](const index::BuildRow& r) { return r.build_id == build.id; });
     check(row != rows.end(), "an accepted build is found by its drv", build.drvpath);
     check(row->drv_path() == build.drvpath, "drv path reads back", row->drv_path());
-    check(row->project == build.project && row->jobset == build.jobset, "jobset reads back");
-    check(row->job == build.job && row->system == build.system, "job and system read back");
+    check(row->project == stored(build.project) && row->jobset == stored(build.jobset),
+          "jobset reads back", row->project + ":" + row->jobset);
+    check(row->job == stored(build.job) && row->system == stored(build.system),
+          "job and system read back", row->job + " " + row->system);
+    for (const auto* text : {&row->project, &row->jobset, &row->job, &row->system}) {
+        check_message(*text, "a stored Hydra string is printable");
+    }
     check(row->finished == build.finished, "finished reads back");
     check(row->buildstatus == build.buildstatus, "buildstatus reads back");
     check(row->starttime == build.starttime && row->stoptime == build.stoptime, "times read back");

@@ -24,11 +24,9 @@ namespace core = hs::core;
 namespace index = hs::index;
 
 void ingest(index::Index& idx, const index::JobsetState& state, const core::EvalRecord& eval) {
-    // The syncer only ever ingests evals newer than the newest it has,
-    // which is 0 before the first: ids <= 0 never reach put_eval. Ids above
-    // k_id_mask do (put_eval does not check them, unlike put_build; reported
-    // on issue 8) and would alias another instance's evals: skipped here so
-    // that the target keeps looking for other findings.
+    // The syncer ingests only evals newer than the newest it has (0 before
+    // the first), and refuses ids above k_id_mask, which put_eval throws on
+    // (the index keys evals as instance << 40 | id).
     if (eval.id <= 0 || eval.id > index::k_id_mask) {
         return;
     }
