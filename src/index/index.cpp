@@ -271,18 +271,14 @@ Index Index::open_read_only(const std::string& path) {
     if (::stat(path.c_str(), &st) != 0) {
         throw Error("no index at " + path + " (run 'hydra-status sync' first)", ExitCode::no_index);
     }
+    // Whatever is wrong with the file (not a database, corrupt, unreadable),
+    // Database::fail reports it with the exit code of a missing index.
     Database db(path, OpenMode::read_only);
-    try {
-        const int64_t version = user_version(db);
-        check_version(db, version);
-        if (version == 0) {
-            throw Error(path + ": not a hydra-status index (run 'hydra-status sync' first)",
-                        ExitCode::no_index);
-        }
-    } catch (const Error& e) {
-        // Rethrown with the exit code of a missing index: whatever is wrong
-        // with the file, lookups cannot answer from it.
-        throw Error(e.what(), ExitCode::no_index);
+    const int64_t version = user_version(db);
+    check_version(db, version);
+    if (version == 0) {
+        throw Error(path + ": not a hydra-status index (run 'hydra-status sync' first)",
+                    ExitCode::no_index);
     }
     return Index(std::move(db));
 }

@@ -43,6 +43,7 @@ std::string describe(sqlite3* db, int rc) {
     const std::string message = describe(db, rc);
     const int primary = rc & 0xff;
     ExitCode code = ExitCode::failure;
+    // The file cannot serve as an index: lookups exit as for a missing one.
     if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN) {
         code = ExitCode::no_index;
     }
