@@ -475,18 +475,32 @@ int64_t Index::intern(const std::string& text) {
     return id;
 }
 
-int64_t Index::instance_id(const std::string& url) {
-    auto& w = m_stmts->w(m_db);
-    {
-        auto find = w.find_instance.use();
-        find.bind(url);
-        if (find.next()) {
-            return find.get_int(0);
-        }
+std::optional<int64_t> Index::find_instance(const std::string& url) {
+    auto find = m_stmts->w(m_db).find_instance.use();
+    find.bind(url);
+    if (!find.next()) {
+        return std::nullopt;
     }
-    auto insert = w.insert_instance.use();
+    return find.get_int(0);
+}
+
+int64_t Index::instance_id(const std::string& url) {
+    if (const auto id = find_instance(url)) {
+        return *id;
+    }
+    auto insert = m_stmts->w(m_db).insert_instance.use();
     insert.bind(url).exec();
     return m_db.last_insert_rowid();
+}
+
+bool Index::read_jobset(JobsetState& state) {
+    auto find = m_stmts->w(m_db).find_jobset.use();
+    find.bind(state.instance).bind(state.project).bind(state.name);
+    if (!find.next()) {
+        return false;
+    }
+    read_jobset_row(find, state);
+    return true;
 }
 
 JobsetState Index::jobset(const std::string& url, const std::string& project,
@@ -502,19 +516,9 @@ JobsetState Index::find_jobset(const std::string& url, const std::string& projec
     state.url = url;
     state.project = project;
     state.name = name;
-    auto& w = m_stmts->w(m_db);
-    {
-        auto find = w.find_instance.use();
-        find.bind(url);
-        if (!find.next()) {
-            return state;
-        }
-        state.instance = find.get_int(0);
-    }
-    auto find = w.find_jobset.use();
-    find.bind(state.instance).bind(project).bind(name);
-    if (find.next()) {
-        read_jobset_row(find, state);
+    if (const auto instance = find_instance(url)) {
+        state.instance = *instance;
+        read_jobset(state);
     }
     return state;
 }
@@ -525,16 +529,10 @@ JobsetState Index::jobset_in(int64_t instance, const std::string& project,
     state.instance = instance;
     state.project = project;
     state.name = name;
-    auto& w = m_stmts->w(m_db);
-    {
-        auto find = w.find_jobset.use();
-        find.bind(instance).bind(project).bind(name);
-        if (find.next()) {
-            read_jobset_row(find, state);
-            return state;
-        }
+    if (read_jobset(state)) {
+        return state;
     }
-    auto insert = w.insert_jobset.use();
+    auto insert = m_stmts->w(m_db).insert_jobset.use();
     insert.bind(instance).bind(project).bind(name).exec();
     state.id = m_db.last_insert_rowid();
     return state;

@@ -145,7 +145,10 @@ private:
     explicit Index(Database db);
     struct Statements;
     int64_t intern(const std::string& text);
+    std::optional<int64_t> find_instance(const std::string& url);
     int64_t instance_id(const std::string& url);
+    // Fills state from its (instance, project, name) row; false if none.
+    bool read_jobset(JobsetState& state);
     JobsetState jobset_in(int64_t instance, const std::string& project, const std::string& name);
     std::vector<BuildRow> read_builds(Statement::Use& use);
 
