@@ -1,9 +1,12 @@
 #pragma once
 
 #include "cli/settings.hpp"
+#include "core/error.hpp"
+#include "index/index.hpp"
 
 #include <boost/program_options.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,12 @@ void jobsets_options(po::options_description& desc);
 int jobsets_command(Context& ctx);
 
 // Shared helpers.
+
+// Opens the index for lookup or gate. A missing or unusable index (exit 5)
+// is not thrown but returned in `error`, since the keys or drvs are still
+// read: a malformed one (exit 2) comes first.
+std::optional<index::Index> open_index_for_answers(const std::string& path,
+                                                   std::optional<Error>& error);
 int64_t unix_now();
 bool stdout_is_tty();
 bool use_color();

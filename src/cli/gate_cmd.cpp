@@ -68,6 +68,92 @@ void merge(gate::Closure& closure, gate::Closure more) {
     }
 }
 
+// Checks drvs against the index and the local record, and keeps the report.
+struct GateRun {
+    GateRun(index::Index& db, bool as_json, int64_t expired_before, HumanStyle human)
+        : index(db), json(as_json), not_before(expired_before), style(human) {}
+
+    index::Index& index;
+    bool json = false;
+    int64_t not_before = 0; // local failures older than this have expired
+    HumanStyle style;
+    size_t permanent = 0;
+    size_t transient = 0;
+    size_t unknown = 0;
+    size_t good = 0;
+    std::string out;
+
+    void check(const gate::Closure& closure, size_t begin, size_t end) {
+        for (size_t i = begin; i < end; ++i) {
+            check(closure, i);
+        }
+    }
+
+    void check(const gate::Closure& closure, size_t i) {
+        const auto& path = closure.nodes[i].path;
+        const auto drv = core::parse_store_path(path);
+        if (!drv) {
+            return; // a closure only holds valid paths
+        }
+        Answer answer;
+        answer.local = index.local_failure(drv->hash, not_before);
+        if (!answer.local) {
+            // Most drvs are good or unknown: their state alone says so.
+            const auto state = index.deciding_state(drv->hash);
+            if (!state) {
+                ++unknown;
+                return;
+            }
+            if (core::status_of(state->finished, state->buildstatus).cls ==
+                core::StatusClass::good) {
+                ++good;
+                return;
+            }
+        }
+        auto rows = index.builds_of_drv(drv->hash);
+        if (!rows.empty()) {
+            answer.hydra = std::move(rows.front());
+        }
+        answer.query = path;
+        switch (answer.status().cls) {
+        case core::StatusClass::good:
+            ++good;
+            return;
+        case core::StatusClass::unknown:
+            ++unknown;
+            return;
+        case core::StatusClass::permanent:
+            ++permanent;
+            break;
+        case core::StatusClass::transient:
+            ++transient;
+            break;
+        }
+        report(answer, closure.chain(i));
+    }
+
+    void report(const Answer& answer, const std::vector<std::string>& chain) {
+        if (json) {
+            std::string object;
+            append_json(object, answer);
+            object.pop_back(); // newline
+            object.pop_back(); // '}'
+            object += ",\"chain\":[";
+            for (size_t c = 0; c < chain.size(); ++c) {
+                if (c) {
+                    object += ',';
+                }
+                append_json_string(object, chain[c]);
+            }
+            object += "]}\n";
+            out += object;
+        } else {
+            append_human(out, answer, style);
+            out += "    " + chain_text(chain) + "\n";
+        }
+    }
+};
+
 } // namespace
 
 void gate_options(po::options_description& desc) {
@@ -99,6 +185,22 @@ int gate_command(Context& ctx) {
     const int64_t now = unix_now();
     const int64_t not_before = now - ctx.settings.get_seconds("local-ttl");
 
+    // The index is opened first, so that drvs are checked while the walk
+    // reads the next ones. If it cannot be opened, the drvs are still read:
+    // a malformed one (exit 2) comes before a missing index (exit 5).
+    std::optional<Error> index_error;
+    auto index = open_index_for_answers(ctx.settings.get("db"), index_error);
+    std::optional<index::ReadTransaction> snapshot;
+    std::optional<GateRun> run;
+    if (index) {
+        snapshot.emplace(index->database());
+        run.emplace(*index, ctx.json, not_before, HumanStyle{use_color(), now});
+    }
+    const gate::Visit check = [&](const gate::Closure& closure, size_t begin, size_t end) {
+        if (run) {
+            run->check(closure, begin, end);
+        }
+    };
     gate::Closure closure;
     if (from_dry_run) {
         const auto dry_run =
@@ -115,97 +217,44 @@ int gate_command(Context& ctx) {
             // a drv in both is checked once.
             merge(closure, gate::walk_closure(ctx.args, store_root));
         }
+        check(closure, 0, closure.nodes.size());
     } else {
-        closure = gate::walk_closure(ctx.args, store_root);
+        closure = gate::walk_closure(ctx.args, store_root, check);
     }
-
-    auto index = index::Index::open_read_only(ctx.settings.get("db"));
-    const index::ReadTransaction snapshot(index.database());
-    const bool synced = index.ever_synced();
+    if (!run) {
+        throw *index_error;
+    }
+    const bool synced = index->ever_synced();
     if (!synced) {
-        print_warning(index.path() +
+        print_warning(index->path() +
                       ": the index was never synced; only local failures are checked");
-    }
-    size_t permanent = 0;
-    size_t transient = 0;
-    size_t unknown = 0;
-    size_t good = 0;
-    std::string out;
-    const HumanStyle style{use_color(), now};
-    for (size_t i = 0; i < closure.nodes.size(); ++i) {
-        const auto& path = closure.nodes[i].path;
-        const auto drv = core::parse_store_path(path);
-        if (!drv) {
-            continue; // walk_closure only yields valid paths
-        }
-        Answer answer;
-        answer.query = path;
-        auto rows = index.builds_of_drv(drv->hash);
-        if (!rows.empty()) {
-            answer.hydra = std::move(rows.front());
-        }
-        answer.local = index.local_failure(drv->hash, not_before);
-        const auto status = answer.status();
-        switch (status.cls) {
-        case core::StatusClass::good:
-            ++good;
-            continue;
-        case core::StatusClass::unknown:
-            ++unknown;
-            continue;
-        case core::StatusClass::permanent:
-            ++permanent;
-            break;
-        case core::StatusClass::transient:
-            ++transient;
-            break;
-        }
-        const auto chain = closure.chain(i);
-        if (ctx.json) {
-            std::string object;
-            append_json(object, answer);
-            object.pop_back(); // newline
-            object.pop_back(); // '}'
-            object += ",\"chain\":[";
-            for (size_t c = 0; c < chain.size(); ++c) {
-                if (c) {
-                    object += ',';
-                }
-                append_json_string(object, chain[c]);
-            }
-            object += "]}\n";
-            out += object;
-        } else {
-            append_human(out, answer, style);
-            out += "    " + chain_text(chain) + "\n";
-        }
     }
     // A local failure in a never-synced index still blocks (it is the only
     // evidence there is, and a wrapper treats 5 as "no gate"); with nothing
     // found, a never-synced index is exit 5 as for lookup, not a clean 0.
     int code = 0;
-    if (policy == "fail" && permanent > 0) {
+    if (policy == "fail" && run->permanent > 0) {
         code = static_cast<int>(ExitCode::failure);
     } else if (policy == "fail" && !synced) {
         code = static_cast<int>(ExitCode::no_index);
-    } else if (policy == "fail" && strict && transient > 0) {
+    } else if (policy == "fail" && strict && run->transient > 0) {
         code = static_cast<int>(ExitCode::transient);
     }
     if (ctx.json) {
-        out += R"({"summary":true,"drvs":)" + std::to_string(closure.nodes.size()) +
-               ",\"permanent\":" + std::to_string(permanent) +
-               ",\"transient\":" + std::to_string(transient) +
-               ",\"succeeded\":" + std::to_string(good) +
-               ",\"unknown\":" + std::to_string(unknown) + ",\"exit\":" + std::to_string(code) +
-               "}\n";
+        run->out += R"({"summary":true,"drvs":)" + std::to_string(closure.nodes.size()) +
+                    ",\"permanent\":" + std::to_string(run->permanent) +
+                    ",\"transient\":" + std::to_string(run->transient) +
+                    ",\"succeeded\":" + std::to_string(run->good) +
+                    ",\"unknown\":" + std::to_string(run->unknown) +
+                    ",\"exit\":" + std::to_string(code) + "}\n";
     }
-    write_stdout(out);
+    write_stdout(run->out);
     std::fflush(stdout);
     std::fprintf(stderr,
                  "gate: %zu drvs checked: %zu failed, %zu transient, %zu succeeded, %zu never "
                  "built by Hydra\n",
-                 closure.nodes.size(), permanent, transient, good, unknown);
-    if (transient > 0 && !strict && policy == "fail") {
+                 closure.nodes.size(), run->permanent, run->transient, run->good, run->unknown);
+    if (run->transient > 0 && !strict && policy == "fail") {
         print_warning("transient failures (aborted, timed out, queued, ...) do not block without "
                       "--strict");
     }

@@ -159,6 +159,19 @@ std::pair<std::string, std::string> split_jobset(const std::string& text) {
 
 } // namespace
 
+std::optional<index::Index> open_index_for_answers(const std::string& path,
+                                                   std::optional<Error>& error) {
+    try {
+        return index::Index::open_read_only(path);
+    } catch (const Error& e) {
+        if (e.code() != ExitCode::no_index) {
+            throw;
+        }
+        error = e;
+        return std::nullopt;
+    }
+}
+
 void lookup_options(po::options_description& desc) {
     desc.add_options()                                              //
         ("all", "list every known build of each key, newest first") //
@@ -189,14 +202,10 @@ int lookup_command(Context& ctx) {
     // A missing or unreadable index is exit 5, but the keys are still read:
     // a malformed one makes it exit 2, and every valid one is answered
     // (unknown), as when the index was never synced.
-    std::optional<index::Index> index;
-    try {
-        index.emplace(index::Index::open_read_only(ctx.settings.get("db")));
-    } catch (const Error& e) {
-        if (e.code() != ExitCode::no_index) {
-            throw;
-        }
-        print_error(e.what());
+    std::optional<Error> index_error;
+    auto index = open_index_for_answers(ctx.settings.get("db"), index_error);
+    if (index_error) {
+        print_error(index_error->what());
     }
     // Every answer of the run from one snapshot: one WAL read lock, not one
     // per statement (bench/ANALYSIS.md, change 4).

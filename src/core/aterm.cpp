@@ -62,10 +62,11 @@ class Parser {
 public:
     Parser(std::string_view text, std::string_view origin) : m_text(text), m_origin(origin) {}
 
-    // In full mode drv receives the result; otherwise paths does.
-    void parse(Derivation* drv, std::vector<std::string>* paths) {
+    // In full mode drv receives the result; otherwise each input path is
+    // given to `each`.
+    void parse(Derivation* drv, const InputDrvPathVisitor* each) {
         m_drv = drv != nullptr ? drv : &m_sink;
-        m_paths = paths;
+        m_each = each;
         if (m_text.starts_with(k_derive)) {
             m_pos = k_derive.size();
         } else if (m_text.starts_with(k_drv_with_version)) {
@@ -211,26 +212,30 @@ private:
     // "(" drvPath "," node ")"
     void input_drv() {
         expect('(');
-        InputDrv input;
         const auto raw = raw_string();
-        input.path = raw.has_escapes() ? unescape(raw.text) : std::string(raw.text);
+        // A path needs a copy only when it is written with escapes.
+        std::string unescaped;
+        if (raw.has_escapes()) {
+            unescaped = unescape(raw.text);
+        }
+        const std::string_view path = raw.has_escapes() ? unescaped : raw.text;
         std::string why;
-        const auto parsed = parse_store_path(input.path, &why);
-        if (!parsed) {
-            fail("inputDrvs path " + quote(input.path) + at_byte(raw.offset) +
+        if (!is_store_path(path, &why)) {
+            fail("inputDrvs path " + quote(path) + at_byte(raw.offset) +
                  " is not a store path: " + why);
         }
-        if (!parsed->is_drv()) {
-            fail("inputDrvs path " + quote(input.path) + at_byte(raw.offset) +
-                 " does not end in .drv");
+        if (!path.ends_with(k_drv_suffix)) {
+            fail("inputDrvs path " + quote(path) + at_byte(raw.offset) + " does not end in .drv");
         }
         expect(',');
+        InputDrv input;
         input.has_dynamic_outputs = node(0, &input.outputs);
         expect(')');
         if constexpr (k_full) {
+            input.path = path;
             m_drv->input_drvs.push_back(std::move(input));
         } else {
-            m_paths->push_back(std::move(input.path));
+            (*m_each)(path);
         }
     }
 
@@ -292,7 +297,7 @@ private:
     size_t m_pos = 0;
     bool m_versioned = false;
     Derivation* m_drv = nullptr;
-    std::vector<std::string>* m_paths = nullptr;
+    const InputDrvPathVisitor* m_each = nullptr;
     // Stands in for the result in path-only mode (stays empty).
     Derivation m_sink;
 };
@@ -305,9 +310,14 @@ Derivation parse_derivation(std::string_view text, std::string_view origin) {
     return drv;
 }
 
+void visit_input_drv_paths(std::string_view text, std::string_view origin,
+                           const InputDrvPathVisitor& each) {
+    Parser<false>(text, origin).parse(nullptr, &each);
+}
+
 std::vector<std::string> parse_input_drv_paths(std::string_view text, std::string_view origin) {
     std::vector<std::string> paths;
-    Parser<false>(text, origin).parse(nullptr, &paths);
+    visit_input_drv_paths(text, origin, [&](std::string_view path) { paths.emplace_back(path); });
     return paths;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,5 +53,13 @@ Derivation parse_derivation(std::string_view text, std::string_view origin = {})
 // order (for the closure walk, where env and args are not needed). Other
 // strings are skipped without being copied.
 std::vector<std::string> parse_input_drv_paths(std::string_view text, std::string_view origin = {});
+
+// As parse_input_drv_paths, but hands each path to `each` as it is parsed,
+// without copying it (the view lives until `each` returns). When the text
+// turns out malformed, `each` may already have seen the paths before the
+// error.
+using InputDrvPathVisitor = std::function<void(std::string_view path)>;
+void visit_input_drv_paths(std::string_view text, std::string_view origin,
+                           const InputDrvPathVisitor& each);
 
 } // namespace hs::core

@@ -22,27 +22,8 @@ void set(std::string* why, std::string_view reason) {
     }
 }
 
-} // namespace
-
-bool is_valid_name(std::string_view name) {
-    if (name.empty() || name.size() > k_max_name_len) {
-        return false;
-    }
-    if (is_dot_name(name)) {
-        return false;
-    }
-    return std::ranges::all_of(name, is_name_char);
-}
-
-std::string_view StorePath::drv_name() const {
-    std::string_view view = name;
-    if (view.ends_with(k_drv_suffix)) {
-        view.remove_suffix(k_drv_suffix.size());
-    }
-    return view;
-}
-
-std::optional<StorePath> parse_basename(std::string_view text, std::string* why) {
+// Checks "<hash>-<name>" and returns the decoded hash.
+std::optional<HashBytes> checked_basename(std::string_view text, std::string* why) {
     if (text.size() < k_hash_chars + 2 || text[k_hash_chars] != '-') {
         set(why, "expected <32 nix32 characters>-<name>");
         return std::nullopt;
@@ -65,16 +46,55 @@ std::optional<StorePath> parse_basename(std::string_view text, std::string* why)
         set(why, "name has a character outside [0-9a-zA-Z+-._?=]");
         return std::nullopt;
     }
-    return StorePath{*hash, std::string(name)};
+    return hash;
 }
 
-std::optional<StorePath> parse_store_path(std::string_view text, std::string* why) {
+// The basename of "/nix/store/<basename>", or nullopt.
+std::optional<std::string_view> in_store(std::string_view text, std::string* why) {
     if (!text.starts_with(k_store_dir) || text.size() <= k_store_dir.size() ||
         text[k_store_dir.size()] != '/') {
         set(why, "not in /nix/store");
         return std::nullopt;
     }
-    return parse_basename(text.substr(k_store_dir.size() + 1), why);
+    return text.substr(k_store_dir.size() + 1);
+}
+
+} // namespace
+
+bool is_valid_name(std::string_view name) {
+    if (name.empty() || name.size() > k_max_name_len) {
+        return false;
+    }
+    if (is_dot_name(name)) {
+        return false;
+    }
+    return std::ranges::all_of(name, is_name_char);
+}
+
+std::string_view StorePath::drv_name() const {
+    std::string_view view = name;
+    if (view.ends_with(k_drv_suffix)) {
+        view.remove_suffix(k_drv_suffix.size());
+    }
+    return view;
+}
+
+std::optional<StorePath> parse_basename(std::string_view text, std::string* why) {
+    const auto hash = checked_basename(text, why);
+    if (!hash) {
+        return std::nullopt;
+    }
+    return StorePath{*hash, std::string(text.substr(k_hash_chars + 1))};
+}
+
+std::optional<StorePath> parse_store_path(std::string_view text, std::string* why) {
+    const auto base = in_store(text, why);
+    return base ? parse_basename(*base, why) : std::nullopt;
+}
+
+bool is_store_path(std::string_view text, std::string* why) {
+    const auto base = in_store(text, why);
+    return base && checked_basename(*base, why);
 }
 
 std::optional<Key> parse_key(std::string_view text, std::string* why) {

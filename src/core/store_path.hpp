@@ -35,6 +35,9 @@ std::optional<StorePath> parse_basename(std::string_view text, std::string* why 
 // Parses "/nix/store/<hash>-<name>" (nothing after the name).
 std::optional<StorePath> parse_store_path(std::string_view text, std::string* why = nullptr);
 
+// Whether parse_store_path would succeed, without building the result.
+bool is_store_path(std::string_view text, std::string* why = nullptr);
+
 // A lookup key as the contract defines it.
 enum class KeyKind { drv_path, drv_basename, output_path, hash };
 

@@ -8,12 +8,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace hs::gate {
 
@@ -29,6 +35,11 @@ std::string shown(std::string_view path) {
         }
     }
     return std::string(path);
+}
+
+// The current errno as text; strerror() is not safe on several threads.
+std::string errno_text() {
+    return std::generic_category().message(errno);
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -63,7 +74,7 @@ bool is_inside(std::string_view real_path, const std::string& real_root) {
 std::string real_path_of(const std::string& path) {
     char* real = ::realpath(path.c_str(), nullptr);
     if (!real) {
-        fail(shown(path) + ": " + std::strerror(errno));
+        fail(shown(path) + ": " + errno_text());
     }
     std::string out = real;
     std::free(real);
@@ -100,7 +111,7 @@ void read_file(const std::string& path, std::string& out, const std::string& rea
     // refused as not a regular file); it changes nothing for regular files.
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
-        fail(shown(path) + ": " + std::strerror(errno));
+        fail(shown(path) + ": " + errno_text());
     }
     if (!real_root.empty()) {
         const std::string real = opened_path(fd.get());
@@ -130,7 +141,7 @@ void read_open_file(int fd, const std::string& path, std::string& out) {
         }
         if (got <= 0) {
             fail(shown(path) + ": " +
-                 (got < 0 ? std::strerror(errno) : "file shrank while reading"));
+                 (got < 0 ? errno_text() : "file shrank while reading"));
         }
         done += static_cast<size_t>(got);
     }
@@ -157,10 +168,134 @@ std::vector<std::string> Closure::chain(size_t i) const {
     return {out.rbegin(), out.rend()};
 }
 
-Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root) {
-    const std::string real_root = store_root.empty() ? "" : real_path_of(store_root);
+namespace {
+
+// Where the drv files are, shared read-only by the reading threads.
+struct Store {
+    std::string root;      // as given ("" = the real store)
+    std::string real_root; // its real path ("" = the real store)
+    int dir = -1;          // <root>/nix/store opened and checked, or -1
+};
+
+// Reads node i's file into text: relative to the store directory without
+// following a symlink (which cannot leave the root and needs no realpath()
+// per file), else by the checked path of read_file. Returns the file name
+// for messages.
+std::string read_node(const Store& store, const std::string& path, const std::string& given_file,
+                      std::string& text) {
+    const bool given = !given_file.empty();
+    std::string file = given ? given_file : file_of(path, store.root);
+    const Fd direct(given || store.dir < 0
+                        ? -1
+                        : ::openat(store.dir, path.c_str() + core::k_store_dir.size() + 1,
+                                   O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW));
+    if (direct.get() >= 0) {
+        read_open_file(direct.get(), file, text);
+    } else {
+        read_file(file, text, given ? std::string() : store.real_root);
+    }
+    return file;
+}
+
+// One breadth-first level of the walk: the files of nodes [begin, end) are
+// read and parsed by several threads, each taking the next unread node. The
+// input paths each thread found are kept in its own buffer, and merged in
+// node order afterwards, so the walk's order does not depend on the threads.
+class Level {
+public:
+    Level(const Closure& closure, const std::vector<std::string>& files, const Store& store,
+          size_t begin, size_t end, size_t threads)
+        : m_closure(closure), m_files(files), m_store(store), m_begin(begin), m_end(end),
+          m_found(threads), m_nodes(end - begin) {}
+
+    // Reads nodes until none are left; `thread` < the number of threads.
+    void read(size_t thread) {
+        Found& found = m_found[thread];
+        std::string text;
+        for (size_t i = m_next++; i < m_end; i = m_next++) {
+            NodeInputs& node = m_nodes[i - m_begin];
+            node.thread = thread;
+            node.first = found.ends.size();
+            // An exception cannot leave a thread: the node keeps it, and the
+            // walking thread rethrows the first one in walk order.
+            try {
+                const std::string& given = i < m_files.size() ? m_files[i] : k_in_store;
+                const std::string file = read_node(m_store, m_closure.nodes[i].path, given, text);
+                core::visit_input_drv_paths(text, shown(file), [&](std::string_view input) {
+                    found.paths += input;
+                    found.ends.push_back(found.paths.size());
+                });
+            } catch (...) {
+                node.error = std::current_exception();
+            }
+            node.last = found.ends.size();
+        }
+    }
+
+    // Calls each(i, input path) for every input of every node, in order.
+    // Throws the first node's error.
+    template <class Each>
+    void merge(Each&& each) const {
+        for (size_t i = m_begin; i < m_end; ++i) {
+            const NodeInputs& node = m_nodes[i - m_begin];
+            if (node.error) {
+                std::rethrow_exception(node.error);
+            }
+            const Found& found = m_found[node.thread];
+            for (size_t k = node.first; k < node.last; ++k) {
+                const size_t from = k == 0 ? 0 : found.ends[k - 1];
+                each(i, std::string_view(found.paths).substr(from, found.ends[k] - from));
+            }
+        }
+    }
+
+private:
+    // The input paths one thread found, one after another.
+    struct Found {
+        std::string paths;
+        std::vector<size_t> ends; // where each path ends in `paths`
+    };
+    // A node's inputs: paths [first, last) of its thread's Found.
+    struct NodeInputs {
+        size_t thread = 0;
+        size_t first = 0;
+        size_t last = 0;
+        std::exception_ptr error;
+    };
+    static inline const std::string k_in_store;
+
+    const Closure& m_closure;
+    const std::vector<std::string>& m_files;
+    const Store& m_store;
+    const size_t m_begin;
+    const size_t m_end;
+    std::atomic<size_t> m_next{m_begin};
+    std::vector<Found> m_found;
+    std::vector<NodeInputs> m_nodes;
+};
+
+// A level smaller than this per thread is read by fewer threads.
+constexpr size_t k_nodes_per_thread = 64;
+
+size_t reading_threads(size_t nodes) {
+    const size_t cores = std::max(1U, std::thread::hardware_concurrency());
+    return std::clamp<size_t>(nodes / k_nodes_per_thread, 1, std::min<size_t>(cores, 8));
+}
+
+// Hashes a std::string or a std::string_view alike, so that the set of seen
+// paths can be asked with a view into a thread's buffer.
+struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view path) const { return std::hash<std::string_view>{}(path); }
+};
+
+} // namespace
+
+Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root,
+                     const Visit& visit) {
+    Store store{store_root, store_root.empty() ? "" : real_path_of(store_root), -1};
     Closure closure;
-    std::unordered_map<std::string, int32_t> seen;
+    std::unordered_set<std::string, PathHash, std::equal_to<>> seen;
     std::vector<std::string> files; // roots given as files outside the store; "" = in the store
     for (const auto& root : roots) {
         std::string why;
@@ -182,16 +317,14 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
         if (!path.ends_with(core::k_drv_suffix)) {
             fail(shown(root) + ": not a .drv (give the derivation, not an output)");
         }
-        if (seen.emplace(path, static_cast<int32_t>(closure.nodes.size())).second) {
+        if (seen.insert(path).second) {
             closure.nodes.push_back({path, -1});
             files.push_back(file);
         }
     }
     // With a store root, the store directory is opened once and checked to be
-    // inside the root; a drv is then opened relative to it without following
-    // a symlink, which cannot leave the root and needs no realpath() per file.
-    // A drv that is a symlink takes the checked path of read_file.
-    const Fd store_dir(real_root.empty()
+    // inside the root; drvs are then opened relative to it (read_node).
+    const Fd store_dir(store.real_root.empty()
                            ? -1
                            : ::open(file_of(std::string(core::k_store_dir), store_root).c_str(),
                                     O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -200,30 +333,43 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
         if (real.empty()) {
             real = real_path_of(file_of(std::string(core::k_store_dir), store_root));
         }
-        if (!is_inside(real, real_root)) {
+        if (!is_inside(real, store.real_root)) {
             fail(shown(store_root) + ": its nix/store resolves outside the store root");
         }
+        store.dir = store_dir.get();
     }
-    std::string text;
-    for (size_t i = 0; i < closure.nodes.size(); ++i) {
-        const bool given_file = i < files.size() && !files[i].empty();
-        const std::string file = given_file ? files[i] : file_of(closure.nodes[i].path, store_root);
-        const Fd direct(given_file || store_dir.get() < 0
-                            ? -1
-                            : ::openat(store_dir.get(),
-                                       closure.nodes[i].path.c_str() + core::k_store_dir.size() + 1,
-                                       O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW));
-        if (direct.get() >= 0) {
-            read_open_file(direct.get(), file, text);
-        } else {
-            read_file(file, text, given_file ? std::string() : real_root);
-        }
-        auto inputs = core::parse_input_drv_paths(text, shown(file));
-        for (auto& input : inputs) {
-            if (seen.emplace(input, static_cast<int32_t>(closure.nodes.size())).second) {
-                closure.nodes.push_back({std::move(input), static_cast<int32_t>(i)});
+    std::exception_ptr visit_error;
+    for (size_t begin = 0; begin < closure.nodes.size();) {
+        const size_t end = closure.nodes.size();
+        const size_t threads = reading_threads(end - begin);
+        Level level(closure, files, store, begin, end, threads);
+        {
+            std::vector<std::jthread> helpers;
+            for (size_t t = 1; t < threads; ++t) {
+                helpers.emplace_back([&level, t] { level.read(t); });
             }
-        }
+            if (visit && !visit_error) {
+                // A drv found malformed later must still be reported (exit
+                // 2 comes before the index's 5): the walk goes on without
+                // visiting, and the visitor's error is thrown at the end.
+                try {
+                    visit(closure, begin, end);
+                } catch (...) {
+                    visit_error = std::current_exception();
+                }
+            }
+            level.read(0);
+        } // the helpers are joined here
+        level.merge([&](size_t parent, std::string_view input) {
+            if (!seen.contains(input)) {
+                seen.emplace(input);
+                closure.nodes.push_back({std::string(input), static_cast<int32_t>(parent)});
+            }
+        });
+        begin = end;
+    }
+    if (visit_error) {
+        std::rethrow_exception(visit_error);
     }
     return closure;
 }

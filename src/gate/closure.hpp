@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,18 @@ struct Closure {
 // valid store paths, and symlinks that point out of the root are refused.
 // A file that is missing, unreadable or not a valid .drv throws hs::Error
 // (ExitCode::usage) naming it.
-Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root);
+//
+// The walk goes level by level; each level's files are read by up to as many
+// threads as there are cores. `visit`, when given, is called on the calling
+// thread with each level's nodes [begin, end) while those files are read, so
+// that checking drvs overlaps with reading them; closure.nodes does not
+// change during a call. When a file is bad, the levels up to its own may have
+// been visited before the error is thrown. When `visit` throws, the walk
+// goes on without it (a bad file found later is thrown instead), and the
+// visitor's exception is thrown at the end.
+using Visit = std::function<void(const Closure& closure, size_t begin, size_t end)>;
+Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root,
+                     const Visit& visit = {});
 
 // Just the given drvs, no walk (for --from-dry-run, which lists exactly the
 // drvs that will be built).

@@ -183,6 +183,10 @@ struct Index::Statements {
     explicit Statements(Database& db)
         : builds_of_drv(
               db, (std::string(k_build_columns) + " WHERE b.drv = ?1" + k_deciding_order).c_str()),
+          deciding_state(db, (std::string("SELECT b.finished, b.status FROM build b "
+                                           "WHERE b.drv = ?1") +
+                              k_deciding_order + " LIMIT 1")
+                                 .c_str()),
           drv_of_output(db, "SELECT b.drv, b.name FROM output o JOIN build b ON b.id = o.build "
                             "WHERE o.hash = ?1"),
           builds_of_job(db, (std::string(k_build_columns) +
@@ -194,6 +198,7 @@ struct Index::Statements {
                             "FROM local_failure WHERE drv = ?1 AND last_at >= ?2") {}
 
     Statement builds_of_drv;
+    Statement deciding_state;
     Statement drv_of_output;
     Statement builds_of_job;
     Statement ever_synced;
@@ -337,6 +342,20 @@ std::vector<BuildRow> Index::builds_of_drv(const core::HashBytes& drv) {
     auto use = m_stmts->builds_of_drv.use();
     use.bind(bytes(drv));
     return read_builds(use);
+}
+
+std::optional<Index::BuildState> Index::deciding_state(const core::HashBytes& drv) {
+    auto use = m_stmts->deciding_state.use();
+    use.bind(bytes(drv));
+    if (!use.next()) {
+        return std::nullopt;
+    }
+    BuildState state;
+    state.finished = use.get_int(0) != 0;
+    if (const auto status = use.get_opt_int(1)) {
+        state.buildstatus = static_cast<int>(*status);
+    }
+    return state;
 }
 
 std::optional<std::pair<core::HashBytes, std::string>>

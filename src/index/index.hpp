@@ -99,6 +99,13 @@ public:
     // stoptime then id, newest first, then unfinished ones by id.
     std::vector<BuildRow> builds_for_key(const core::Key& key);
     std::vector<BuildRow> builds_of_drv(const core::HashBytes& drv);
+    // Just the state of the deciding build (the first of builds_of_drv), or
+    // nullopt: one index seek, enough to tell a good drv from a bad one.
+    struct BuildState {
+        bool finished = false;
+        std::optional<int> buildstatus;
+    };
+    std::optional<BuildState> deciding_state(const core::HashBytes& drv);
     // The drv that produces an output path hash, if known.
     std::optional<std::pair<core::HashBytes, std::string>>
     drv_of_output(const core::HashBytes& out);
