@@ -97,9 +97,14 @@ private:
 
     void expect(char c) {
         if (!peek(c)) {
-            fail(std::string("expected '") + c + "'" + at_byte(m_pos));
+            fail_expected(c);
         }
         ++m_pos;
+    }
+
+    // Kept out of expect(), which is on the hot path of every file.
+    [[noreturn]] void fail_expected(char c) const {
+        fail(std::string("expected '") + c + "'" + at_byte(m_pos));
     }
 
     // "[" [ item { "," item } ] "]"

@@ -1,12 +1,24 @@
 #include "core/nix32.hpp"
 
+#include <array>
+#include <cstdint>
+
 namespace hs::core {
 
 namespace {
 
+// The value of each byte as a nix32 digit, -1 for bytes outside the alphabet.
+constexpr std::array<int8_t, 256> k_digits = [] {
+    std::array<int8_t, 256> digits{};
+    digits.fill(-1);
+    for (size_t i = 0; i < k_nix32_alphabet.size(); ++i) {
+        digits[static_cast<unsigned char>(k_nix32_alphabet[i])] = static_cast<int8_t>(i);
+    }
+    return digits;
+}();
+
 int digit_of(char c) {
-    const auto pos = k_nix32_alphabet.find(c);
-    return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
+    return k_digits[static_cast<unsigned char>(c)];
 }
 
 } // namespace

@@ -1,14 +1,25 @@
 #include "core/store_path.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace hs::core {
 
 namespace {
 
+// Whether each byte may appear in a store path name.
+constexpr std::array<bool, 256> k_name_chars = [] {
+    std::array<bool, 256> allowed{};
+    for (int c = 0; c < 256; ++c) {
+        allowed[static_cast<size_t>(c)] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                                          (c >= 'A' && c <= 'Z') || c == '+' || c == '-' ||
+                                          c == '.' || c == '_' || c == '?' || c == '=';
+    }
+    return allowed;
+}();
+
 bool is_name_char(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
-           c == '-' || c == '.' || c == '_' || c == '?' || c == '=';
+    return k_name_chars[static_cast<unsigned char>(c)];
 }
 
 // "." and "..", and names starting with ".-" or "..-" (Nix >= 2.22).

@@ -283,10 +283,19 @@ size_t reading_threads(size_t nodes) {
 }
 
 // Hashes a std::string or a std::string_view alike, so that the set of seen
-// paths can be asked with a view into a thread's buffer.
+// paths can be asked with a view into a thread's buffer. A store path's own
+// hash part is already random: eight of its characters will do.
 struct PathHash {
     using is_transparent = void;
-    size_t operator()(std::string_view path) const { return std::hash<std::string_view>{}(path); }
+    size_t operator()(std::string_view path) const {
+        constexpr size_t k_at = core::k_store_dir.size() + 1;
+        uint64_t bits = 0;
+        if (path.size() < k_at + sizeof bits) {
+            return std::hash<std::string_view>{}(path);
+        }
+        std::memcpy(&bits, path.data() + k_at, sizeof bits);
+        return static_cast<size_t>(bits);
+    }
 };
 
 } // namespace

@@ -118,6 +118,8 @@ public:
     // --- local failures ------------------------------------------------
     // Only records with last_at >= not_before (expiry by local-ttl).
     std::optional<LocalFailure> local_failure(const core::HashBytes& drv, int64_t not_before);
+    // Whether any record counts (a gate asks once, not once per drv).
+    bool has_local_failures(int64_t not_before);
     void record_local_failure(const core::StorePath& drv, int64_t now, const std::string& log,
                               const std::string& reason);
     bool forget_local_failure(const core::HashBytes& drv);
