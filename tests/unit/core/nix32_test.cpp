@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -24,6 +26,11 @@ struct Vector {
     const char* hex;
     const char* nix32;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const Vector& c, std::ostream* os) {
+    *os << c.name;
+}
 
 // Expected strings from real Nix: `nix-hash --type sha1 --to-base32 <hex>`
 // (nix-bin 2.8.0).

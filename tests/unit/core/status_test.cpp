@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <climits>
 #include <optional>
 #include <string>
@@ -17,6 +19,11 @@ struct Row {
     std::string_view word;
     StatusClass cls;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const Row& c, std::ostream* os) {
+    *os << c.name;
+}
 
 // The status table of spec/cli.md "Status words", row by row.
 const Row k_rows[] = {

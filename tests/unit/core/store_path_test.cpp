@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <cctype>
 #include <string>
 #include <string_view>
@@ -50,6 +52,11 @@ struct ValidKey {
     KeyKind kind;
     std::string key_name;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const ValidKey& c, std::ostream* os) {
+    *os << c.name;
+}
 
 const std::string k_name_211(211, 'a');
 const std::string k_drv_name_211 = std::string(207, 'a') + ".drv";
@@ -110,6 +117,11 @@ struct BadKey {
     const char* name;
     std::string text;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const BadKey& c, std::ostream* os) {
+    *os << c.name;
+}
 
 std::string with_hash_char(std::string_view base, size_t pos, char c) {
     std::string out(base);
@@ -224,6 +236,14 @@ INSTANTIATE_TEST_SUITE_P(Contract, StorePathBadKey, testing::ValuesIn(k_bad_keys
                              return std::string(param_info.param.name);
                          });
 
+TEST_P(StorePathBadKey, IsStorePathAgreesWithParse) {
+    std::string why_check;
+    std::string why_parse;
+    const bool parsed = parse_store_path(GetParam().text, &why_parse).has_value();
+    EXPECT_EQ(is_store_path(GetParam().text, &why_check), parsed);
+    EXPECT_EQ(why_check, why_parse);
+}
+
 TEST(StorePath, ReasonNamesTheProblem) {
     std::string why;
     EXPECT_FALSE(parse_key(with_hash_char(k_h, 3, 'e'), &why));
@@ -303,6 +323,13 @@ TEST(StorePath, StorePathRejectsBasenameAndBasenameRejectsPath) {
     why.clear();
     EXPECT_FALSE(parse_basename(path_of(basename_of("x.drv")), &why));
     expect_good_reason(why);
+}
+
+TEST(StorePath, IsStorePathAcceptsWhatParseAccepts) {
+    for (const auto& text : {path_of(basename_of("hello")), path_of(basename_of("x.drv"))}) {
+        EXPECT_TRUE(is_store_path(text)) << text;
+    }
+    EXPECT_FALSE(is_store_path(basename_of("x.drv")));
 }
 
 TEST(StorePath, StorePathRejectsOutputSubpath) {

@@ -163,6 +163,122 @@ TEST(Closure, FifoInTheRootIsRefusedWithoutHanging) {
     }
 }
 
+// A store path with a made-up hash: "/nix/store/<32 nix32 chars>-<name>".
+std::string made_up_path(size_t n, const std::string& name) {
+    static constexpr std::string_view k_alphabet = "0123456789abcdfghijklmnpqrsvwxyz";
+    std::string hash(32, '0');
+    for (size_t i = 0; i < hash.size() && n > 0; ++i, n /= 32) {
+        hash[hash.size() - 1 - i] = k_alphabet[n % 32];
+    }
+    return "/nix/store/" + hash + "-" + name;
+}
+
+// A drv with the given inputDrvs, in that order.
+std::string drv_text(const std::vector<std::string>& inputs) {
+    std::string text = R"(Derive([("out","/nix/store/00000000000000000000000000000000-x","","")],[)";
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        text += (i ? "," : "") + ("(\"" + inputs[i] + "\",[\"out\"])");
+    }
+    return text + R"(],[],"x86_64-linux","/bin/sh",[],[("name","x")]))";
+}
+
+// A root over `width` drvs that each depend on one of `width` leaves, in
+// reverse, plus every leaf again from the root: wide enough levels for
+// every reading thread, with shared nodes and a known breadth-first order.
+struct WideStore : StoreRoot {
+    explicit WideStore(size_t width) {
+        for (size_t i = 0; i < width; ++i) {
+            mids.push_back(made_up_path(1 + i, "mid-" + std::to_string(i) + ".drv"));
+            leaves.push_back(made_up_path(1 + width + i, "leaf-" + std::to_string(i) + ".drv"));
+        }
+        top = made_up_path(1 + 2 * width, "root.drv");
+        std::vector<std::string> root_inputs = mids;
+        root_inputs.insert(root_inputs.end(), leaves.begin(), leaves.begin() + 3);
+        write(top, root_inputs);
+        for (size_t i = 0; i < width; ++i) {
+            write(mids[i], {leaves[width - 1 - i]});
+            write(leaves[i], {});
+        }
+    }
+    void write(const std::string& path, const std::vector<std::string>& inputs) const {
+        std::ofstream(store() / path.substr(11)) << drv_text(inputs);
+    }
+    std::vector<std::string> mids;
+    std::vector<std::string> leaves;
+    std::string top;
+};
+
+TEST(Closure, WideLevelsKeepTheBreadthFirstOrderAndShortestParents) {
+    const size_t width = 1000;
+    WideStore store(width);
+    std::vector<std::string> want{store.top};
+    want.insert(want.end(), store.mids.begin(), store.mids.end());
+    want.insert(want.end(), store.leaves.begin(), store.leaves.begin() + 3);
+    for (size_t i = 0; i < width; ++i) {
+        if (width - 1 - i >= 3) {
+            want.push_back(store.leaves[width - 1 - i]);
+        }
+    }
+    for (int run = 0; run < 5; ++run) {
+        const auto closure = walk_closure({store.top}, store.root());
+        ASSERT_EQ(paths(closure), want) << "run " << run;
+        // Leaves named by the root hang off it; the others off their mid.
+        EXPECT_EQ(closure.nodes[1 + width].parent, 0);
+        EXPECT_EQ(closure.chain(closure.nodes.size() - 1),
+                  (std::vector<std::string>{store.top, store.mids[width - 1 - 3],
+                                            store.leaves[3]}));
+    }
+}
+
+TEST(Closure, VisitSeesEachLevelOnceInOrder) {
+    WideStore store(300);
+    std::vector<std::pair<size_t, size_t>> ranges;
+    const auto closure = walk_closure({store.top}, store.root(),
+                                      [&](const Closure& seen, size_t begin, size_t end) {
+                                          EXPECT_EQ(seen.nodes.size(), end);
+                                          ranges.emplace_back(begin, end);
+                                      });
+    const std::vector<std::pair<size_t, size_t>> levels = {
+        {0, 1}, {1, 1 + 300 + 3}, {1 + 300 + 3, closure.nodes.size()}};
+    EXPECT_EQ(ranges, levels);
+}
+
+TEST(Closure, VisitorErrorWaitsForABadDrvFoundLater) {
+    WideStore store(300);
+    const auto visit_fails = [](const Closure&, size_t, size_t) {
+        throw Error("index broken", ExitCode::no_index);
+    };
+    try {
+        walk_closure({store.top}, store.root(), visit_fails);
+        ADD_FAILURE() << "the visitor's error was lost";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::no_index);
+    }
+    fs::remove(store.store() / store.leaves[150].substr(11));
+    try {
+        walk_closure({store.top}, store.root(), visit_fails);
+        ADD_FAILURE() << "a missing drv was not reported";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::usage);
+        EXPECT_NE(std::string(e.what()).find("leaf-150.drv"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Closure, FirstBadDrvInWalkOrderIsReported) {
+    WideStore store(500);
+    for (const size_t i : {400, 100, 300}) {
+        std::ofstream(store.store() / store.mids[i].substr(11), std::ios::trunc) << "Derive(";
+    }
+    for (int run = 0; run < 5; ++run) {
+        try {
+            walk_closure({store.top}, store.root());
+            ADD_FAILURE() << "malformed drvs were read";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("mid-100.drv"), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST(Closure, StoreRootSlashIsTheRealStore) {
     EXPECT_EQ(file_of(k_top, "/"), k_top);
     EXPECT_EQ(file_of(k_top, "//"), k_top);

@@ -267,6 +267,47 @@ TEST(Index, FinishedBuildDecidesBeforeUnfinished) {
     EXPECT_FALSE(rows[1].finished);
 }
 
+TEST(Index, DecidingStateIsThatOfTheFirstBuild) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    const auto hash = key_of(k_drv_a).hash;
+    EXPECT_FALSE(index.deciding_state(hash)); // never built
+    // Each step adds a build that decides over the ones before it.
+    const std::vector<core::BuildRecord> steps = {
+        build(40, k_drv_a, false, std::nullopt, std::nullopt), // queued
+        build(41, k_drv_a, false, 0, 900),                     // unfinished, stale fields
+        build(42, k_drv_a, true, 1, std::nullopt),             // finished beats unfinished
+        build(39, k_drv_a, true, 0, 100),                      // a stoptime beats none
+        build(43, k_drv_a, true, 3, 100),                      // same stoptime: greater id
+        build(44, k_drv_a, true, 0, 200),                      // later stoptime
+    };
+    for (const auto& step : steps) {
+        ingest(index, {step});
+        const auto state = index.deciding_state(hash);
+        const auto rows = index.builds_of_drv(hash);
+        ASSERT_TRUE(state);
+        ASSERT_FALSE(rows.empty());
+        EXPECT_EQ(rows.front().build_id, step.id);
+        EXPECT_EQ(state->finished, step.finished) << step.id;
+        EXPECT_EQ(state->buildstatus, step.buildstatus) << step.id;
+    }
+    const auto rows = index.builds_of_drv(hash);
+    std::vector<int64_t> ids;
+    for (const auto& row : rows) {
+        ids.push_back(row.build_id);
+    }
+    EXPECT_EQ(ids, (std::vector<int64_t>{44, 43, 39, 42, 41, 40}));
+}
+
+TEST(Index, HasLocalFailuresHonoursExpiry) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    EXPECT_FALSE(index.has_local_failures(0));
+    index.record_local_failure(*core::parse_store_path(k_drv_b), 1000, "", "");
+    EXPECT_TRUE(index.has_local_failures(1000));
+    EXPECT_FALSE(index.has_local_failures(1001));
+}
+
 TEST(Index, RestartedBuildIsUpdatedInPlace) {
     TempDir dir;
     auto index = Index::open_read_write(dir.file("i.sqlite"));

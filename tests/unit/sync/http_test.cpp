@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -51,6 +53,11 @@ struct ClassifyCase {
     int curl_code;
     Failure expected;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const ClassifyCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class Classify : public testing::TestWithParam<ClassifyCase> {};
 
@@ -106,6 +113,11 @@ struct BackoffCase {
     milliseconds low;
     milliseconds high;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const BackoffCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class BackoffDelay : public testing::TestWithParam<BackoffCase> {};
 
@@ -163,6 +175,11 @@ struct RetryAfterCase {
     std::optional<milliseconds> expected;
 };
 
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const RetryAfterCase& c, std::ostream* os) {
+    *os << c.name;
+}
+
 class ParseRetryAfter : public testing::TestWithParam<RetryAfterCase> {};
 
 // 60 s before "Wed, 21 Oct 2015 07:28:00 GMT" (1445412480).
@@ -208,6 +225,11 @@ struct RedactCase {
     const char* url;
     const char* expected;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const RedactCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class RedactUrl : public testing::TestWithParam<RedactCase> {};
 

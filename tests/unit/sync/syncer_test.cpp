@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -21,6 +23,11 @@ struct MethodCase {
     size_t by_id_max;
     FetchMethod expected;
 };
+
+// Names the case in ctest's listing (gtest would print the raw bytes).
+void PrintTo(const MethodCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class ChooseMethod : public testing::TestWithParam<MethodCase> {};
 
