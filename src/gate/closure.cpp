@@ -19,7 +19,6 @@
 #include <system_error>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace hs::gate {
 
@@ -282,20 +281,71 @@ size_t reading_threads(size_t nodes) {
     return std::clamp<size_t>(nodes / k_nodes_per_thread, 1, std::min<size_t>(cores, 8));
 }
 
-// Hashes a std::string or a std::string_view alike, so that the set of seen
-// paths can be asked with a view into a thread's buffer. A store path's own
-// hash part is already random: eight of its characters will do.
-struct PathHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view path) const {
+// The paths of a closure's nodes, for asking whether an input is new. Open
+// addressing keyed on eight characters of a path's hash part (already
+// random), compared in full on a match: a lookup reads one slot array and
+// one node, where a node-based set chases a pointer per bucket entry.
+class SeenPaths {
+public:
+    explicit SeenPaths(const std::vector<Closure::Node>& nodes) : m_nodes(nodes) {}
+
+    // Adds path as node `index` unless it is there; returns whether it was new.
+    bool insert(std::string_view path, int32_t index) {
+        if (2 * (m_used + 1) > m_slots.size()) {
+            grow();
+        }
+        const uint64_t key = key_of(path);
+        for (size_t at = slot_of(key);; at = (at + 1) & (m_slots.size() - 1)) {
+            Slot& slot = m_slots[at];
+            if (slot.node < 0) {
+                slot = {key, index};
+                ++m_used;
+                return true;
+            }
+            if (slot.key == key && m_nodes[static_cast<size_t>(slot.node)].path == path) {
+                return false;
+            }
+        }
+    }
+
+private:
+    struct Slot {
+        uint64_t key = 0;
+        int32_t node = -1; // -1: empty
+    };
+
+    static uint64_t key_of(std::string_view path) {
         constexpr size_t k_at = core::k_store_dir.size() + 1;
-        uint64_t bits = 0;
-        if (path.size() < k_at + sizeof bits) {
+        uint64_t key = 0;
+        if (path.size() < k_at + sizeof key) {
             return std::hash<std::string_view>{}(path);
         }
-        std::memcpy(&bits, path.data() + k_at, sizeof bits);
-        return static_cast<size_t>(bits);
+        std::memcpy(&key, path.data() + k_at, sizeof key);
+        return key;
     }
+
+    size_t slot_of(uint64_t key) const {
+        // Mixes the characters' bits so that the low ones vary.
+        return static_cast<size_t>((key * 0x9E3779B97F4A7C15ULL) >> 20) & (m_slots.size() - 1);
+    }
+
+    void grow() {
+        std::vector<Slot> old(std::max<size_t>(64, m_slots.size() * 2));
+        old.swap(m_slots);
+        for (const Slot& slot : old) {
+            if (slot.node >= 0) {
+                size_t at = slot_of(slot.key);
+                while (m_slots[at].node >= 0) {
+                    at = (at + 1) & (m_slots.size() - 1);
+                }
+                m_slots[at] = slot;
+            }
+        }
+    }
+
+    const std::vector<Closure::Node>& m_nodes;
+    std::vector<Slot> m_slots;
+    size_t m_used = 0;
 };
 
 } // namespace
@@ -304,7 +354,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
                      const Visit& visit) {
     Store store{store_root, store_root.empty() ? "" : real_path_of(store_root), -1};
     Closure closure;
-    std::unordered_set<std::string, PathHash, std::equal_to<>> seen;
+    SeenPaths seen(closure.nodes);
     std::vector<std::string> files; // roots given as files outside the store; "" = in the store
     for (const auto& root : roots) {
         std::string why;
@@ -326,7 +376,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
         if (!path.ends_with(core::k_drv_suffix)) {
             fail(shown(root) + ": not a .drv (give the derivation, not an output)");
         }
-        if (seen.insert(path).second) {
+        if (seen.insert(path, static_cast<int32_t>(closure.nodes.size()))) {
             closure.nodes.push_back({path, -1});
             files.push_back(file);
         }
@@ -370,8 +420,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
             level.read(0);
         } // the helpers are joined here
         level.merge([&](size_t parent, std::string_view input) {
-            if (!seen.contains(input)) {
-                seen.emplace(input);
+            if (seen.insert(input, static_cast<int32_t>(closure.nodes.size()))) {
                 closure.nodes.push_back({std::string(input), static_cast<int32_t>(parent)});
             }
         });
