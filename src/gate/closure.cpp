@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -196,38 +197,51 @@ std::string read_node(const Store& store, const std::string& path, const std::st
     return file;
 }
 
-// One breadth-first level of the walk: the files of nodes [begin, end) are
-// read and parsed by several threads, each taking the next unread node. The
-// input paths each thread found are kept in its own buffer, and merged in
-// node order afterwards, so the walk's order does not depend on the threads.
-class Level {
+// Reads the walk's levels: the files of nodes [begin, end) are read and
+// parsed by several threads, each taking the next unread node. The input
+// paths each thread found are kept in its own buffer, and merged in node
+// order afterwards, so the walk's order does not depend on the threads. The
+// buffers live for the whole walk: fresh memory for each level costs more
+// in page faults than the copying it saves.
+class Reading {
 public:
-    Level(const Closure& closure, const std::vector<std::string>& files, const Store& store,
-          size_t begin, size_t end, size_t threads)
-        : m_closure(closure), m_files(files), m_store(store), m_begin(begin), m_end(end),
-          m_found(threads), m_nodes(end - begin) {}
+    Reading(const Closure& closure, const std::vector<std::string>& files, const Store& store,
+            size_t max_threads)
+        : m_closure(closure), m_files(files), m_store(store), m_readers(max_threads) {}
 
-    // Reads nodes until none are left; `thread` < the number of threads.
+    // Prepares for reading nodes [begin, end).
+    void start(size_t begin, size_t end) {
+        m_begin = begin;
+        m_end = end;
+        m_next = begin;
+        m_nodes.assign(end - begin, NodeInputs{});
+        for (auto& reader : m_readers) {
+            reader.paths.clear();
+            reader.ends.clear();
+        }
+    }
+
+    // Reads nodes until none are left; `thread` < max_threads.
     void read(size_t thread) {
-        Found& found = m_found[thread];
-        std::string text;
+        Reader& reader = m_readers[thread];
         for (size_t i = m_next++; i < m_end; i = m_next++) {
             NodeInputs& node = m_nodes[i - m_begin];
             node.thread = thread;
-            node.first = found.ends.size();
+            node.first = reader.ends.size();
             // An exception cannot leave a thread: the node keeps it, and the
             // walking thread rethrows the first one in walk order.
             try {
                 const std::string& given = i < m_files.size() ? m_files[i] : k_in_store;
-                const std::string file = read_node(m_store, m_closure.nodes[i].path, given, text);
-                core::visit_input_drv_paths(text, shown(file), [&](std::string_view input) {
-                    found.paths += input;
-                    found.ends.push_back(found.paths.size());
+                const std::string file =
+                    read_node(m_store, m_closure.nodes[i].path, given, reader.text);
+                core::visit_input_drv_paths(reader.text, shown(file), [&](std::string_view input) {
+                    reader.paths += input;
+                    reader.ends.push_back(reader.paths.size());
                 });
             } catch (...) {
                 node.error = std::current_exception();
             }
-            node.last = found.ends.size();
+            node.last = reader.ends.size();
         }
     }
 
@@ -240,21 +254,22 @@ public:
             if (node.error) {
                 std::rethrow_exception(node.error);
             }
-            const Found& found = m_found[node.thread];
+            const Reader& reader = m_readers[node.thread];
             for (size_t k = node.first; k < node.last; ++k) {
-                const size_t from = k == 0 ? 0 : found.ends[k - 1];
-                each(i, std::string_view(found.paths).substr(from, found.ends[k] - from));
+                const size_t from = k == 0 ? 0 : reader.ends[k - 1];
+                each(i, std::string_view(reader.paths).substr(from, reader.ends[k] - from));
             }
         }
     }
 
 private:
-    // The input paths one thread found, one after another.
-    struct Found {
-        std::string paths;
+    // What one thread holds: the file it reads and the input paths it found.
+    struct Reader {
+        std::string text;
+        std::string paths;        // one after another
         std::vector<size_t> ends; // where each path ends in `paths`
     };
-    // A node's inputs: paths [first, last) of its thread's Found.
+    // A node's inputs: paths [first, last) of its thread's Reader.
     struct NodeInputs {
         size_t thread = 0;
         size_t first = 0;
@@ -266,10 +281,10 @@ private:
     const Closure& m_closure;
     const std::vector<std::string>& m_files;
     const Store& m_store;
-    const size_t m_begin;
-    const size_t m_end;
-    std::atomic<size_t> m_next{m_begin};
-    std::vector<Found> m_found;
+    std::vector<Reader> m_readers;
+    size_t m_begin = 0;
+    size_t m_end = 0;
+    std::atomic<size_t> m_next{0};
     std::vector<NodeInputs> m_nodes;
 };
 
@@ -398,14 +413,15 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
         store.dir = store_dir.get();
     }
     std::exception_ptr visit_error;
+    Reading reading(closure, files, store, reading_threads(SIZE_MAX));
     for (size_t begin = 0; begin < closure.nodes.size();) {
         const size_t end = closure.nodes.size();
-        const size_t threads = reading_threads(end - begin);
-        Level level(closure, files, store, begin, end, threads);
+        reading.start(begin, end);
         {
             std::vector<std::jthread> helpers;
+            const size_t threads = reading_threads(end - begin);
             for (size_t t = 1; t < threads; ++t) {
-                helpers.emplace_back([&level, t] { level.read(t); });
+                helpers.emplace_back([&reading, t] { reading.read(t); });
             }
             if (visit && !visit_error) {
                 // A drv found malformed later must still be reported (exit
@@ -417,9 +433,9 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
                     visit_error = std::current_exception();
                 }
             }
-            level.read(0);
+            reading.read(0);
         } // the helpers are joined here
-        level.merge([&](size_t parent, std::string_view input) {
+        reading.merge([&](size_t parent, std::string_view input) {
             if (seen.insert(input, static_cast<int32_t>(closure.nodes.size()))) {
                 closure.nodes.push_back({std::string(input), static_cast<int32_t>(parent)});
             }
