@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <optional>
+#include <sstream>
 #include <unordered_map>
 #include <utility>
 
@@ -97,9 +97,9 @@ struct GateRun {
         keys.reserve(end - begin);
         for (size_t i = begin; i < end; ++i) {
             // A closure only holds valid store paths: the hash is all it takes.
-            const auto hash = core::nix32_decode(std::string_view(closure.nodes[i].path)
-                                                     .substr(core::k_store_dir.size() + 1,
-                                                             core::k_hash_chars));
+            const auto hash =
+                core::nix32_decode(std::string_view(closure.nodes[i].path)
+                                       .substr(core::k_store_dir.size() + 1, core::k_hash_chars));
             if (hash) {
                 keys.emplace_back(*hash, i);
             }

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -140,35 +140,11 @@ void read_open_file(int fd, const std::string& path, std::string& out) {
             continue;
         }
         if (got <= 0) {
-            fail(shown(path) + ": " +
-                 (got < 0 ? errno_text() : "file shrank while reading"));
+            fail(shown(path) + ": " + (got < 0 ? errno_text() : "file shrank while reading"));
         }
         done += static_cast<size_t>(got);
     }
 }
-
-} // namespace
-
-std::string file_of(const std::string& store_path, const std::string& store_root) {
-    if (store_root.empty()) {
-        return store_path;
-    }
-    std::string root = store_root;
-    while (!root.empty() && root.back() == '/') {
-        root.pop_back(); // "/" becomes "": the real store
-    }
-    return root + store_path;
-}
-
-std::vector<std::string> Closure::chain(size_t i) const {
-    std::vector<std::string> out;
-    for (auto at = static_cast<int32_t>(i); at >= 0; at = nodes[static_cast<size_t>(at)].parent) {
-        out.push_back(nodes[static_cast<size_t>(at)].path);
-    }
-    return {out.rbegin(), out.rend()};
-}
-
-namespace {
 
 // Where the drv files are, shared read-only by the reading threads.
 struct Store {
@@ -177,7 +153,7 @@ struct Store {
     int dir = -1;          // <root>/nix/store opened and checked, or -1
 };
 
-// Reads node i's file into text: relative to the store directory without
+// Reads a drv's file into text: relative to the store directory without
 // following a symlink (which cannot leave the root and needs no realpath()
 // per file), else by the checked path of read_file. Returns the file name
 // for messages.
@@ -364,6 +340,25 @@ private:
 };
 
 } // namespace
+
+std::string file_of(const std::string& store_path, const std::string& store_root) {
+    if (store_root.empty()) {
+        return store_path;
+    }
+    std::string root = store_root;
+    while (!root.empty() && root.back() == '/') {
+        root.pop_back(); // "/" becomes "": the real store
+    }
+    return root + store_path;
+}
+
+std::vector<std::string> Closure::chain(size_t i) const {
+    std::vector<std::string> out;
+    for (auto at = static_cast<int32_t>(i); at >= 0; at = nodes[static_cast<size_t>(at)].parent) {
+        out.push_back(nodes[static_cast<size_t>(at)].path);
+    }
+    return {out.rbegin(), out.rend()};
+}
 
 Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root,
                      const Visit& visit) {

@@ -202,8 +202,7 @@ std::string LocalFailure::drv_path() const {
 
 struct Index::Statements {
     explicit Statements(Database& db)
-        : builds_of_drv(
-              db, (std::string(k_build_columns) + " WHERE b.drv = ?1").c_str()),
+        : builds_of_drv(db, (std::string(k_build_columns) + " WHERE b.drv = ?1").c_str()),
           deciding_state(db, "SELECT finished, status, stoptime, id FROM build WHERE drv = ?1"),
           drv_of_output(db, "SELECT b.drv, b.name FROM output o JOIN build b ON b.id = o.build "
                             "WHERE o.hash = ?1"),

@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <ostream>
-
 #include <cstdint>
+#include <ostream>
 #include <random>
 #include <string>
 #include <string_view>

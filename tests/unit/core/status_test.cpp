@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <ostream>
-
 #include <climits>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 

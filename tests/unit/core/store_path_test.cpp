@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <ostream>
-
 #include <cctype>
+#include <ostream>
 #include <string>
 #include <string_view>
 

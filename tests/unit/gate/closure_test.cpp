@@ -175,7 +175,8 @@ std::string made_up_path(size_t n, const std::string& name) {
 
 // A drv with the given inputDrvs, in that order.
 std::string drv_text(const std::vector<std::string>& inputs) {
-    std::string text = R"(Derive([("out","/nix/store/00000000000000000000000000000000-x","","")],[)";
+    std::string text =
+        R"(Derive([("out","/nix/store/00000000000000000000000000000000-x","","")],[)";
     for (size_t i = 0; i < inputs.size(); ++i) {
         text += (i ? "," : "") + ("(\"" + inputs[i] + "\",[\"out\"])");
     }
@@ -224,20 +225,20 @@ TEST(Closure, WideLevelsKeepTheBreadthFirstOrderAndShortestParents) {
         ASSERT_EQ(paths(closure), want) << "run " << run;
         // Leaves named by the root hang off it; the others off their mid.
         EXPECT_EQ(closure.nodes[1 + width].parent, 0);
-        EXPECT_EQ(closure.chain(closure.nodes.size() - 1),
-                  (std::vector<std::string>{store.top, store.mids[width - 1 - 3],
-                                            store.leaves[3]}));
+        EXPECT_EQ(
+            closure.chain(closure.nodes.size() - 1),
+            (std::vector<std::string>{store.top, store.mids[width - 1 - 3], store.leaves[3]}));
     }
 }
 
 TEST(Closure, VisitSeesEachLevelOnceInOrder) {
     WideStore store(300);
     std::vector<std::pair<size_t, size_t>> ranges;
-    const auto closure = walk_closure({store.top}, store.root(),
-                                      [&](const Closure& seen, size_t begin, size_t end) {
-                                          EXPECT_EQ(seen.nodes.size(), end);
-                                          ranges.emplace_back(begin, end);
-                                      });
+    const auto closure =
+        walk_closure({store.top}, store.root(), [&](const Closure& seen, size_t begin, size_t end) {
+            EXPECT_EQ(seen.nodes.size(), end);
+            ranges.emplace_back(begin, end);
+        });
     const std::vector<std::pair<size_t, size_t>> levels = {
         {0, 1}, {1, 1 + 300 + 3}, {1 + 300 + 3, closure.nodes.size()}};
     EXPECT_EQ(ranges, levels);

@@ -3,8 +3,6 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
-#include <ostream>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <stdexcept>
 #include <string>
