@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/url.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -107,9 +109,9 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
 std::optional<std::chrono::milliseconds>
 parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);
 
-// Removes userinfo and query-string values that look like secrets from a URL
-// for messages: "https://user:pw@h/x?token=1" -> "https://h/x?token=REDACTED".
-std::string redact_url(std::string_view url);
+// Credentials out of URLs in messages; in core, since `config show` prints
+// the url too and the CLI's lookup executable does not link this layer.
+using core::redact_url;
 
 // One libcurl easy handle reused for every request (keep-alive, one TLS
 // session), with the politeness rules of spec/cli.md: pacing between request

@@ -147,6 +147,9 @@ int run(int argc, char** argv) {
         }
         break;
     }
+    if (command && std::string_view(command->name) == "sync") {
+        sync_handoff(argv);
+    }
     const bool wants_help = std::any_of(args.begin(), args.end(),
                                         [](const auto& a) { return a == "--help" || a == "-h"; });
     const bool wants_version = std::find(args.begin(), args.end(), "--version") != args.end();

@@ -29,6 +29,13 @@ void lookup_options(po::options_description& desc);
 int lookup_command(Context& ctx);
 void sync_options(po::options_description& desc);
 int sync_command(Context& ctx);
+// sync comes in two libraries (src/cli/CMakeLists.txt): hs_cli_sync, the real
+// command, in hydra-status-sync; hs_cli_sync_exec in hydra-status, which keeps
+// libcurl out of lookups. run() calls sync_handoff() as soon as the command is
+// sync, before any option is parsed: hs_cli_sync's returns at once,
+// hs_cli_sync_exec's replaces the process with hydra-status-sync (same argv
+// and environment) and returns only by throwing.
+void sync_handoff(char** argv);
 void gate_options(po::options_description& desc);
 int gate_command(Context& ctx);
 void info_options(po::options_description& desc);

@@ -4,8 +4,8 @@
 #include "cli/output.hpp"
 #include "cli/settings.hpp"
 #include "core/error.hpp"
+#include "core/url.hpp"
 #include "index/index.hpp"
-#include "sync/http.hpp"
 
 #include <algorithm>
 #include <set>
@@ -28,7 +28,7 @@ std::pair<std::string, int> split_file_origin(const std::string& origin) {
 // A setting's value as shown: credentials in the url never are.
 std::string shown(const Settings& settings, const std::string& key) {
     const auto& value = settings.get(key);
-    return key == "url" ? sync::redact_url(value) : value;
+    return key == "url" ? core::redact_url(value) : value;
 }
 
 std::string pad_right(const std::string& text, size_t width) {

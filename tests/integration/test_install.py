@@ -1,14 +1,16 @@
 """Installation: `cmake --install` puts every file in its FHS place, cpack
 builds a .deb whose Depends: come from dpkg-shlibdeps, and the installed
-binary works. The systemd units pass `systemd-analyze verify` and keep their
-sandbox; the crontab example syncs once and skips a run while one is going.
+binary works, its `sync` through the helper in libexec/hydra-status/. The
+systemd units pass `systemd-analyze verify` and keep their sandbox; the
+crontab example syncs once and skips a run while one is going.
 
 As root with dpkg (and no hydra-status installed already), the .deb is
 installed into this machine with `dpkg -i`, used, and purged again (with the
 system user its postinst created), so the machine is left as it was;
 otherwise it is installed into a DESTDIR.
 
-Needs the build tree of $HS_BIN (CPackConfig.cmake beside it); builds nothing.
+Needs the build tree of $HS_BIN (CPackConfig.cmake and hydra-status-sync
+beside it); builds nothing.
 
 Run: cd tests/integration && HS_BIN=.../hydra-status python3 -m unittest -v test_install
 """
@@ -38,6 +40,8 @@ CPACK = hs_testlib.skip_unless_executable("cpack")
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 UNITS = ("hydra-status-sync.service", "hydra-status-sync.timer")
+# Where `hydra-status sync` finds the executable that holds sync (and libcurl).
+HELPER = "libexec/hydra-status/hydra-status-sync"
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -65,7 +69,17 @@ def cmake_install(prefix: str, destdir: str | None = None) -> str:
 class DemoMixin:
     """A sync from the demo Hydra and lookups with a given (installed) binary."""
 
+    def check_sync_helper(self, binary: str) -> None:
+        """`sync` runs the installed libexec helper; the lookup binary has no libcurl."""
+        proc = run([binary, "sync", "--help"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("--max-evals", proc.stdout)
+        if shutil.which("ldd"):
+            libs = run(["ldd", binary]).stdout
+            self.assertNotIn("libcurl", libs)
+
     def demo_lookup(self, binary: str, tmp: str) -> None:
+        self.check_sync_helper(binary)
         home = os.path.join(tmp, "demo-home")
         os.makedirs(home, exist_ok=True)
         env = hs_env(home, {"HYDRA_STATUS_SYSTEM_CONFIG": "/dev/null"})
@@ -145,7 +159,7 @@ class CmakeInstallTest(DemoMixin, unittest.TestCase):
 
     def test_fhs_layout(self) -> None:
         p = self.prefix
-        for path in ("bin/hydra-status", "bin/nix-build-gated"):
+        for path in ("bin/hydra-status", "bin/nix-build-gated", HELPER):
             self.assertTrue(os.access(os.path.join(p, path), os.X_OK), path)
         for path in ("share/man/man1/hydra-status.1",
                      "share/bash-completion/completions/hydra-status",
@@ -274,7 +288,7 @@ def dpkg_install_possible() -> str | None:
     status = run(["dpkg-query", "-W", "-f=${Status}", "hydra-status"]).stdout
     if "installed" in status and "not-installed" not in status:
         return "hydra-status is installed already; not touching it"
-    for path in ("/usr/bin/hydra-status", "/usr/bin/nix-build-gated"):
+    for path in ("/usr/bin/hydra-status", "/usr/bin/nix-build-gated", "/usr/" + HELPER):
         if os.path.exists(path):
             return f"{path} exists; not overwriting it"
     return None
@@ -312,7 +326,7 @@ class DebPackageTest(DemoMixin, unittest.TestCase):
     @unittest.skipUnless(shutil.which("dpkg-deb"), "dpkg-deb is not installed")
     def test_contents(self) -> None:
         listing = run(["dpkg-deb", "-c", self.deb]).stdout
-        for path in ("./usr/bin/hydra-status", "./usr/bin/nix-build-gated",
+        for path in ("./usr/bin/hydra-status", "./usr/bin/nix-build-gated", "./usr/" + HELPER,
                      "./usr/share/man/man1/hydra-status.1",
                      "./usr/share/bash-completion/completions/hydra-status",
                      "./usr/share/fish/vendor_completions.d/hydra-status.fish",
@@ -347,6 +361,7 @@ class DebPackageTest(DemoMixin, unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
         self.assertEqual(run(["/usr/bin/hydra-status", "--version"]).stdout.strip(), version())
+        self.assertTrue(os.access("/usr/" + HELPER, os.X_OK))
         self.demo_lookup("/usr/bin/hydra-status", self.tmp)
         self.assertTrue(os.access("/usr/bin/nix-build-gated", os.X_OK))
         self.assertEqual(run(["getent", "passwd", "hydra-status"]).returncode, 0,
@@ -365,6 +380,7 @@ class DebPackageTest(DemoMixin, unittest.TestCase):
         proc = run(["dpkg", "--purge", "hydra-status"])
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertFalse(os.path.exists("/usr/bin/hydra-status"))
+        self.assertFalse(os.path.exists("/usr/" + HELPER))
         # Debian keeps system users on removal; this test leaves no trace.
         if not user_existed:
             run(["userdel", "hydra-status"])
