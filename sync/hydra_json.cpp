@@ -375,6 +375,91 @@ void truncate(std::vector<T>& items, size_t used, std::vector<T>& spares) {
 }
 
 // ---------------------------------------------------------------------------
+// Named entries: an object whose values are objects, each read into one pair
+// (buildoutputs, jobsetevalinputs)
+
+// A known field of one entry: whether it came, and its text (nullopt if null).
+struct EntryText {
+    bool seen = false;
+    std::optional<std::string_view> text;
+};
+template <size_t N>
+using EntryTexts = std::array<EntryText, N>;
+
+// Reads `field`, an object of entries (name -> object), into `items` in
+// document order: each entry's fields named in `keys` are strings or null,
+// others are checked and skipped. `make(texts, second)` then sets the pair's
+// second part from them, or returns a reason. A repeated entry name or a
+// repeated known field is an error. Messages: "field 'F': <entry> 'N': ...".
+template <size_t N, typename Make>
+std::string read_entries(od::value& value, std::string_view field, std::string_view entry,
+                         const std::array<std::string_view, N>& keys, Pairs& items, Pairs& spares,
+                         Make&& make) {
+    od::object object;
+    if (const auto error = value.get_object().get(object)) {
+        return field_error(field, get_reason(error, "an object"));
+    }
+    size_t used = 0;
+    for (auto result : object) {
+        std::string_view name;
+        od::field member;
+        if (std::string reason = next_field(std::move(result), name, member); !reason.empty()) {
+            return reason;
+        }
+        // Built only for a message: no allocation on the good path.
+        const auto context = [entry, name] { return std::string(entry) + " " + quote(name); };
+        for (size_t i = 0; i < used; ++i) {
+            if (items[i].first == name) {
+                return field_error(field, "duplicate " + context());
+            }
+        }
+        auto& slot = next_slot(items, used, spares);
+        slot.first.assign(name.data(), name.size());
+        od::object inner;
+        if (const auto error = member.value().get_object().get(inner)) {
+            return field_error(field, context() + ": " + get_reason(error, "an object"));
+        }
+        EntryTexts<N> texts{};
+        for (auto inner_result : inner) {
+            std::string_view key;
+            od::field inner_field;
+            if (std::string reason = next_field(std::move(inner_result), key, inner_field);
+                !reason.empty()) {
+                return reason;
+            }
+            const int index = find_key(keys, key);
+            if (index < 0) {
+                if (std::string reason = skip_value(inner_field.value()); !reason.empty()) {
+                    return field_error(field, context() + ": " + field_error(key, reason));
+                }
+                continue;
+            }
+            EntryText& text = texts[static_cast<size_t>(index)];
+            if (text.seen) {
+                return field_error(field, context() + ": " + duplicate_field(key));
+            }
+            text.seen = true;
+            std::string_view read;
+            bool null = false;
+            if (std::string reason = read_nullable_string(inner_field.value(), read, null);
+                !reason.empty()) {
+                return field_error(field, context() + ": " + field_error(key, reason));
+            }
+            if (!null) {
+                text.text = read;
+            }
+        }
+        if (const std::string_view reason = make(std::as_const(texts), slot.second);
+            !reason.empty()) {
+            return field_error(field, context() + ": " + std::string(reason));
+        }
+        ++used;
+    }
+    truncate(items, used, spares);
+    return {};
+}
+
+// ---------------------------------------------------------------------------
 // Builds
 
 enum BuildKey : int {
@@ -397,65 +482,17 @@ constexpr std::array<BuildKey, 7> k_build_required = {
     bk_id, bk_finished, bk_drvpath, bk_project, bk_jobset, bk_job, bk_system};
 
 // buildoutputs: output name -> {"path": string or null}.
+constexpr std::array<std::string_view, 1> k_output_keys = {"path"};
+
 std::string read_outputs(od::value& value, Pairs& outputs, Pairs& spares) {
-    constexpr std::string_view k_field = "buildoutputs";
-    od::object object;
-    if (const auto error = value.get_object().get(object)) {
-        return field_error(k_field, get_reason(error, "an object"));
-    }
-    size_t used = 0;
-    for (auto result : object) {
-        std::string_view name;
-        od::field field;
-        if (std::string reason = next_field(std::move(result), name, field); !reason.empty()) {
-            return reason;
-        }
-        // Built only for a message: no allocation on the good path.
-        const auto context = [name] { return "output " + quote(name); };
-        for (size_t i = 0; i < used; ++i) {
-            if (outputs[i].first == name) {
-                return field_error(k_field, "duplicate " + context());
-            }
-        }
-        auto& slot = next_slot(outputs, used, spares);
-        slot.first.assign(name.data(), name.size());
-        od::object output;
-        if (const auto error = field.value().get_object().get(output)) {
-            return field_error(k_field, context() + ": " + get_reason(error, "an object"));
-        }
-        bool has_path = false;
-        for (auto inner : output) {
-            std::string_view key;
-            od::field path_field;
-            if (std::string reason = next_field(std::move(inner), key, path_field);
-                !reason.empty()) {
-                return reason;
-            }
-            if (key != "path") {
-                if (std::string reason = skip_value(path_field.value()); !reason.empty()) {
-                    return field_error(k_field, context() + ": " + field_error(key, reason));
-                }
-                continue;
-            }
-            if (has_path) {
-                return field_error(k_field, context() + ": " + duplicate_field(key));
-            }
-            has_path = true;
-            std::string_view path;
-            bool null = false;
-            if (std::string reason = read_nullable_string(path_field.value(), path, null);
-                !reason.empty()) {
-                return field_error(k_field, context() + ": " + field_error("path", reason));
-            }
-            slot.second.assign(null ? std::string_view() : path);
-        }
-        if (!has_path) {
-            return field_error(k_field, context() + ": missing field 'path'");
-        }
-        ++used;
-    }
-    truncate(outputs, used, spares);
-    return {};
+    return read_entries(value, "buildoutputs", "output", k_output_keys, outputs, spares,
+                        [](const EntryTexts<1>& texts, std::string& path) {
+                            if (!texts[0].seen) {
+                                return std::string_view("missing field 'path'");
+                            }
+                            path.assign(texts[0].text.value_or(std::string_view()));
+                            return std::string_view();
+                        });
 }
 
 std::string read_build(od::object& object, core::BuildRecord& out, Spares& spares) {
@@ -570,67 +607,15 @@ std::string read_builds(od::value& value, std::vector<int64_t>& builds) {
 
 // jobsetevalinputs: input name -> {revision, value, ...}; keeps the revision,
 // else the value, else "".
+constexpr std::array<std::string_view, 2> k_input_keys = {"revision", "value"};
+
 std::string read_inputs(od::value& value, Pairs& inputs, Pairs& spares) {
-    constexpr std::string_view k_field = "jobsetevalinputs";
-    od::object object;
-    if (const auto error = value.get_object().get(object)) {
-        return field_error(k_field, get_reason(error, "an object"));
-    }
-    size_t used = 0;
-    for (auto result : object) {
-        std::string_view name;
-        od::field field;
-        if (std::string reason = next_field(std::move(result), name, field); !reason.empty()) {
-            return reason;
-        }
-        const auto context = [name] { return "input " + quote(name); };
-        for (size_t i = 0; i < used; ++i) {
-            if (inputs[i].first == name) {
-                return field_error(k_field, "duplicate " + context());
-            }
-        }
-        auto& slot = next_slot(inputs, used, spares);
-        slot.first.assign(name.data(), name.size());
-        od::object input;
-        if (const auto error = field.value().get_object().get(input)) {
-            return field_error(k_field, context() + ": " + get_reason(error, "an object"));
-        }
-        // Index 0: revision, 1: value; nullopt while absent or null.
-        std::array<std::optional<std::string_view>, 2> texts;
-        std::array<bool, 2> seen = {false, false};
-        for (auto inner : input) {
-            std::string_view key;
-            od::field input_field;
-            if (std::string reason = next_field(std::move(inner), key, input_field);
-                !reason.empty()) {
-                return reason;
-            }
-            const size_t which = key == "revision" ? 0 : key == "value" ? 1 : 2;
-            if (which == 2) {
-                if (std::string reason = skip_value(input_field.value()); !reason.empty()) {
-                    return field_error(k_field, context() + ": " + field_error(key, reason));
-                }
-                continue;
-            }
-            if (seen[which]) {
-                return field_error(k_field, context() + ": " + duplicate_field(key));
-            }
-            seen[which] = true;
-            std::string_view text;
-            bool null = false;
-            if (std::string reason = read_nullable_string(input_field.value(), text, null);
-                !reason.empty()) {
-                return field_error(k_field, context() + ": " + field_error(key, reason));
-            }
-            if (!null) {
-                texts[which] = text;
-            }
-        }
-        slot.second.assign(texts[0].value_or(texts[1].value_or(std::string_view())));
-        ++used;
-    }
-    truncate(inputs, used, spares);
-    return {};
+    return read_entries(value, "jobsetevalinputs", "input", k_input_keys, inputs, spares,
+                        [](const EntryTexts<2>& texts, std::string& text) {
+                            text.assign(
+                                texts[0].text.value_or(texts[1].text.value_or(std::string_view())));
+                            return std::string_view();
+                        });
 }
 
 std::string read_eval(od::object& object, core::EvalRecord& out, Spares& spares) {

@@ -412,6 +412,32 @@ TEST(JsonParserBuild, QuotesEscapedKeysInMessages) {
     EXPECT_EQ(parser.parse_build(json, build), "duplicate field 'id'");
 }
 
+TEST(JsonParserBuild, ReadsOutputFieldsByTheirUnescapedNames) {
+    JsonParser parser;
+    core::BuildRecord build;
+    ASSERT_EQ(
+        parser.parse_build(with_field("buildoutputs", R"({"o\u0075t":{"pa\u0074h":"/a"}})"), build),
+        "");
+    EXPECT_EQ(build.outputs, (Pairs{{"out", "/a"}}));
+    EXPECT_EQ(
+        parser.parse_build(
+            with_field("buildoutputs", R"({"out":{"path":"/a"},"o\u0075t":{"path":"/b"}})"), build),
+        "field 'buildoutputs': duplicate output 'out'");
+    EXPECT_EQ(parser.parse_build(
+                  with_field("buildoutputs", R"({"out":{"pa\u0074h":"/a","path":"/b"}})"), build),
+              "field 'buildoutputs': output 'out': duplicate field 'path'");
+}
+
+TEST(JsonParserBuild, QuotesOutputAndOutputFieldNamesInMessages) {
+    JsonParser parser;
+    core::BuildRecord build;
+    EXPECT_EQ(parser.parse_build(with_field("buildoutputs", R"({"\u001b[2J":{"path":5}})"), build),
+              "field 'buildoutputs': output '\\x1b[2J': field 'path': expected a string or null");
+    EXPECT_EQ(parser.parse_build(
+                  with_field("buildoutputs", R"({"out":{"path":"/a","\u0007x":[1,]}})"), build),
+              "field 'buildoutputs': output 'out': field '\\x07x': malformed structure");
+}
+
 TEST(JsonParserBuild, RejectsInvalidEscapesAndControlCharacters) {
     JsonParser parser;
     core::BuildRecord build;
@@ -635,6 +661,34 @@ TEST(JsonParserEval, InputWithoutRevisionOrValueIsEmpty) {
                           eval),
         "");
     EXPECT_EQ(eval.inputs, (Pairs{{"a", ""}, {"b", ""}, {"c", "r"}, {"d", ""}}));
+}
+
+TEST(JsonParserEval, ReadsInputFieldsByTheirUnescapedNames) {
+    JsonParser parser;
+    core::EvalRecord eval;
+    ASSERT_EQ(parser.parse_eval(R"({"id":1,"builds":[],"jobsetevalinputs":{)"
+                                R"("\u0061":{"valu\u0065":"v","r\u0065vision":"r"}}})",
+                                eval),
+              "");
+    EXPECT_EQ(eval.inputs, (Pairs{{"a", "r"}}));
+    EXPECT_EQ(parser.parse_eval(R"({"id":1,"builds":[],"jobsetevalinputs":{)"
+                                R"("a":{"value":"x","valu\u0065":"y"}}})",
+                                eval),
+              "field 'jobsetevalinputs': input 'a': duplicate field 'value'");
+}
+
+TEST(JsonParserEval, QuotesInputAndInputFieldNamesInMessages) {
+    JsonParser parser;
+    core::EvalRecord eval;
+    EXPECT_EQ(parser.parse_eval(R"({"id":1,"builds":[],"jobsetevalinputs":{)"
+                                R"("\u0085a":{"revision":[]}}})",
+                                eval),
+              "field 'jobsetevalinputs': input '\\xc2\\x85a': field 'revision': expected a string "
+              "or null");
+    EXPECT_EQ(parser.parse_eval(R"({"id":1,"builds":[],"jobsetevalinputs":{)"
+                                R"("a":{"\u001bt":tru}}})",
+                                eval),
+              "field 'jobsetevalinputs': input 'a': field '\\x1bt': invalid literal");
 }
 
 TEST(JsonParserEval, RejectsBadEvals) {
