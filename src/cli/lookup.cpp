@@ -67,6 +67,11 @@ private:
 // Human output is aligned in batches of this many answers.
 constexpr size_t k_table_batch = 1024;
 
+// Keys are looked up this many at a time, in hash order, where neighbouring
+// keys share the index's B-tree pages (a batch of 100,000 keys reads a
+// fraction of the pages), and answered in the order they were given.
+constexpr size_t k_lookup_chunk = 4096;
+
 struct LookupRun {
     index::Index* index; // null when the index could not be opened: every key is unknown
     bool json;
@@ -77,7 +82,9 @@ struct LookupRun {
     std::string out;
     std::vector<Answer> table; // human answers not yet formatted
     int64_t stale_before = 0;  // a jobset synced before this is stale (0: no check)
-    std::map<std::string, int64_t> stale_jobsets; // "project:jobset (url)" -> synced_at
+    std::map<std::string, int64_t> stale_jobsets;           // "project:jobset (url)" -> synced_at
+    std::vector<std::pair<std::string, core::Key>> pending; // keys not looked up yet
+    std::optional<bool> any_local; // whether any local failure counts, asked once
 
     void answer(const std::string& query, std::vector<index::BuildRow> rows,
                 const std::optional<core::HashBytes>& drv) {
@@ -88,7 +95,10 @@ struct LookupRun {
             answer.hydra = rows.front();
             drv_hash = rows.front().drv_hash;
         }
-        if (drv_hash && index) {
+        if (drv_hash && index && !any_local) {
+            any_local = index->has_local_failures(local_not_before);
+        }
+        if (drv_hash && index && *any_local) {
             answer.local = index->local_failure(*drv_hash, local_not_before);
         }
         tally.add(answer.status().cls);
@@ -102,7 +112,7 @@ struct LookupRun {
             }
         }
         if (out.size() > (1 << 16) || table.size() >= k_table_batch) {
-            flush();
+            write_out();
         }
     }
 
@@ -121,23 +131,54 @@ struct LookupRun {
 
     void key(const std::string& text) {
         std::string why;
-        const auto key = core::parse_key(text, &why);
+        auto key = core::parse_key(text, &why);
         if (!key) {
-            flush();
+            flush(); // the answers before it first
             print_error("malformed key " + quote(text) + ": " + why);
             tally.malformed();
             return;
         }
-        auto rows = index ? index->builds_for_key(*key) : std::vector<index::BuildRow>{};
-        std::optional<core::HashBytes> drv;
-        if (key->kind == core::KeyKind::drv_path || key->kind == core::KeyKind::drv_basename ||
-            key->kind == core::KeyKind::hash) {
-            drv = key->hash; // a local record needs no Hydra data
+        pending.emplace_back(text, std::move(*key));
+        if (pending.size() >= k_lookup_chunk) {
+            look_up_pending();
         }
-        answer(text, std::move(rows), drv);
     }
 
+    void look_up_pending() {
+        std::vector<size_t> order(pending.size());
+        for (size_t i = 0; i < order.size(); ++i) {
+            order[i] = i;
+        }
+        std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+            return pending[a].second.hash < pending[b].second.hash;
+        });
+        std::vector<std::vector<index::BuildRow>> rows(pending.size());
+        if (index) {
+            for (const size_t i : order) {
+                rows[i] = index->builds_for_key(pending[i].second);
+            }
+        }
+        for (size_t i = 0; i < pending.size(); ++i) {
+            const auto& [text, key] = pending[i];
+            std::optional<core::HashBytes> drv;
+            if (key.kind == core::KeyKind::drv_path || key.kind == core::KeyKind::drv_basename ||
+                key.kind == core::KeyKind::hash) {
+                drv = key.hash; // a local record needs no Hydra data
+            }
+            answer(text, std::move(rows[i]), drv);
+        }
+        pending.clear();
+    }
+
+    // Answers every key given so far and writes the output.
     void flush() {
+        if (!pending.empty()) {
+            look_up_pending();
+        }
+        write_out();
+    }
+
+    void write_out() {
         if (!table.empty()) {
             append_human_table(out, table, style);
             table.clear();
@@ -223,6 +264,8 @@ int lookup_command(Context& ctx) {
                   {},
                   {},
                   stale_after > 0 ? now - stale_after : 0,
+                  {},
+                  {},
                   {}};
     if (!index) {
         run.tally.no_index();
