@@ -95,13 +95,16 @@ std::string opened_path(int fd) {
     return out;
 }
 
-void read_open_file(int fd, const std::string& path, std::string& out);
+std::string_view read_open_file(int fd, const std::string& path, std::string& buffer);
 
-// Reads a whole file into out (reusing its capacity). With a store root
+// Reads a whole file into buffer, which only ever grows (filling it anew for
+// each file would cost more than reading the file), and returns the bytes
+// read. With a store root
 // (real_root not empty) the file is only read if what was opened lies
 // inside it: a symlink in the root may point anywhere. The check is made on
 // the open descriptor, so a symlink swapped after a check cannot slip out.
-void read_file(const std::string& path, std::string& out, const std::string& real_root) {
+std::string_view read_file(const std::string& path, std::string& buffer,
+                           const std::string& real_root) {
     if (!real_root.empty() && !is_inside(real_path_of(path), real_root)) {
         // Checked before opening too, so nothing outside is ever opened
         // (a device or a FIFO may act on open).
@@ -119,11 +122,11 @@ void read_file(const std::string& path, std::string& out, const std::string& rea
             fail(shown(path) + ": resolves outside the store root " + shown(real_root));
         }
     }
-    read_open_file(fd.get(), path, out);
+    return read_open_file(fd.get(), path, buffer);
 }
 
-// Reads the whole regular file open as fd into out.
-void read_open_file(int fd, const std::string& path, std::string& out) {
+// Reads the whole regular file open as fd into buffer (as read_file).
+std::string_view read_open_file(int fd, const std::string& path, std::string& buffer) {
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         fail(shown(path) + ": not a regular file");
@@ -132,10 +135,13 @@ void read_open_file(int fd, const std::string& path, std::string& out) {
     if (st.st_size > k_max_drv) {
         fail(shown(path) + ": larger than 64 MiB, not a .drv");
     }
-    out.resize(static_cast<size_t>(st.st_size));
+    const auto size = static_cast<size_t>(st.st_size);
+    if (buffer.size() < size) {
+        buffer.resize(size);
+    }
     size_t done = 0;
-    while (done < out.size()) {
-        const auto got = ::read(fd, out.data() + done, out.size() - done);
+    while (done < size) {
+        const auto got = ::read(fd, buffer.data() + done, size - done);
         if (got < 0 && errno == EINTR) {
             continue;
         }
@@ -144,6 +150,7 @@ void read_open_file(int fd, const std::string& path, std::string& out) {
         }
         done += static_cast<size_t>(got);
     }
+    return {buffer.data(), size};
 }
 
 // Where the drv files are, shared read-only by the reading threads.
@@ -153,24 +160,22 @@ struct Store {
     int dir = -1;          // <root>/nix/store opened and checked, or -1
 };
 
-// Reads a drv's file into text: relative to the store directory without
-// following a symlink (which cannot leave the root and needs no realpath()
-// per file), else by the checked path of read_file. Returns the file name
-// for messages.
-std::string read_node(const Store& store, const std::string& path, const std::string& given_file,
-                      std::string& text) {
+// Reads a drv's file into buffer (as read_file): relative to the store
+// directory without following a symlink (which cannot leave the root and
+// needs no realpath() per file), else by the checked path of read_file.
+// `file` receives the file's name, for messages.
+std::string_view read_node(const Store& store, const std::string& path,
+                           const std::string& given_file, std::string& buffer, std::string& file) {
     const bool given = !given_file.empty();
-    std::string file = given ? given_file : file_of(path, store.root);
+    file = given ? given_file : file_of(path, store.root);
     const Fd direct(given || store.dir < 0
                         ? -1
                         : ::openat(store.dir, path.c_str() + core::k_store_dir.size() + 1,
                                    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW));
     if (direct.get() >= 0) {
-        read_open_file(direct.get(), file, text);
-    } else {
-        read_file(file, text, given ? std::string() : store.real_root);
+        return read_open_file(direct.get(), file, buffer);
     }
-    return file;
+    return read_file(file, buffer, given ? std::string() : store.real_root);
 }
 
 // Reads the walk's levels: the files of nodes [begin, end) are read and
@@ -208,9 +213,9 @@ public:
             // walking thread rethrows the first one in walk order.
             try {
                 const std::string& given = i < m_files.size() ? m_files[i] : k_in_store;
-                const std::string file =
-                    read_node(m_store, m_closure.nodes[i].path, given, reader.text);
-                core::visit_input_drv_paths(reader.text, shown(file), [&](std::string_view input) {
+                const auto text =
+                    read_node(m_store, m_closure.nodes[i].path, given, reader.buffer, reader.file);
+                core::visit_input_drv_paths(text, shown(reader.file), [&](std::string_view input) {
                     reader.paths += input;
                     reader.ends.push_back(reader.paths.size());
                 });
@@ -241,7 +246,8 @@ public:
 private:
     // What one thread holds: the file it reads and the input paths it found.
     struct Reader {
-        std::string text;
+        std::string buffer;       // the drv file being read (read_file)
+        std::string file;         // its name
         std::string paths;        // one after another
         std::vector<size_t> ends; // where each path ends in `paths`
     };
