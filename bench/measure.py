@@ -201,11 +201,12 @@ def lookup_sql(drv_hex: str) -> str:
     if not _LOOKUP_SQL:
         with open(os.path.join(REPO, "src", "index", "index.cpp"), encoding="utf-8") as fh:
             text = fh.read()
+        # The query hydra-status runs for a drv (it picks the deciding build
+        # from the rows itself, without an ORDER BY).
         cols = re.search(r'k_build_columns\s*=\s*R"sql\((.*?)\)sql"', text, re.S)
-        order = re.search(r'k_deciding_order\s*=\s*"(.*?)";', text, re.S)
-        if not cols or not order:
-            raise SystemExit("measure: cannot find k_build_columns / k_deciding_order in index.cpp")
-        _LOOKUP_SQL.append(" ".join((cols.group(1) + " WHERE b.drv = X'{}'" + order.group(1)).split()))
+        if not cols:
+            raise SystemExit("measure: cannot find k_build_columns in index.cpp")
+        _LOOKUP_SQL.append(" ".join((cols.group(1) + " WHERE b.drv = X'{}'").split()))
     return _LOOKUP_SQL[0].format(drv_hex)
 
 
