@@ -252,7 +252,7 @@ int gate_command(Context& ctx) {
         closure = gate::walk_closure(ctx.args, store_root, check);
     }
     if (!run) {
-        throw *index_error;
+        throw Error(index_error->what(), index_error->code());
     }
     const bool synced = index->ever_synced();
     if (!synced) {
