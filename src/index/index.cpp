@@ -200,25 +200,33 @@ std::string LocalFailure::drv_path() const {
            ".drv";
 }
 
-struct Index::Statements {
-    explicit Statements(Database& db)
-        : builds_of_drv(db, (std::string(k_build_columns) + " WHERE b.drv = ?1").c_str()),
-          deciding_state(db, "SELECT finished, status, stoptime, id FROM build WHERE drv = ?1"),
-          drv_of_output(db, "SELECT b.drv, b.name FROM output o JOIN build b ON b.id = o.build "
-                            "WHERE o.hash = ?1"),
-          builds_of_job(db, (std::string(k_build_columns) +
-                             " WHERE j.project = ?1 AND j.name = ?2 AND jn.text = ?3")
-                                .c_str()),
-          ever_synced(db, "SELECT 1 FROM jobset WHERE synced_at IS NOT NULL LIMIT 1"),
-          local_failure(db, "SELECT name, count, first_at, last_at, log, reason "
-                            "FROM local_failure WHERE drv = ?1 AND last_at >= ?2") {}
+// A statement prepared on first use: a lookup needs two or three of them,
+// and preparing the rest would cost more than the lookup itself.
+class LazyStatement {
+public:
+    explicit LazyStatement(std::string sql) : m_sql(std::move(sql)) {}
+    Statement& get(Database& db) {
+        if (!m_stmt) {
+            m_stmt.emplace(db, m_sql.c_str());
+        }
+        return *m_stmt;
+    }
 
-    Statement builds_of_drv;
-    Statement deciding_state;
-    Statement drv_of_output;
-    Statement builds_of_job;
-    Statement ever_synced;
-    Statement local_failure;
+private:
+    std::string m_sql;
+    std::optional<Statement> m_stmt;
+};
+
+struct Index::Statements {
+    LazyStatement builds_of_drv{std::string(k_build_columns) + " WHERE b.drv = ?1"};
+    LazyStatement deciding_state{"SELECT finished, status, stoptime, id FROM build WHERE drv = ?1"};
+    LazyStatement drv_of_output{"SELECT b.drv, b.name FROM output o JOIN build b ON b.id = "
+                                "o.build WHERE o.hash = ?1"};
+    LazyStatement builds_of_job{std::string(k_build_columns) +
+                                " WHERE j.project = ?1 AND j.name = ?2 AND jn.text = ?3"};
+    LazyStatement ever_synced{"SELECT 1 FROM jobset WHERE synced_at IS NOT NULL LIMIT 1"};
+    LazyStatement local_failure{"SELECT name, count, first_at, last_at, log, reason "
+                                "FROM local_failure WHERE drv = ?1 AND last_at >= ?2"};
 
     // Prepared on first use: read-only connections never need them.
     struct Writes {
@@ -282,7 +290,7 @@ struct Index::Statements {
     }
 };
 
-Index::Index(Database db) : m_db(std::move(db)), m_stmts(std::make_unique<Statements>(m_db)) {}
+Index::Index(Database db) : m_db(std::move(db)), m_stmts(std::make_unique<Statements>()) {}
 Index::~Index() = default;
 Index::Index(Index&&) noexcept = default;
 Index& Index::operator=(Index&&) noexcept = default;
@@ -353,18 +361,18 @@ std::vector<BuildRow> Index::read_builds(Statement::Use& use) {
 }
 
 bool Index::ever_synced() {
-    auto use = m_stmts->ever_synced.use();
+    auto use = m_stmts->ever_synced.get(m_db).use();
     return use.next();
 }
 
 std::vector<BuildRow> Index::builds_of_drv(const core::HashBytes& drv) {
-    auto use = m_stmts->builds_of_drv.use();
+    auto use = m_stmts->builds_of_drv.get(m_db).use();
     use.bind(bytes(drv));
     return read_builds(use);
 }
 
 std::optional<Index::BuildState> Index::deciding_state(const core::HashBytes& drv) {
-    auto use = m_stmts->deciding_state.use();
+    auto use = m_stmts->deciding_state.get(m_db).use();
     use.bind(bytes(drv));
     std::optional<BuildState> best;
     DecidingOrder best_order;
@@ -382,7 +390,7 @@ std::optional<Index::BuildState> Index::deciding_state(const core::HashBytes& dr
 
 std::optional<std::pair<core::HashBytes, std::string>>
 Index::drv_of_output(const core::HashBytes& out) {
-    auto use = m_stmts->drv_of_output.use();
+    auto use = m_stmts->drv_of_output.get(m_db).use();
     use.bind(bytes(out));
     if (!use.next()) {
         return std::nullopt;
@@ -422,7 +430,7 @@ std::vector<BuildRow> Index::builds_for_key(const core::Key& key) {
 
 std::vector<BuildRow> Index::builds_of_job(const std::string& project, const std::string& jobset,
                                            const std::string& job) {
-    auto use = m_stmts->builds_of_job.use();
+    auto use = m_stmts->builds_of_job.get(m_db).use();
     use.bind(project).bind(jobset).bind(job);
     return read_builds(use);
 }
@@ -469,7 +477,7 @@ bool Index::has_local_failures(int64_t not_before) {
 }
 
 std::optional<LocalFailure> Index::local_failure(const core::HashBytes& drv, int64_t not_before) {
-    auto use = m_stmts->local_failure.use();
+    auto use = m_stmts->local_failure.get(m_db).use();
     use.bind(bytes(drv)).bind(not_before);
     if (!use.next()) {
         return std::nullopt;
