@@ -496,11 +496,13 @@ private:
                     s != Step::ok) {
                     return s;
                 }
-                if (const Step s = fetch_missing_members(eval, streamed, builds, context);
+                std::vector<int64_t> by_id;
+                if (const Step s = fetch_missing_members(eval, streamed, by_id, builds, context);
                     s != Step::ok) {
                     return s;
                 }
                 merge_ids(fetched, std::move(streamed));
+                merge_ids(fetched, std::move(by_id));
             }
             m_index.put_eval(m_state, eval);
             m_state.newest_eval = std::max(m_state.newest_eval.value_or(0), eval.id);
@@ -528,9 +530,11 @@ private:
     // /eval/<id>/builds should hold every member the listing named; members
     // it lacks and the index does not know are fetched by id, so that a
     // committed eval never names a build the index lacks.
-    // `streamed` is sorted.
+    // `streamed` is sorted; `by_id` receives the ids asked for by id (those
+    // Hydra no longer has included), so that the run asks for none again.
     Step fetch_missing_members(const core::EvalRecord& eval, const std::vector<int64_t>& streamed,
-                               uint64_t& builds, const std::string& context) {
+                               std::vector<int64_t>& by_id, uint64_t& builds,
+                               const std::string& context) {
         std::vector<int64_t> absent;
         for (const int64_t id : eval.builds) {
             if (!contains(streamed, id)) {
@@ -540,7 +544,7 @@ private:
         if (absent.empty()) {
             return Step::ok;
         }
-        const auto missing = m_index.builds_to_fetch(m_state.instance, absent);
+        auto missing = m_index.builds_to_fetch(m_state.instance, absent);
         if (missing.empty()) {
             return Step::ok;
         }
@@ -551,6 +555,7 @@ private:
         if (const Step s = fetch_by_id(missing, records, context); s != Step::ok) {
             return s;
         }
+        by_id = std::move(missing);
         builds += records.size();
         return write_records(records, context);
     }

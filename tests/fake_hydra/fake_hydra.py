@@ -63,7 +63,7 @@ LOGGED_HEADERS = (
 FAULT_KINDS = (
     "status", "429", "503", "reset", "truncate", "malformed", "slow",
     "gzip-bomb", "oversize", "html", "redirect-loop", "wrong-content-type",
-    "delay",
+    "delay", "omit-builds",
 )
 
 
@@ -307,6 +307,26 @@ WORDS = (
 ).split()
 
 
+def omit_builds(resp: Response, ids: list[int] | None) -> Response:
+    """The answer without some elements of its JSON array of builds: those with
+    an id in ids, or (ids None) every second one. Other answers are unchanged."""
+    if resp.status != 200 or resp.content_type != JSON_TYPE or resp.chunks is not None:
+        return resp
+    gzipped = ("Content-Encoding", "gzip") in resp.headers
+    value = json.loads(gzip.decompress(resp.body) if gzipped else resp.body)
+    if not isinstance(value, list):
+        return resp
+    if ids is None:
+        kept = value[::2]
+    else:
+        omitted = set(ids)
+        kept = [b for b in value if not (isinstance(b, dict) and b.get("id") in omitted)]
+    body = dump_json(kept)
+    if gzipped:
+        body = gzip.compress(body, mtime=0)
+    return Response(resp.status, resp.content_type, body, resp.headers)
+
+
 def nonsense_page(rng: random.Random) -> bytes:
     """Generated nonsense HTML, like the bot filter in front of hydra.nixos.org."""
     title = " ".join(rng.choice(WORDS) for _ in range(4)).title()
@@ -452,6 +472,10 @@ def parse_fault(raw: Any) -> dict:
     rule.update(kind=kind, regex=regex, remaining=count, skip=int(raw.get("skip", 0)), fired=0)
     if kind == "status" and "status" not in raw:
         raise ValueError("fault kind 'status' needs param 'status'")
+    ids = raw.get("ids")
+    if kind == "omit-builds" and ids is not None and (
+            not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+        raise ValueError("fault kind 'omit-builds': param 'ids' must be a list of build ids")
     return rule
 
 
@@ -913,6 +937,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "wrong-content-type":
             resp.content_type = "text/plain"
             self.send(resp, record, method)
+            return
+        if kind == "omit-builds":
+            self.send(omit_builds(resp, rule.get("ids")), record, method)
             return
         if kind == "truncate":
             self.send(resp, record, method, limit=resp.length // 2)
