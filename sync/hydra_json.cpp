@@ -341,6 +341,36 @@ std::string duplicate_field(std::string_view field) {
     return "duplicate field " + quote(field);
 }
 
+// Reads the fields of a record's object: a field named in `keys` goes to
+// `read(index, key, value)`, which returns a message (empty if good); any
+// other field is checked and skipped. A known field may come once. `seen`
+// gets bit i for keys[i].
+template <size_t N, typename Read>
+std::string read_fields(od::object& object, const std::array<std::string_view, N>& keys,
+                        uint32_t& seen, Read&& read) {
+    for (auto result : object) {
+        std::string_view key;
+        od::field field;
+        if (std::string reason = next_field(std::move(result), key, field); !reason.empty()) {
+            return reason;
+        }
+        const int index = find_key(keys, key);
+        if (index < 0) {
+            if (std::string reason = skip_value(field.value()); !reason.empty()) {
+                return field_error(key, reason);
+            }
+            continue;
+        }
+        if (!mark_seen(seen, index)) {
+            return duplicate_field(key);
+        }
+        if (std::string message = read(index, key, field.value()); !message.empty()) {
+            return message;
+        }
+    }
+    return {};
+}
+
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 // Elements cut from the callers' vectors, kept (with their strings'
@@ -500,23 +530,7 @@ std::string read_build(od::object& object, core::BuildRecord& out, Spares& spare
     out.starttime.reset();
     out.stoptime.reset();
     uint32_t seen = 0;
-    for (auto result : object) {
-        std::string_view key;
-        od::field field;
-        if (std::string reason = next_field(std::move(result), key, field); !reason.empty()) {
-            return reason;
-        }
-        const int index = find_key(k_build_keys, key);
-        if (index < 0) {
-            if (std::string reason = skip_value(field.value()); !reason.empty()) {
-                return field_error(key, reason);
-            }
-            continue;
-        }
-        if (!mark_seen(seen, index)) {
-            return duplicate_field(key);
-        }
-        od::value& value = field.value();
+    const auto read = [&](int index, std::string_view key, od::value& value) {
         std::string reason;
         bool null = false;
         int64_t number = 0;
@@ -556,15 +570,12 @@ std::string read_build(od::object& object, core::BuildRecord& out, Spares& spare
             reason = read_string(value, out.system);
             break;
         case bk_buildoutputs:
-            if (std::string error = read_outputs(value, out.outputs, spares.pairs);
-                !error.empty()) {
-                return error;
-            }
-            break;
+            return read_outputs(value, out.outputs, spares.pairs); // names the field itself
         }
-        if (!reason.empty()) {
-            return field_error(key, reason);
-        }
+        return reason.empty() ? reason : field_error(key, reason);
+    };
+    if (std::string message = read_fields(object, k_build_keys, seen, read); !message.empty()) {
+        return message;
     }
     if ((seen & (uint32_t{1} << bk_buildoutputs)) == 0) {
         truncate(out.outputs, 0, spares.pairs);
@@ -623,23 +634,7 @@ std::string read_eval(od::object& object, core::EvalRecord& out, Spares& spares)
     out.hasnewbuilds = true;
     out.builds.clear();
     uint32_t seen = 0;
-    for (auto result : object) {
-        std::string_view key;
-        od::field field;
-        if (std::string reason = next_field(std::move(result), key, field); !reason.empty()) {
-            return reason;
-        }
-        const int index = find_key(k_eval_keys, key);
-        if (index < 0) {
-            if (std::string reason = skip_value(field.value()); !reason.empty()) {
-                return field_error(key, reason);
-            }
-            continue;
-        }
-        if (!mark_seen(seen, index)) {
-            return duplicate_field(key);
-        }
-        od::value& value = field.value();
+    const auto read = [&](int index, std::string_view key, od::value& value) {
         std::string reason;
         switch (static_cast<EvalKey>(index)) {
         case ek_id:
@@ -651,20 +646,15 @@ std::string read_eval(od::object& object, core::EvalRecord& out, Spares& spares)
         case ek_hasnewbuilds:
             reason = read_flag(value, out.hasnewbuilds);
             break;
-        case ek_builds:
-            if (std::string error = read_builds(value, out.builds); !error.empty()) {
-                return error;
-            }
-            break;
+        case ek_builds: // these two name the field themselves
+            return read_builds(value, out.builds);
         case ek_jobsetevalinputs:
-            if (std::string error = read_inputs(value, out.inputs, spares.pairs); !error.empty()) {
-                return error;
-            }
-            break;
+            return read_inputs(value, out.inputs, spares.pairs);
         }
-        if (!reason.empty()) {
-            return field_error(key, reason);
-        }
+        return reason.empty() ? reason : field_error(key, reason);
+    };
+    if (std::string message = read_fields(object, k_eval_keys, seen, read); !message.empty()) {
+        return message;
     }
     if ((seen & (uint32_t{1} << ek_jobsetevalinputs)) == 0) {
         truncate(out.inputs, 0, spares.pairs);
