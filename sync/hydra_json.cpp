@@ -872,6 +872,32 @@ bool is_stop(const std::array<bool, 256>& table, char c) {
     return table[static_cast<unsigned char>(c)];
 }
 
+// Moves i through the inside of a string to just past its closing quote and
+// returns true; or, when the chunk ends first, to size and returns false.
+// `escape` says whether the previous byte was an unfinished backslash, and
+// carries that over to the next chunk.
+bool skip_string(const char* data, size_t size, size_t& i, bool& escape) {
+    while (i < size) {
+        if (escape) {
+            escape = false;
+            ++i;
+            continue;
+        }
+        while (i < size && !is_stop(k_string_stops, data[i])) {
+            ++i;
+        }
+        if (i == size) {
+            break;
+        }
+        escape = data[i] == '\\';
+        ++i;
+        if (!escape) {
+            return true; // the closing quote
+        }
+    }
+    return false;
+}
+
 // "'x'" for a printable byte, "byte 0xNN" otherwise.
 std::string show(char c) {
     const auto byte = static_cast<unsigned char>(c);
@@ -1020,23 +1046,10 @@ bool ArraySplitter::scan_container(const char* data, size_t size, size_t& pos) {
     size_t i = pos;
     while (i < size) {
         if (in_string) {
-            if (escape) {
-                escape = false;
-                ++i;
-                continue;
-            }
-            while (i < size && !is_stop(k_string_stops, data[i])) {
-                ++i;
-            }
-            if (i == size) {
+            if (!skip_string(data, size, i, escape)) {
                 break;
             }
-            if (data[i] == '"') {
-                in_string = false;
-            } else {
-                escape = true;
-            }
-            ++i;
+            in_string = false;
             continue;
         }
         while (i < size && !is_stop(k_container_stops, data[i])) {
@@ -1078,25 +1091,10 @@ bool ArraySplitter::scan_container(const char* data, size_t size, size_t& pos) {
 bool ArraySplitter::scan_string(const char* data, size_t size, size_t& pos) {
     size_t i = pos;
     bool escape = m_escape;
-    while (i < size) {
-        if (escape) {
-            escape = false;
-            ++i;
-            continue;
-        }
-        while (i < size && !is_stop(k_string_stops, data[i])) {
-            ++i;
-        }
-        if (i == size) {
-            break;
-        }
-        if (data[i] == '"') {
-            pos = i + 1;
-            m_escape = false;
-            return true;
-        }
-        escape = true;
-        ++i;
+    if (skip_string(data, size, i, escape)) {
+        pos = i;
+        m_escape = false;
+        return true;
     }
     pos = size;
     m_escape = escape;
