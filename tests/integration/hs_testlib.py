@@ -205,6 +205,14 @@ class FakeHydra:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
+    def stop_checked(self) -> None:
+        """stop(), then fail if the fake printed a traceback: a bug in the fake
+        itself, not a client hanging up (the fault suites provoke the latter)."""
+        errors = self.stderr_text()
+        self.stop()
+        if "fake_hydra.py" in errors:
+            raise AssertionError(f"fake_hydra printed a traceback:\n{errors}")
+
     def __enter__(self) -> "FakeHydra":
         return self.start()
 
