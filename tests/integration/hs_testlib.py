@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -347,6 +348,31 @@ def run_hs(args: Iterable[str], *, db: str | None, env: Mapping[str, str | None]
 def json_lines(text: str) -> list[dict]:
     """Parses JSON Lines output (blank lines ignored)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+# Hydra's build and eval ids are stored as hydra << 40 | id.
+ID_MASK = (1 << 40) - 1
+
+
+def index_dump(path: str) -> dict:
+    """The content of an index, without sync times: build, eval, output rows."""
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        return {
+            "build": con.execute(
+                "SELECT b.id & ?, j.project, j.name, hex(b.drv), b.name, jn.text, sn.text,"
+                " b.finished, b.status, b.starttime, b.stoptime FROM build b"
+                " JOIN jobset j ON j.id = b.jobset JOIN name jn ON jn.id = b.job"
+                " JOIN name sn ON sn.id = b.system ORDER BY 1", (ID_MASK,)).fetchall(),
+            "eval": con.execute(
+                "SELECT e.id & ?, j.project, j.name, e.timestamp, e.inputs, hex(e.builds)"
+                " FROM eval e JOIN jobset j ON j.id = e.jobset ORDER BY 1",
+                (ID_MASK,)).fetchall(),
+            "output": con.execute("SELECT hex(hash), build & ?, name FROM output ORDER BY 1",
+                                  (ID_MASK,)).fetchall(),
+        }
+    finally:
+        con.close()
+
 
 
 class HsTestCase(unittest.TestCase):

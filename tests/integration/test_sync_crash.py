@@ -19,12 +19,12 @@ import time
 import unittest
 
 import hs_testlib
-from hs_testlib import FakeHydra, make_dataset
+from hs_testlib import FakeHydra, index_dump, make_dataset
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
 T0 = 1735689600
-MASK = (1 << 40) - 1
+MASK = hs_testlib.ID_MASK
 JOBSETS = ("proj:one", "proj:two", "proj:three")
 
 
@@ -69,26 +69,6 @@ def crash_dataset() -> dict:
 
 def connect(path: str) -> sqlite3.Connection:
     return sqlite3.connect(path, timeout=10)
-
-
-def index_dump(path: str) -> dict:
-    """The content of an index, without sync times: build, eval, output rows."""
-    con = connect(path)
-    try:
-        return {
-            "build": con.execute(
-                "SELECT b.id & ?, j.project, j.name, hex(b.drv), b.name, jn.text, sn.text,"
-                " b.finished, b.status, b.starttime, b.stoptime FROM build b"
-                " JOIN jobset j ON j.id = b.jobset JOIN name jn ON jn.id = b.job"
-                " JOIN name sn ON sn.id = b.system ORDER BY 1", (MASK,)).fetchall(),
-            "eval": con.execute(
-                "SELECT e.id & ?, j.project, j.name, e.timestamp, e.inputs, hex(e.builds)"
-                " FROM eval e JOIN jobset j ON j.id = e.jobset ORDER BY 1", (MASK,)).fetchall(),
-            "output": con.execute("SELECT hex(hash), build & ?, name FROM output ORDER BY 1",
-                                  (MASK,)).fetchall(),
-        }
-    finally:
-        con.close()
 
 
 def decode_ids(blob: bytes) -> list[int]:

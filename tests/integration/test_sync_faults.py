@@ -26,7 +26,7 @@ HS_BIN = hs_testlib.skip_unless_binary()
 T0 = 1735689600
 ALPHA = "proj:alpha"
 BETA = "proj:beta"
-MASK = (1 << 40) - 1
+MASK = hs_testlib.ID_MASK
 
 
 def faults_dataset() -> dict:

@@ -23,14 +23,14 @@ import time
 import unittest
 
 import hs_testlib
-from hs_testlib import FakeHydra, make_dataset
+from hs_testlib import FakeHydra, index_dump, make_dataset
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
 T0 = 1735689600
 ALPHA = "proj:alpha"
 BETA = "proj:beta"
-MASK = (1 << 40) - 1
+MASK = hs_testlib.ID_MASK
 LISTING_RE = re.compile(r"^/jobset/([^/]+)/([^/]+)/evals$")
 EVAL_BUILDS_RE = re.compile(r"^/eval/(\d+)/builds$")
 BUILD_RE = re.compile(r"^/build/(\d+)$")
@@ -82,26 +82,6 @@ def unfinished_dataset(n: int, unfinished: int) -> dict:
         db.update_build(i, finished=1, buildstatus=0 if i % 3 else 1, starttime=T0 + 100,
                         stoptime=T0 + 200)
     return db.to_json("test_sync_politeness: unfinished builds")
-
-
-def index_dump(path: str) -> dict:
-    """The content of an index, without sync times: build, eval, output rows."""
-    con = sqlite3.connect(path)
-    try:
-        return {
-            "build": con.execute(
-                "SELECT b.id & ?, j.project, j.name, hex(b.drv), b.name, jn.text, sn.text,"
-                " b.finished, b.status, b.starttime, b.stoptime FROM build b"
-                " JOIN jobset j ON j.id = b.jobset JOIN name jn ON jn.id = b.job"
-                " JOIN name sn ON sn.id = b.system ORDER BY 1", (MASK,)).fetchall(),
-            "eval": con.execute(
-                "SELECT e.id & ?, j.project, j.name, e.timestamp, e.inputs, hex(e.builds)"
-                " FROM eval e JOIN jobset j ON j.id = e.jobset ORDER BY 1", (MASK,)).fetchall(),
-            "output": con.execute("SELECT hex(hash), build & ?, name FROM output ORDER BY 1",
-                                  (MASK,)).fetchall(),
-        }
-    finally:
-        con.close()
 
 
 def query(path: str, sql: str, *args: object) -> list[tuple]:
