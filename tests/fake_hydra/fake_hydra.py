@@ -419,6 +419,7 @@ class State:
         self.faults: list[dict] = []
         self.options = {"gzip": gzip_on, "etag": etag_on}
         self.records: list[dict] = []
+        self.arrivals = 0  # requests numbered since the last log/clear
         self.seed = seed
         self.counter = 0
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
@@ -448,10 +449,21 @@ class State:
                 return rule
         return None
 
-    def add_record(self, record: dict) -> None:
+    def next_seq(self) -> int:
+        """The number of a request that just arrived (1 after a log/clear)."""
         with self.lock:
-            record["seq"] = len(self.records) + 1
-            self.records.append(record)
+            self.arrivals += 1
+            return self.arrivals
+
+    def add_record(self, record: dict) -> None:
+        """Logs a finished request, in the order requests arrived: a client may
+        have its answer (and send the next request) before this thread gets
+        here, so a record can finish after a later one."""
+        with self.lock:
+            at = len(self.records)
+            while at > 0 and self.records[at - 1]["seq"] > record["seq"]:
+                at -= 1
+            self.records.insert(at, record)
             if self.log_file:
                 self.log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self.log_file.flush()
@@ -805,6 +817,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if method == "POST":
             self.read_body()
         record: dict[str, Any] = {
+            "seq": self.state.next_seq(),
             "method": method,
             "path": path,
             "query": query,
@@ -1026,6 +1039,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif method == "POST" and path == "/_control/log/clear":
                 with st.lock:
                     st.records.clear()
+                    st.arrivals = 0
                 self.control_answer(200, {"ok": True})
             elif method == "POST" and path == "/_control/phase":
                 number = int((payload or {}).get("phase"))
