@@ -47,6 +47,10 @@ struct HttpOptions {
     bool insecure = false;                   // never silently: the CLI warns
     const std::atomic<bool>* stop = nullptr; // set by SIGINT/SIGTERM handlers
     uint64_t rng_seed = 0;                   // 0: seeded from the clock
+    // Reads the message out of an error body ({"error": "..."} on Hydra) to
+    // add to the failure's message; unset: the body is not read. The client
+    // does not parse JSON itself: the sync passes parse_error_body.
+    std::function<std::optional<std::string>(std::string_view body)> read_error_body;
 };
 
 // Receives a response body as it arrives. reset() is called before every try,

@@ -1,6 +1,7 @@
 #include "sync/syncer.hpp"
 
 #include "core/error.hpp"
+#include "sync/array_splitter.hpp"
 #include "sync/hydra_json.hpp"
 
 #include <algorithm>

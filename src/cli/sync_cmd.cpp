@@ -3,6 +3,7 @@
 #include "core/url.hpp"
 #include "index/index.hpp"
 #include "index/lock.hpp"
+#include "sync/hydra_json.hpp"
 #include "sync/syncer.hpp"
 
 #include <sys/stat.h>
@@ -335,6 +336,7 @@ int sync_command(Context& ctx) {
     sync::HttpOptions http_options;
     http_options.user_agent =
         std::string("hydra-status/") + HS_VERSION + " (+" + HS_PROJECT_URL + ")";
+    http_options.read_error_body = sync::parse_error_body;
     http_options.min_interval = std::chrono::milliseconds(s.get_millis("min-interval"));
     http_options.max_in_flight = static_cast<int>(s.get_int("max-in-flight", 1, 2));
     http_options.max_tries = static_cast<int>(s.get_int("max-tries", 1, 100));

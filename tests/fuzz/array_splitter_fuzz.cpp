@@ -10,7 +10,7 @@
 //   simdjson accepts;
 // - messages are printable and elements carry no surrounding whitespace.
 #include "fuzz_check.hpp"
-#include "sync/hydra_json.hpp"
+#include "sync/array_splitter.hpp"
 
 #include <simdjson.h>
 

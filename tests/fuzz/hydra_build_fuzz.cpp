@@ -10,6 +10,7 @@
 #include "fuzz_check.hpp"
 #include "index/index.hpp"
 #include "index_fixture.hpp"
+#include "sync/array_splitter.hpp"
 #include "sync/hydra_json.hpp"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
 #include "sync/http.hpp"
+#include "sync/hydra_json.hpp"
 
 #include <curl/curl.h>
 #include <gtest/gtest.h>
@@ -483,6 +484,7 @@ HttpOptions test_options() {
     options.connect_timeout = 5s;
     options.total_timeout = 20s;
     options.rng_seed = 42;
+    options.read_error_body = parse_error_body;
     return options;
 }
 
@@ -922,6 +924,18 @@ TEST(HttpClient, ErrorMessageSkipsOtherMembers) {
     EXPECT_EQ(result.failure, Failure::unauthorized);
     EXPECT_EQ(result.message,
               "unable to download '" + url + "': HTTP error 403 (Access denied. Go away)");
+}
+
+TEST(HttpClient, ErrorBodyIsNotReadWithoutAReader) {
+    TestServer server({status_reply(404, R"({"error":"Build with ID 9 doesn't exist."})")});
+    HttpOptions options = test_options();
+    options.read_error_body = nullptr;
+    HttpClient client(options);
+    StringSink sink;
+    const std::string url = server.url("/build/9");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.failure, Failure::not_found);
+    EXPECT_EQ(result.message, "unable to download '" + url + "': HTTP error 404");
 }
 
 TEST(HttpClient, ErrorWithoutJsonBodyShowsStatusOnly) {
