@@ -83,7 +83,12 @@ public:
             }
             expect(',');
         } else {
-            fail("expected 'Derive(' or 'DrvWithVersion('" + at_byte(0));
+            // A file cut short inside the keyword ("Deri") is truncated too.
+            const bool cut =
+                m_text.size() < k_drv_with_version.size() &&
+                (k_derive.starts_with(m_text) || k_drv_with_version.starts_with(m_text));
+            m_pos = cut ? m_text.size() : 0;
+            fail_at("expected 'Derive(' or 'DrvWithVersion('");
         }
         body();
         expect(')');
@@ -103,8 +108,20 @@ private:
     }
 
     // Kept out of expect(), which is on the hot path of every file.
-    [[noreturn]] void fail_expected(char c) const {
-        fail(std::string("expected '") + c + "'" + at_byte(m_pos));
+    [[noreturn]] void fail_expected(char c) const { fail_at(std::string("expected '") + c + "'"); }
+
+    // "<what> at byte <pos>", or "unexpected end of file at byte <size>" when
+    // the text ends there (a truncated file says so, not what it lacks).
+    [[noreturn]] void fail_at(const std::string& what) const {
+        if (m_pos >= m_text.size()) {
+            fail_eof();
+        }
+        fail(what + at_byte(m_pos));
+    }
+
+    [[noreturn]] void fail_eof(const std::string& detail = {}) const {
+        fail("unexpected end of file" + at_byte(m_text.size()) +
+             (m_text.empty() ? " (the file is empty)" : detail));
     }
 
     // "[" [ item { "," item } ] "]"
@@ -122,7 +139,7 @@ private:
                 continue;
             }
             if (!peek(']')) {
-                fail("expected ',' or ']'" + at_byte(m_pos));
+                fail_at("expected ',' or ']'");
             }
             ++m_pos;
             return;
@@ -142,7 +159,7 @@ private:
             const auto* found =
                 static_cast<const char*>(std::memchr(from, '"', static_cast<size_t>(end - from)));
             if (found == nullptr) {
-                fail("unterminated string" + at_byte(open));
+                fail_eof(" in the string that starts" + at_byte(open));
             }
             size_t backslashes = 0;
             for (const char* b = found; b > begin && b[-1] == '\\'; --b) {

@@ -40,8 +40,10 @@ struct Derivation {
 
 // Parses a whole .drv file. Strict: no whitespace, exact punctuation, nothing
 // after the final ')'. Throws hs::Error (ExitCode::usage) with a message like
-// "expected ',' at byte 123" on malformed input (byte offsets count from 0);
-// never reads out of bounds. Beyond the grammar it checks that the version of
+// "expected ',' at byte 123" on malformed input (byte offsets count from 0),
+// or "unexpected end of file at byte N" (N = the text's size) when the text
+// ends where more is needed, as in a truncated file; never reads out of
+// bounds. Beyond the grammar it checks that the version of
 // DrvWithVersion is "xp-dyn-drv", that every inputDrvs key is a
 // /nix/store/<hash>-<name>.drv path (parse_store_path) and that dynamic
 // outputs nest at most k_max_dynamic_output_depth deep. Strings are unescaped by Nix's reader rules

@@ -410,7 +410,7 @@ TEST_P(AtermBadFixture, NamesTheProblemAndTheByte) {
 INSTANTIATE_TEST_SUITE_P(
     Messages, AtermBadFixture,
     testing::Values(
-        BadCase{"empty.drv", "expected 'Derive(' or 'DrvWithVersion(' at byte 0"},
+        BadCase{"empty.drv", "unexpected end of file at byte 0 (the file is empty)"},
         BadCase{"lowercase.drv", "expected 'Derive(' or 'DrvWithVersion(' at byte 0"},
         BadCase{"leading-space.drv", "expected 'Derive(' or 'DrvWithVersion(' at byte 0"},
         BadCase{"space-after-comma.drv", "expected '[' at byte 10"},
@@ -421,10 +421,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"missing-comma.drv", "expected ',' at byte 12"},
         BadCase{"missing-comma-in-list.drv", "expected ',' or ']' at byte 26"},
         BadCase{"trailing-comma-in-list.drv", "expected '\"' at byte 27"},
-        BadCase{"missing-close-paren.drv", "expected ')' at byte 27"},
+        BadCase{"missing-close-paren.drv", "unexpected end of file at byte 27"},
         BadCase{"unterminated-string.drv", "expected ',' at byte 31"},
-        BadCase{"trailing-backslash.drv", "unterminated string at byte 23"},
-        BadCase{"escaped-closing-quote.drv", "unterminated string at byte 23"},
+        BadCase{"trailing-backslash.drv",
+                "unexpected end of file at byte 28 in the string that starts at byte 23"},
+        BadCase{"escaped-closing-quote.drv",
+                "unexpected end of file at byte 34 in the string that starts at byte 23"},
         BadCase{"unquoted-string.drv", "expected '\"' at byte 16"},
         BadCase{"output-three-fields.drv", "expected ',' at byte 65"},
         BadCase{"output-five-fields.drv", "expected ')' at byte 68"},
@@ -449,13 +451,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"input-outputs-not-list.drv", "expected '[' at byte 71"},
         BadCase{"dynamic-missing-children.drv", "expected ',' at byte 100"},
         BadCase{"dynamic-child-not-tuple.drv", "expected '(' at byte 102"},
-        BadCase{"truncated-after-derive.drv", "expected '[' at byte 7"},
-        BadCase{"truncated-in-path.drv", "unterminated string at byte 12"},
-        BadCase{"truncated-in-env.drv", "unterminated string at byte 34"},
-        BadCase{"truncated-before-last-paren.drv", "expected ')' at byte 43"}),
+        BadCase{"truncated-after-derive.drv", "unexpected end of file at byte 7"},
+        BadCase{"truncated-in-path.drv",
+                "unexpected end of file at byte 40 in the string that starts at byte 12"},
+        BadCase{"truncated-in-env.drv",
+                "unexpected end of file at byte 38 in the string that starts at byte 34"},
+        BadCase{"truncated-before-last-paren.drv", "unexpected end of file at byte 43"}),
     [](const testing::TestParamInfo<BadCase>& param) { return camel_case(param.param.file); });
 
-TEST(Aterm, RejectsEveryTruncation) {
+TEST(Aterm, SaysUnexpectedEndOfFileForEveryTruncation) {
     for (const auto& file : good_files()) {
         SCOPED_TRACE(file.string());
         const auto text = read_file(file);
@@ -466,8 +470,11 @@ TEST(Aterm, RejectsEveryTruncation) {
             const auto copy = std::make_unique<char[]>(size == 0 ? 1 : size);
             std::memcpy(copy.get(), text.data(), size);
             const std::string_view prefix(copy.get(), size);
-            EXPECT_THROW(parse_derivation(prefix), Error) << "size " << size;
-            EXPECT_THROW(parse_input_drv_paths(prefix), Error) << "size " << size;
+            // Wherever the file is cut, the message says so, at its size.
+            const std::string eof = "unexpected end of file at byte " + std::to_string(size);
+            const auto message = derivation_error(prefix);
+            EXPECT_TRUE(message.starts_with(eof)) << "size " << size << ": " << message;
+            EXPECT_EQ(paths_error(prefix), message) << "size " << size;
         }
     }
 }
