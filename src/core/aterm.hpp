@@ -64,4 +64,18 @@ using InputDrvPathVisitor = std::function<void(std::string_view path)>;
 void visit_input_drv_paths(std::string_view text, std::string_view origin,
                            const InputDrvPathVisitor& each);
 
+// The derivation's name: its "name" variable, or else (structured attrs
+// keep it inside "__json") the name of an output path: output "out" is
+// named <name>, output X <name>-X. nullopt when neither tells it (structured
+// attrs with no output path).
+std::optional<std::string> derivation_name(const Derivation& drv);
+
+// The store path Nix gives a .drv file holding `text` (parsed as drv): a
+// text-addressed path over the file's bytes and its references, the
+// inputDrvs and inputSrcs (shared/reference/nix-drv.md §1.5), in /nix/store.
+// nullopt with a reason in why when the name cannot be told or is not a
+// valid store path name.
+std::optional<std::string> derivation_store_path(const Derivation& drv, std::string_view text,
+                                                 std::string* why = nullptr);
+
 } // namespace hs::core

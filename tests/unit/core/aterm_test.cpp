@@ -258,6 +258,56 @@ TEST(Aterm, NameInEveryRealFixtureMatchesItsFileName) {
     }
 }
 
+TEST(Aterm, StorePathOfEveryRealFixtureIsItsFileName) {
+    // The files were written by Nix 2.8 under their store names, so the path
+    // computed from the bytes must reproduce each name exactly.
+    const auto files = files_in(k_data / "real");
+    ASSERT_GE(files.size(), 14U);
+    for (const auto& file : files) {
+        SCOPED_TRACE(file.string());
+        const auto text = read_file(file);
+        std::string why;
+        const auto path = derivation_store_path(parse_derivation(text), text, &why);
+        ASSERT_TRUE(path) << why;
+        EXPECT_EQ(*path, "/nix/store/" + file.filename().string());
+    }
+}
+
+TEST(Aterm, StorePathDependsOnEveryByteAndReference) {
+    const auto text = real("bih58lk3rvkb352rb6rs7yzlm6ff4v6b-with-src.drv");
+    const auto drv = parse_derivation(text);
+    const auto path = derivation_store_path(drv, text);
+    ASSERT_TRUE(path);
+    auto changed = text;
+    changed[changed.find("echo")] = 'E';
+    EXPECT_NE(derivation_store_path(parse_derivation(changed), changed), path);
+    auto fewer_refs = drv;
+    fewer_refs.input_srcs.clear();
+    EXPECT_NE(derivation_store_path(fewer_refs, text), path);
+}
+
+TEST(Aterm, NameComesFromAnOutputPathWithoutANameVariable) {
+    auto drv = parse_derivation(real("q2j83lrz22m5yyzy4wcf2rpxlysxmwkk-multi.drv"));
+    std::erase_if(drv.env, [](const auto& pair) { return pair.first == "name"; });
+    EXPECT_EQ(derivation_name(drv), "multi");
+    // Only the "dev" output left: its path is named multi-dev.
+    std::erase_if(drv.outputs, [](const auto& output) { return output.name != "dev"; });
+    EXPECT_EQ(derivation_name(drv), "multi");
+}
+
+TEST(Aterm, StorePathNeedsAName) {
+    // Structured attrs (name inside __json) and a floating output: no name.
+    const std::string text =
+        R"(Derive([("out","","r:sha256","")],[],[],"x86_64-linux","/bin/sh",[],[("__json","{}")]))";
+    std::string why;
+    EXPECT_FALSE(derivation_store_path(parse_derivation(text), text, &why));
+    EXPECT_EQ(why, "its name is neither a \"name\" variable nor in an output path");
+    const std::string bad_name =
+        R"(Derive([("out","","r:sha256","")],[],[],"x86_64-linux","/bin/sh",[],[("name","a b")]))";
+    EXPECT_FALSE(derivation_store_path(parse_derivation(bad_name), bad_name, &why));
+    EXPECT_EQ(why, "its name 'a b' is not a valid store path name");
+}
+
 TEST(Aterm, PathsAgreeWithFullParseOnEveryGoodFixture) {
     for (const auto& file : good_files()) {
         SCOPED_TRACE(file.string());
