@@ -233,8 +233,10 @@ int gate_command(Context& ctx) {
     };
     gate::Closure closure;
     if (from_dry_run) {
+        const auto file = ctx.options["from-dry-run"].as<std::string>();
         const auto dry_run =
-            gate::parse_dry_run(read_all(ctx.options["from-dry-run"].as<std::string>()));
+            gate::parse_dry_run(read_all(file), file == "-" ? "dry-run output (stdin)"
+                                                            : "dry-run output " + quote(file));
         std::vector<std::string> drvs;
         for (const auto& path : dry_run.will_build) {
             if (path.ends_with(core::k_drv_suffix)) {

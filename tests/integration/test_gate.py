@@ -499,11 +499,48 @@ class DryRunTest(GateCase):
         self.assertEqual(summary["drvs"], 0)
 
     def test_nothing_to_build(self) -> None:
-        for name in ("real-nix-build-hello-valid.txt", "real-nix-store-unknown-path.txt",
-                     "real-nix-build-missing-attribute.txt"):
+        # Honest reports that list nothing to build: only fetched paths, only
+        # paths Nix cannot build.
+        for name in ("real-nix-build-hello-fetch-only.txt", "real-nix-store-unknown-path.txt"):
             with self.subTest(name=name):
                 _, summary = self.gate_json("--from-dry-run", self.dry(name), code=0)
                 self.assertEqual(summary["drvs"], 0)
+
+    def test_text_without_a_report_passes_nothing(self) -> None:
+        # The report went to stderr (stdin empty), Nix failed, the text is
+        # garbage or verbose: exit 2 naming the first bad line, nothing on stdout.
+        with open(self.dry("real-nix-build-top-verbose.txt")) as f:
+            verbose = f.read()
+        cases = (
+            ("", "dry-run output (stdin) is empty: Nix prints its dry-run report on stderr"),
+            ("warning: you did not specify '--add-root'\n",
+             "dry-run output (stdin) has no list of what will be built or fetched"),
+            ("Hello, world!\n", "dry-run output (stdin) line 1: 'Hello, world!' is not part "
+                                "of a Nix dry-run report"),
+            (DRY_TOP + "error: attribute 'x' missing\n",
+             "line 5: Nix reported an error: 'error: attribute 'x' missing'"),
+            (DRY_TOP.replace("3 derivations", "4 derivations"),
+             "line 1: 'these 4 derivations will be built:' is followed by 3 paths"),
+            (verbose, "line 1: 'instantiated 'hello' -> "),
+        )
+        for text, message in cases:
+            for json in ((), ("--json",)):
+                with self.subTest(text=text[:30], json=json):
+                    proc = self.hs([*json, "gate", "--from-dry-run", "-"], input=text)
+                    self.assertExit(proc, 2)
+                    self.assertIn(message, proc.stderr)
+                    self.assertEqual(proc.stdout, "")
+        proc = self.gate("--from-dry-run", self.dry("real-nix-build-missing-attribute.txt"))
+        self.assertExit(proc, 2)
+        self.assertIn("real-nix-build-missing-attribute.txt' line 1: Nix reported an error",
+                      proc.stderr)
+
+    def test_messages_around_the_report_are_skipped(self) -> None:
+        for name, drvs in (("real-nix-build-top-trace.txt", 4),
+                           ("hand-messages-around-list.txt", 2)):
+            with self.subTest(name=name):
+                _, summary = self.gate_json("--from-dry-run", self.dry(name), code=1)
+                self.assertEqual(summary["drvs"], drvs)
 
     def test_generated_dry_run_with_transient_failures(self) -> None:
         text = ("these 3 derivations will be built:\n"
@@ -775,6 +812,26 @@ class WrapperStubTest(GateCase):
         self.assertExit(proc, 0)
         self.assertEqual(proc.stdout, "/nix/store/x-hello\n")
         self.assertEqual(self.calls(), ["--dry-run -A hello --no-out-link", " ".join(args)])
+
+    def test_dry_run_drops_verbose_flags(self) -> None:
+        args = ("-vv", "-A", "hello", "--verbose", "-v")
+        proc = self.wrapper(*args, dry_run=DRY_HELLO, rc=0)
+        self.assertExit(proc, 0)
+        self.assertEqual(self.calls(), ["--dry-run -A hello", " ".join(args)])
+
+    def test_nothing_to_build_or_fetch_builds_without_the_gate(self) -> None:
+        # Nix prints no report then (perhaps a warning): the gate would refuse
+        # the text, but the wrapper made the dry run itself.
+        for dry_run in ("", "warning: Nix search path entry '/x' does not exist, ignoring\n"):
+            with self.subTest(dry_run=dry_run):
+                calls = os.path.join(self.stub, "calls")
+                if os.path.exists(calls):
+                    os.remove(calls)
+                proc = self.wrapper("-A", "hello", dry_run=dry_run, rc=0,
+                                    stdout="/nix/store/x-hello\n")
+                self.assertExit(proc, 0)
+                self.assertEqual(proc.stdout, "/nix/store/x-hello\n")
+                self.assertEqual(len(self.calls()), 2)
 
     def test_force_option_and_environment_skip_the_dry_run(self) -> None:
         self.assertExit(self.wrapper("-A", "top", "--force", rc=0), 0)
