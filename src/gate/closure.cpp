@@ -278,7 +278,7 @@ public:
             }
             if (node.bad) {
                 if (!errors) {
-                    throw *node.bad;
+                    throw Error(*node.bad);
                 }
                 errors->push_back(*node.bad);
                 continue; // its inputs, if any were seen before the error, are not walked
@@ -548,7 +548,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
     }
     if (visit_error) {
         if (errors && !errors->empty()) {
-            throw errors->front();
+            throw Error(errors->front());
         }
         std::rethrow_exception(visit_error);
     }

@@ -3,6 +3,8 @@
 #include "core/error.hpp"
 #include "core/store_path.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -141,13 +143,10 @@ std::optional<Header> parse_header(std::string_view line) {
 // builtins.trace, an error that Nix ignored. Indented lines below it are its
 // continuation.
 bool is_message(std::string_view line) {
-    for (const std::string_view prefix :
-         {"warning: ", "evaluation warning: ", "trace: ", "error (ignored): "}) {
-        if (line.starts_with(prefix)) {
-            return true;
-        }
-    }
-    return false;
+    constexpr std::array<std::string_view, 4> k_prefixes = {
+        "warning: ", "evaluation warning: ", "trace: ", "error (ignored): "};
+    return std::ranges::any_of(k_prefixes,
+                               [&](std::string_view prefix) { return line.starts_with(prefix); });
 }
 
 class Parser {
