@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -184,6 +185,27 @@ struct GateRun {
     }
 };
 
+// Where Nix keeps its store when /nix cannot be used: its automatic chroot
+// store, $NIX_DATA_HOME/root or ${XDG_DATA_HOME:-~/.local/share}/nix/root
+// (Nix >= 2.4). A drv missing from /nix/store but found there gets a
+// --store-root suggestion.
+std::vector<std::string> nix_chroot_stores() {
+    std::vector<std::string> out;
+    const auto env = [](const char* name) {
+        const char* value = std::getenv(name);
+        return value && *value ? std::string(value) : std::string();
+    };
+    if (const auto data = env("NIX_DATA_HOME"); !data.empty()) {
+        out.push_back(data + "/root");
+    }
+    if (const auto xdg = env("XDG_DATA_HOME"); !xdg.empty()) {
+        out.push_back(xdg + "/nix/root");
+    } else if (const auto home = env("HOME"); !home.empty()) {
+        out.push_back(home + "/.local/share/nix/root");
+    }
+    return out;
+}
+
 } // namespace
 
 void gate_options(po::options_description& desc) {
@@ -231,10 +253,16 @@ int gate_command(Context& ctx) {
             run->check(closure, begin, end);
         }
     };
+    // Drvs that cannot be read are reported after the others were checked
+    // (exit 2), as lookup answers every valid key beside a malformed one.
+    std::vector<Error> bad_drvs;
+    const auto chroot_stores = nix_chroot_stores();
     gate::Closure closure;
     if (from_dry_run) {
+        const auto file = ctx.options["from-dry-run"].as<std::string>();
         const auto dry_run =
-            gate::parse_dry_run(read_all(ctx.options["from-dry-run"].as<std::string>()));
+            gate::parse_dry_run(read_all(file), file == "-" ? "dry-run output (stdin)"
+                                                            : "dry-run output " + quote(file));
         std::vector<std::string> drvs;
         for (const auto& path : dry_run.will_build) {
             if (path.ends_with(core::k_drv_suffix)) {
@@ -245,13 +273,24 @@ int gate_command(Context& ctx) {
         if (!ctx.args.empty()) {
             // Drvs given beside the dry run are walked, and their closure added;
             // a drv in both is checked once.
-            merge(closure, gate::walk_closure(ctx.args, store_root));
+            merge(closure, gate::walk_closure(ctx.args, store_root, {}, &bad_drvs, chroot_stores));
         }
         check(closure, 0, closure.nodes.size());
     } else {
-        closure = gate::walk_closure(ctx.args, store_root, check);
+        closure = gate::walk_closure(ctx.args, store_root, check, &bad_drvs, chroot_stores);
     }
+    const auto report_bad_drvs = [&] {
+        for (const auto& bad : bad_drvs) {
+            print_error(bad.what());
+        }
+    };
     if (!run) {
+        if (!bad_drvs.empty()) {
+            // 2 before 5: the drvs' errors decide the exit.
+            report_bad_drvs();
+            print_error(index_error->what());
+            return static_cast<int>(ExitCode::usage);
+        }
         throw Error(index_error->what(), index_error->code());
     }
     const bool synced = index->ever_synced();
@@ -263,7 +302,9 @@ int gate_command(Context& ctx) {
     // evidence there is, and a wrapper treats 5 as "no gate"); with nothing
     // found, a never-synced index is exit 5 as for lookup, not a clean 0.
     int code = 0;
-    if (policy == "fail" && run->permanent > 0) {
+    if (!bad_drvs.empty()) {
+        code = static_cast<int>(ExitCode::usage);
+    } else if (policy == "fail" && run->permanent > 0) {
         code = static_cast<int>(ExitCode::failure);
     } else if (policy == "fail" && !synced) {
         code = static_cast<int>(ExitCode::no_index);
@@ -288,6 +329,7 @@ int gate_command(Context& ctx) {
         print_warning("transient failures (aborted, timed out, queued, ...) do not block without "
                       "--strict");
     }
+    report_bad_drvs();
     return code;
 }
 

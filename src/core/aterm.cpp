@@ -1,8 +1,10 @@
 #include "core/aterm.hpp"
 
 #include "core/error.hpp"
+#include "core/sha256.hpp"
 #include "core/store_path.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -83,7 +85,12 @@ public:
             }
             expect(',');
         } else {
-            fail("expected 'Derive(' or 'DrvWithVersion('" + at_byte(0));
+            // A file cut short inside the keyword ("Deri") is truncated too.
+            const bool cut =
+                m_text.size() < k_drv_with_version.size() &&
+                (k_derive.starts_with(m_text) || k_drv_with_version.starts_with(m_text));
+            m_pos = cut ? m_text.size() : 0;
+            fail_at("expected 'Derive(' or 'DrvWithVersion('");
         }
         body();
         expect(')');
@@ -103,8 +110,20 @@ private:
     }
 
     // Kept out of expect(), which is on the hot path of every file.
-    [[noreturn]] void fail_expected(char c) const {
-        fail(std::string("expected '") + c + "'" + at_byte(m_pos));
+    [[noreturn]] void fail_expected(char c) const { fail_at(std::string("expected '") + c + "'"); }
+
+    // "<what> at byte <pos>", or "unexpected end of file at byte <size>" when
+    // the text ends there (a truncated file says so, not what it lacks).
+    [[noreturn]] void fail_at(const std::string& what) const {
+        if (m_pos >= m_text.size()) {
+            fail_eof();
+        }
+        fail(what + at_byte(m_pos));
+    }
+
+    [[noreturn]] void fail_eof(const std::string& detail = {}) const {
+        fail("unexpected end of file" + at_byte(m_text.size()) +
+             (m_text.empty() ? " (the file is empty)" : detail));
     }
 
     // "[" [ item { "," item } ] "]"
@@ -122,7 +141,7 @@ private:
                 continue;
             }
             if (!peek(']')) {
-                fail("expected ',' or ']'" + at_byte(m_pos));
+                fail_at("expected ',' or ']'");
             }
             ++m_pos;
             return;
@@ -142,7 +161,7 @@ private:
             const auto* found =
                 static_cast<const char*>(std::memchr(from, '"', static_cast<size_t>(end - from)));
             if (found == nullptr) {
-                fail("unterminated string" + at_byte(open));
+                fail_eof(" in the string that starts" + at_byte(open));
             }
             size_t backslashes = 0;
             for (const char* b = found; b > begin && b[-1] == '\\'; --b) {
@@ -324,6 +343,67 @@ std::vector<std::string> parse_input_drv_paths(std::string_view text, std::strin
     std::vector<std::string> paths;
     visit_input_drv_paths(text, origin, [&](std::string_view path) { paths.emplace_back(path); });
     return paths;
+}
+
+std::optional<std::string> derivation_name(const Derivation& drv) {
+    for (const auto& [key, value] : drv.env) {
+        if (key == "name") {
+            return value;
+        }
+    }
+    for (const auto& output : drv.outputs) {
+        const auto parsed = parse_store_path(output.path);
+        if (!parsed) {
+            continue; // floating, impure or deferred: no path
+        }
+        if (output.name == "out") {
+            return parsed->name;
+        }
+        const std::string suffix = "-" + output.name;
+        if (parsed->name.size() > suffix.size() && parsed->name.ends_with(suffix)) {
+            return parsed->name.substr(0, parsed->name.size() - suffix.size());
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> derivation_store_path(const Derivation& drv, std::string_view text,
+                                                 std::string* why) {
+    const auto name = derivation_name(drv);
+    if (!name) {
+        if (why) {
+            *why = "its name is neither a \"name\" variable nor in an output path";
+        }
+        return std::nullopt;
+    }
+    const std::string file_name = *name + std::string(k_drv_suffix);
+    if (!is_valid_name(file_name)) {
+        if (why) {
+            *why = "its name " + quote(*name) + " is not a valid store path name";
+        }
+        return std::nullopt;
+    }
+    // The references, sorted and each once, as Nix's StorePathSet holds them.
+    std::vector<std::string> refs = drv.input_srcs;
+    for (const auto& input : drv.input_drvs) {
+        refs.push_back(input.path);
+    }
+    std::sort(refs.begin(), refs.end());
+    refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+    std::string fingerprint = "text";
+    for (const auto& ref : refs) {
+        fingerprint += ':';
+        fingerprint += ref;
+    }
+    fingerprint +=
+        ":sha256:" + to_hex(sha256(text)) + ":" + std::string(k_store_dir) + ":" + file_name;
+    // The store path hash: the fingerprint's SHA-256 folded to 20 bytes.
+    const Sha256 full = sha256(fingerprint);
+    HashBytes folded{};
+    for (size_t i = 0; i < full.size(); ++i) {
+        folded[i % folded.size()] ^= full[i];
+    }
+    return std::string(k_store_dir) + "/" + nix32_encode(folded) + "-" + file_name;
 }
 
 } // namespace hs::core

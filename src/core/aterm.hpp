@@ -40,8 +40,10 @@ struct Derivation {
 
 // Parses a whole .drv file. Strict: no whitespace, exact punctuation, nothing
 // after the final ')'. Throws hs::Error (ExitCode::usage) with a message like
-// "expected ',' at byte 123" on malformed input (byte offsets count from 0);
-// never reads out of bounds. Beyond the grammar it checks that the version of
+// "expected ',' at byte 123" on malformed input (byte offsets count from 0),
+// or "unexpected end of file at byte N" (N = the text's size) when the text
+// ends where more is needed, as in a truncated file; never reads out of
+// bounds. Beyond the grammar it checks that the version of
 // DrvWithVersion is "xp-dyn-drv", that every inputDrvs key is a
 // /nix/store/<hash>-<name>.drv path (parse_store_path) and that dynamic
 // outputs nest at most k_max_dynamic_output_depth deep. Strings are unescaped by Nix's reader rules
@@ -61,5 +63,19 @@ std::vector<std::string> parse_input_drv_paths(std::string_view text, std::strin
 using InputDrvPathVisitor = std::function<void(std::string_view path)>;
 void visit_input_drv_paths(std::string_view text, std::string_view origin,
                            const InputDrvPathVisitor& each);
+
+// The derivation's name: its "name" variable, or else (structured attrs
+// keep it inside "__json") the name of an output path: output "out" is
+// named <name>, output X <name>-X. nullopt when neither tells it (structured
+// attrs with no output path).
+std::optional<std::string> derivation_name(const Derivation& drv);
+
+// The store path Nix gives a .drv file holding `text` (parsed as drv): a
+// text-addressed path over the file's bytes and its references, the
+// inputDrvs and inputSrcs (shared/reference/nix-drv.md §1.5), in /nix/store.
+// nullopt with a reason in why when the name cannot be told or is not a
+// valid store path name.
+std::optional<std::string> derivation_store_path(const Derivation& drv, std::string_view text,
+                                                 std::string* why = nullptr);
 
 } // namespace hs::core

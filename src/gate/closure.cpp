@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -97,14 +98,50 @@ std::string opened_path(int fd) {
 
 std::string_view read_open_file(int fd, const std::string& path, std::string& buffer);
 
+// Where the drv files are, shared read-only by the reading threads.
+struct Store {
+    std::string root;      // as given ("" = the real store)
+    std::string real_root; // its real path ("" = the real store)
+    int dir = -1;          // <root>/nix/store opened and checked, or -1
+    // Without a root: the DIRs of roots given as DIR/nix/store/<basename>,
+    // and other places a store may be, for suggesting a --store-root.
+    std::vector<std::string> root_dirs;
+    std::vector<std::string> hint_roots;
+};
+
+// For a drv missing from the real store: which --store-root would find it,
+// as " (...)", or "".
+std::string store_root_hint(const Store& store, const std::string& path) {
+    for (const auto* dirs : {&store.root_dirs, &store.hint_roots}) {
+        for (const auto& dir : *dirs) {
+            if (::access(file_of(path, dir).c_str(), F_OK) == 0) {
+                return " (it is in " + shown(file_of(std::string(core::k_store_dir), dir)) +
+                       ": give --store-root " + shown(dir) + ")";
+            }
+        }
+    }
+    if (!store.root_dirs.empty()) {
+        const auto& dir = store.root_dirs.front();
+        return " (a root is in " + shown(file_of(std::string(core::k_store_dir), dir)) +
+               ": give --store-root " + shown(dir) + " to read its inputs there too)";
+    }
+    if (::access(std::string(core::k_store_dir).c_str(), F_OK) != 0) {
+        return " (there is no " + std::string(core::k_store_dir) +
+               " here: for a store in DIR/nix/store, give --store-root DIR)";
+    }
+    return {};
+}
+
 // Reads a whole file into buffer, which only ever grows (filling it anew for
 // each file would cost more than reading the file), and returns the bytes
 // read. With a store root
 // (real_root not empty) the file is only read if what was opened lies
 // inside it: a symlink in the root may point anywhere. The check is made on
 // the open descriptor, so a symlink swapped after a check cannot slip out.
+// When the file does not exist and `missing` is given (a drv of the real
+// store), the message says which --store-root would find it.
 std::string_view read_file(const std::string& path, std::string& buffer,
-                           const std::string& real_root) {
+                           const std::string& real_root, const Store* missing = nullptr) {
     if (!real_root.empty() && !is_inside(real_path_of(path), real_root)) {
         // Checked before opening too, so nothing outside is ever opened
         // (a device or a FIFO may act on open).
@@ -114,7 +151,13 @@ std::string_view read_file(const std::string& path, std::string& buffer,
     // refused as not a regular file); it changes nothing for regular files.
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
-        fail(shown(path) + ": " + errno_text());
+        const bool absent = errno == ENOENT || errno == ENOTDIR;
+        std::string message = errno_text();
+        message = shown(path) + ": " + message;
+        if (absent && missing) {
+            message += store_root_hint(*missing, path);
+        }
+        fail(message);
     }
     if (!real_root.empty()) {
         const std::string real = opened_path(fd.get());
@@ -153,13 +196,6 @@ std::string_view read_open_file(int fd, const std::string& path, std::string& bu
     return {buffer.data(), size};
 }
 
-// Where the drv files are, shared read-only by the reading threads.
-struct Store {
-    std::string root;      // as given ("" = the real store)
-    std::string real_root; // its real path ("" = the real store)
-    int dir = -1;          // <root>/nix/store opened and checked, or -1
-};
-
 // Reads a drv's file into buffer (as read_file): relative to the store
 // directory without following a symlink (which cannot leave the root and
 // needs no realpath() per file), else by the checked path of read_file.
@@ -175,7 +211,8 @@ std::string_view read_node(const Store& store, const std::string& path,
     if (direct.get() >= 0) {
         return read_open_file(direct.get(), file, buffer);
     }
-    return read_file(file, buffer, given ? std::string() : store.real_root);
+    return read_file(file, buffer, given ? std::string() : store.real_root,
+                     given || !store.root.empty() ? nullptr : &store);
 }
 
 // Reads the walk's levels: the files of nodes [begin, end) are read and
@@ -210,7 +247,8 @@ public:
             node.thread = thread;
             node.first = reader.ends.size();
             // An exception cannot leave a thread: the node keeps it, and the
-            // walking thread rethrows the first one in walk order.
+            // walking thread reports a bad file (an hs::Error), or rethrows
+            // anything else, in walk order.
             try {
                 const std::string& given = i < m_files.size() ? m_files[i] : k_in_store;
                 const auto text =
@@ -219,6 +257,8 @@ public:
                     reader.paths += input;
                     reader.ends.push_back(reader.paths.size());
                 });
+            } catch (const Error& bad) {
+                node.bad.emplace(bad);
             } catch (...) {
                 node.error = std::current_exception();
             }
@@ -227,13 +267,21 @@ public:
     }
 
     // Calls each(i, input path) for every input of every node, in order.
-    // Throws the first node's error.
+    // A bad file goes to `errors`, or is thrown without it; anything else is
+    // thrown.
     template <class Each>
-    void merge(Each&& each) const {
+    void merge(Each&& each, std::vector<Error>* errors) const {
         for (size_t i = m_begin; i < m_end; ++i) {
             const NodeInputs& node = m_nodes[i - m_begin];
             if (node.error) {
                 std::rethrow_exception(node.error);
+            }
+            if (node.bad) {
+                if (!errors) {
+                    throw Error(*node.bad);
+                }
+                errors->push_back(*node.bad);
+                continue; // its inputs, if any were seen before the error, are not walked
             }
             const Reader& reader = m_readers[node.thread];
             for (size_t k = node.first; k < node.last; ++k) {
@@ -256,7 +304,8 @@ private:
         size_t thread = 0;
         size_t first = 0;
         size_t last = 0;
-        std::exception_ptr error;
+        std::optional<Error> bad; // the file is missing, unreadable or malformed
+        std::exception_ptr error; // anything else
     };
     static inline const std::string k_in_store;
 
@@ -345,6 +394,59 @@ private:
     size_t m_used = 0;
 };
 
+// A root argument: its store path, the file to read it from ("" = its file
+// in the store), and DIR when it was given as DIR/nix/store/<basename>.
+struct Root {
+    std::string path;
+    std::string file;
+    std::string dir;
+};
+
+// Reads a root argument (see walk_closure); throws hs::Error naming it.
+Root root_of(const std::string& arg, std::string& buffer) {
+    Root root;
+    std::string why;
+    const std::string store_prefix = std::string(core::k_store_dir) + "/";
+    if (core::parse_store_path(arg, &why)) {
+        root.path = arg;
+    } else if (arg.starts_with(store_prefix)) {
+        fail(shown(arg) + ": not a store path (" + why + ")");
+    } else {
+        const auto slash = arg.rfind('/');
+        const auto base = arg.substr(slash == std::string::npos ? 0 : slash + 1);
+        if (const auto parsed = core::parse_basename(base)) {
+            // A drv file named as in the store: the name tells its path.
+            root.path = parsed->path();
+            const std::string tail = store_prefix.substr(1) + base; // "nix/store/<base>"
+            if (arg == tail) {
+                root.dir = ".";
+            } else if (arg.ends_with("/" + tail)) {
+                root.dir = arg.substr(0, arg.size() - tail.size() - 1);
+            }
+        } else {
+            // Any other file, e.g. a drv copied out of the store as foo.drv:
+            // its contents tell its path.
+            if (::access(arg.c_str(), F_OK) != 0) {
+                fail(shown(arg) + ": no such file, and not a store path (" + store_prefix +
+                     "<hash>-<name>.drv)");
+            }
+            const auto text = read_file(arg, buffer, {});
+            const auto drv = core::parse_derivation(text, shown(arg));
+            const auto path = core::derivation_store_path(drv, text, &why);
+            if (!path) {
+                fail(shown(arg) + ": cannot tell its store path: " + why +
+                     " (give the file its store name, <hash>-<name>.drv)");
+            }
+            root.path = *path;
+        }
+        root.file = arg;
+    }
+    if (!root.path.ends_with(core::k_drv_suffix)) {
+        fail(shown(arg) + ": not a .drv (give the derivation, not an output)");
+    }
+    return root;
+}
+
 } // namespace
 
 std::string file_of(const std::string& store_path, const std::string& store_root) {
@@ -367,34 +469,33 @@ std::vector<std::string> Closure::chain(size_t i) const {
 }
 
 Closure walk_closure(const std::vector<std::string>& roots, const std::string& store_root,
-                     const Visit& visit) {
-    Store store{store_root, store_root.empty() ? "" : real_path_of(store_root), -1};
+                     const Visit& visit, std::vector<Error>* errors,
+                     const std::vector<std::string>& hint_roots) {
+    Store store{store_root, store_root.empty() ? "" : real_path_of(store_root), -1, {}, {}};
+    if (store_root.empty()) {
+        store.hint_roots = hint_roots;
+    }
     Closure closure;
     SeenPaths seen(closure.nodes);
     std::vector<std::string> files; // roots given as files outside the store; "" = in the store
-    for (const auto& root : roots) {
-        std::string why;
-        std::string path;
-        std::string file;
-        if (core::parse_store_path(root, &why)) {
-            path = root;
-        } else {
-            // A .drv file outside the store: its name must be a drv basename.
-            const auto slash = root.rfind('/');
-            const auto base = root.substr(slash == std::string::npos ? 0 : slash + 1);
-            const auto parsed = core::parse_basename(base, &why);
-            if (!parsed) {
-                fail(shown(root) + ": not a .drv store path or file (" + why + ")");
+    std::string buffer;
+    for (const auto& arg : roots) {
+        // A bad root is reported as a bad file is: the walk goes on with the
+        // other roots, so that their answers are not lost.
+        try {
+            const Root root = root_of(arg, buffer);
+            if (!root.dir.empty() && store_root.empty()) {
+                store.root_dirs.push_back(root.dir);
             }
-            path = parsed->path();
-            file = root;
-        }
-        if (!path.ends_with(core::k_drv_suffix)) {
-            fail(shown(root) + ": not a .drv (give the derivation, not an output)");
-        }
-        if (seen.insert(path, static_cast<int32_t>(closure.nodes.size()))) {
-            closure.nodes.push_back({path, -1});
-            files.push_back(file);
+            if (seen.insert(root.path, static_cast<int32_t>(closure.nodes.size()))) {
+                closure.nodes.push_back({root.path, -1});
+                files.push_back(root.file);
+            }
+        } catch (const Error& bad) {
+            if (!errors) {
+                throw;
+            }
+            errors->push_back(bad);
         }
     }
     // With a store root, the store directory is opened once and checked to be
@@ -436,14 +537,19 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
             }
             reading.read(0);
         } // the helpers are joined here
-        reading.merge([&](size_t parent, std::string_view input) {
-            if (seen.insert(input, static_cast<int32_t>(closure.nodes.size()))) {
-                closure.nodes.push_back({std::string(input), static_cast<int32_t>(parent)});
-            }
-        });
+        reading.merge(
+            [&](size_t parent, std::string_view input) {
+                if (seen.insert(input, static_cast<int32_t>(closure.nodes.size()))) {
+                    closure.nodes.push_back({std::string(input), static_cast<int32_t>(parent)});
+                }
+            },
+            errors);
         begin = end;
     }
     if (visit_error) {
+        if (errors && !errors->empty()) {
+            throw Error(errors->front());
+        }
         std::rethrow_exception(visit_error);
     }
     return closure;

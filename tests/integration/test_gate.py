@@ -401,18 +401,144 @@ class DrvErrorTest(GateCase):
     def test_malformed_input_names_the_file(self) -> None:
         self.assert_names(self.gate(hand("broken-top")), FX.root + MALFORMED)
 
-    def test_error_stops_even_when_a_failure_was_found_and_with_policy_warn(self) -> None:
-        self.assert_names(self.gate(TOP, hand("dangling-top")), hand("not-there"))
+    def test_error_wins_over_a_failure_found_and_over_policy_warn(self) -> None:
+        proc = self.gate(TOP, hand("dangling-top"))
+        self.assertExit(proc, 2)
+        self.assertIn(FX.root + hand("not-there"), proc.stderr)
+        self.assertIn(self.build_url(BAD), proc.stdout)
         self.assert_names(self.gate("--policy", "warn", hand("broken-top")), MALFORMED)
+
+    def test_missing_root_does_not_hide_the_other_roots(self) -> None:
+        missing = hand("not-there")
+        for args in ((missing, TOP), (TOP, missing), ("not-a-drv", TOP)):
+            with self.subTest(args=args):
+                proc = self.gate(*args)
+                self.assertExit(proc, 2)
+                self.assertIn(self.build_url(BAD), proc.stdout)
+                self.assertIn("top.drv <- mid.drv <- bad-leaf.drv", proc.stdout)
+                self.assertIn("hydra-status: error: ", proc.stderr)
+                # The error comes last, after the summary, so that it is seen.
+                self.assertIn("not", proc.stderr.splitlines()[-1])
+                failures, summary = self.gate_json(*args, code=2)
+                self.assertEqual([f["chain"] for f in failures], [[TOP, MID, BAD]])
+                # A missing drv is still looked up (by its path) and counted.
+                self.assertEqual(summary["drvs"], 4 if args[0] == "not-a-drv" else 5)
+
+    def test_missing_drv_is_still_looked_up(self) -> None:
+        # bad-leaf's file is gone, but the index knows that Hydra failed it.
+        root = os.path.join(self.tmp, "root")
+        shutil.copytree(FX.root, root)
+        os.remove(root + BAD)
+        proc = self.hs(["--json", "gate", "--store-root", root, TOP])
+        self.assertExit(proc, 2)
+        *failures, summary = json_lines(proc.stdout)
+        self.assertEqual([(f["query"], f["status"]) for f in failures], [(BAD, "failed")])
+        self.assertEqual((summary["drvs"], summary["exit"]), (4, 2))
+        self.assertIn(f"{root}{BAD}: No such file or directory", proc.stderr)
+
+    def test_truncated_drv_says_unexpected_end_of_file(self) -> None:
+        proc = self.gate(MALFORMED)
+        self.assertExit(proc, 2)
+        string_at = MALFORMED_TEXT.rindex('"')  # the string cut short
+        self.assertIn(f"{FX.root}{MALFORMED}: unexpected end of file at byte "
+                      f"{len(MALFORMED_TEXT)} in the string that starts at byte {string_at}",
+                      proc.stderr)
 
     def test_error_wins_over_missing_index(self) -> None:
         proc = self.gate(hand("dangling-top"), db=os.path.join(self.tmp, "none.sqlite"))
         self.assert_names(proc, hand("not-there"))
 
     def test_not_a_drv(self) -> None:
-        for arg in (f"{STORE}/{fake_hash('x')}-hello", "hello.drv", "/nix/store/short-x.drv"):
+        for arg, message in (
+                (f"{STORE}/{fake_hash('x')}-hello", "not a .drv (give the derivation, not an "
+                                                    "output)"),
+                ("hello.drv", "no such file, and not a store path"),
+                ("/nix/store/short-x.drv", "not a store path (expected <32 nix32 characters>")):
             with self.subTest(arg=arg):
-                self.assert_names(self.gate(arg), arg)
+                self.assert_names(self.gate(arg), f"{arg}: {message}")
+
+    def test_drv_file_with_another_name_is_gated_by_its_contents(self) -> None:
+        # Copied out of the store as ./foo.drv: its path comes from its bytes
+        # (Nix's text-addressed store path), so Hydra's answers still match.
+        shutil.copy(FX.root + TOP, os.path.join(self.home, "foo.drv"))
+        shutil.copy(FX.root + BAD, os.path.join(self.tmp, "bad-leaf.drv"))
+        for arg, chain in (("foo.drv", [TOP, MID, BAD]), ("./foo.drv", [TOP, MID, BAD]),
+                           (os.path.join(self.tmp, "bad-leaf.drv"), [BAD])):
+            with self.subTest(arg=arg):
+                failures, summary = self.gate_json(arg, code=1)
+                self.assertEqual([f["chain"] for f in failures], [chain])
+        proc = self.gate("foo.drv")
+        self.assertIn("top.drv <- mid.drv <- bad-leaf.drv", proc.stdout)
+
+    def test_file_with_another_name_that_is_no_drv_is_explained(self) -> None:
+        notes = os.path.join(self.home, "notes.txt")
+        with open(notes, "w") as f:
+            f.write("not a derivation\n")
+        # Structured attrs (name inside __json) and no output path: no name.
+        nameless = os.path.join(self.home, "nameless.drv")
+        with open(nameless, "w") as f:
+            f.write('Derive([("out","","r:sha256","")],[],[],"x86_64-linux","/bin/sh",[],'
+                    '[("__json","{}")])')
+        self.assert_names(self.gate(notes),
+                          f"{notes}: expected 'Derive(' or 'DrvWithVersion(' at byte 0")
+        self.assert_names(self.gate(nameless),
+                          f"{nameless}: cannot tell its store path: its name is neither a "
+                          "\"name\" variable nor in an output path (give the file its store "
+                          "name, <hash>-<name>.drv)")
+
+
+class StoreRootHintTest(GateCase):
+    """A drv missing from /nix/store without --store-root: which --store-root would find it."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        if os.path.exists(MID) or os.path.exists(TOP):
+            self.skipTest("this host's /nix/store holds the fixture drvs")
+
+    def test_root_in_a_chroot_store_suggests_its_dir(self) -> None:
+        proc = self.gate(FX.root + TOP, root=False)
+        self.assertExit(proc, 2)
+        self.assertIn(f"{MID}: No such file or directory (it is in {FX.root}/nix/store: "
+                      f"give --store-root {FX.root})", proc.stderr)
+        # The suggestion works.
+        self.assertExit(self.gate(FX.root + TOP), 1)
+
+    def test_root_in_a_chroot_store_missing_an_input_there_too(self) -> None:
+        root = os.path.join(self.tmp, "root")
+        shutil.copytree(FX.root, root)
+        os.remove(root + MID)
+        proc = self.gate(root + TOP, root=False)
+        self.assertExit(proc, 2)
+        self.assertIn(f"(a root is in {root}/nix/store: give --store-root {root} to read its "
+                      "inputs there too)", proc.stderr)
+
+    def test_drv_in_nix_automatic_chroot_store_suggests_it(self) -> None:
+        # Nix >= 2.4 keeps its store in ~/.local/share/nix/root when /nix
+        # cannot be used.
+        chroot = os.path.join(self.home, ".local", "share", "nix", "root")
+        shutil.copytree(FX.root, chroot)
+        proc = self.gate(TOP, root=False, env={"NIX_DATA_HOME": None})
+        self.assertExit(proc, 2)
+        self.assertIn(f"{TOP}: No such file or directory (it is in {chroot}/nix/store: "
+                      f"give --store-root {chroot})", proc.stderr)
+        data = os.path.join(self.tmp, "nix-data")
+        os.makedirs(data)
+        os.rename(chroot, os.path.join(data, "root"))
+        proc = self.gate(TOP, root=False, env={"NIX_DATA_HOME": data})
+        self.assertIn(f"give --store-root {data}/root)", proc.stderr)
+
+    def test_no_store_at_all_says_so(self) -> None:
+        if os.path.exists(STORE):
+            self.skipTest("this host has a /nix/store")
+        proc = self.gate(TOP, root=False)
+        self.assertExit(proc, 2)
+        self.assertIn(f"{TOP}: No such file or directory (there is no /nix/store here: "
+                      "for a store in DIR/nix/store, give --store-root DIR)", proc.stderr)
+
+    def test_no_suggestion_with_a_store_root(self) -> None:
+        proc = self.gate(hand("not-there"))
+        self.assertExit(proc, 2)
+        self.assertIn(f"{FX.root}{hand('not-there')}: No such file or directory\n", proc.stderr)
 
     def test_symlink_out_of_the_store_root_is_refused(self) -> None:
         root = os.path.join(self.tmp, "root")
@@ -499,11 +625,48 @@ class DryRunTest(GateCase):
         self.assertEqual(summary["drvs"], 0)
 
     def test_nothing_to_build(self) -> None:
-        for name in ("real-nix-build-hello-valid.txt", "real-nix-store-unknown-path.txt",
-                     "real-nix-build-missing-attribute.txt"):
+        # Honest reports that list nothing to build: only fetched paths, only
+        # paths Nix cannot build.
+        for name in ("real-nix-build-hello-fetch-only.txt", "real-nix-store-unknown-path.txt"):
             with self.subTest(name=name):
                 _, summary = self.gate_json("--from-dry-run", self.dry(name), code=0)
                 self.assertEqual(summary["drvs"], 0)
+
+    def test_text_without_a_report_passes_nothing(self) -> None:
+        # The report went to stderr (stdin empty), Nix failed, the text is
+        # garbage or verbose: exit 2 naming the first bad line, nothing on stdout.
+        with open(self.dry("real-nix-build-top-verbose.txt")) as f:
+            verbose = f.read()
+        cases = (
+            ("", "dry-run output (stdin) is empty: Nix prints its dry-run report on stderr"),
+            ("warning: you did not specify '--add-root'\n",
+             "dry-run output (stdin) has no list of what will be built or fetched"),
+            ("Hello, world!\n", "dry-run output (stdin) line 1: 'Hello, world!' is not part "
+                                "of a Nix dry-run report"),
+            (DRY_TOP + "error: attribute 'x' missing\n",
+             "line 5: Nix reported an error: 'error: attribute 'x' missing'"),
+            (DRY_TOP.replace("3 derivations", "4 derivations"),
+             "line 1: 'these 4 derivations will be built:' is followed by 3 paths"),
+            (verbose, "line 1: 'instantiated 'hello' -> "),
+        )
+        for text, message in cases:
+            for json in ((), ("--json",)):
+                with self.subTest(text=text[:30], json=json):
+                    proc = self.hs([*json, "gate", "--from-dry-run", "-"], input=text)
+                    self.assertExit(proc, 2)
+                    self.assertIn(message, proc.stderr)
+                    self.assertEqual(proc.stdout, "")
+        proc = self.gate("--from-dry-run", self.dry("real-nix-build-missing-attribute.txt"))
+        self.assertExit(proc, 2)
+        self.assertIn("real-nix-build-missing-attribute.txt' line 1: Nix reported an error",
+                      proc.stderr)
+
+    def test_messages_around_the_report_are_skipped(self) -> None:
+        for name, drvs in (("real-nix-build-top-trace.txt", 4),
+                           ("hand-messages-around-list.txt", 2)):
+            with self.subTest(name=name):
+                _, summary = self.gate_json("--from-dry-run", self.dry(name), code=1)
+                self.assertEqual(summary["drvs"], drvs)
 
     def test_generated_dry_run_with_transient_failures(self) -> None:
         text = ("these 3 derivations will be built:\n"
@@ -775,6 +938,26 @@ class WrapperStubTest(GateCase):
         self.assertExit(proc, 0)
         self.assertEqual(proc.stdout, "/nix/store/x-hello\n")
         self.assertEqual(self.calls(), ["--dry-run -A hello --no-out-link", " ".join(args)])
+
+    def test_dry_run_drops_verbose_flags(self) -> None:
+        args = ("-vv", "-A", "hello", "--verbose", "-v")
+        proc = self.wrapper(*args, dry_run=DRY_HELLO, rc=0)
+        self.assertExit(proc, 0)
+        self.assertEqual(self.calls(), ["--dry-run -A hello", " ".join(args)])
+
+    def test_nothing_to_build_or_fetch_builds_without_the_gate(self) -> None:
+        # Nix prints no report then (perhaps a warning): the gate would refuse
+        # the text, but the wrapper made the dry run itself.
+        for dry_run in ("", "warning: Nix search path entry '/x' does not exist, ignoring\n"):
+            with self.subTest(dry_run=dry_run):
+                calls = os.path.join(self.stub, "calls")
+                if os.path.exists(calls):
+                    os.remove(calls)
+                proc = self.wrapper("-A", "hello", dry_run=dry_run, rc=0,
+                                    stdout="/nix/store/x-hello\n")
+                self.assertExit(proc, 0)
+                self.assertEqual(proc.stdout, "/nix/store/x-hello\n")
+                self.assertEqual(len(self.calls()), 2)
 
     def test_force_option_and_environment_skip_the_dry_run(self) -> None:
         self.assertExit(self.wrapper("-A", "top", "--force", rc=0), 0)

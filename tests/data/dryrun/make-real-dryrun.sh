@@ -48,6 +48,11 @@ leaf=$(nix-instantiate --no-gc-warning "$nix_file" -A badLeaf)
 capture real-nix-store-top-nothing-built.txt nix-store -r --dry-run "$top"
 capture real-nix-build-top-nothing-built.txt nix-build --dry-run "$nix_file" -A top
 capture real-nix-store-one-derivation.txt nix-store -r --dry-run "$leaf"
+# Lines around the report: -vv adds "instantiated ..." lines (not part of a
+# report: gate refuses them), builtins.trace adds "trace: ..." (skipped).
+capture real-nix-build-top-verbose.txt nix-build -vv --dry-run "$nix_file" -A top
+capture real-nix-build-top-trace.txt nix-build --dry-run \
+    -E "builtins.trace \"tracing top\" (import $nix_file).top"
 
 hello=$(nix-build --no-out-link "$nix_file" -A hello 2>/dev/null)
 capture real-nix-store-top-hello-built.txt nix-store -r --dry-run "$top"

@@ -78,6 +78,28 @@ TEST(Closure, RootMayBeAFileOutsideTheStore) {
     EXPECT_EQ(closure.nodes[0].path, k_hello);
 }
 
+TEST(Closure, RootFileWithAnotherNameTakesItsPathFromItsContents) {
+    StoreRoot store;
+    const auto copy = fs::path(store.root()) / "foo.drv";
+    fs::copy_file(store.store() / k_top.substr(11), copy);
+    const auto closure = walk_closure({copy.string()}, store.root());
+    EXPECT_EQ(paths(closure).size(), 4u);
+    EXPECT_EQ(closure.nodes[0].path, k_top);
+}
+
+TEST(Closure, RootFileWithAnotherNameMustBeADrv) {
+    StoreRoot store;
+    const auto notes = fs::path(store.root()) / "notes.txt";
+    std::ofstream(notes) << "hello";
+    try {
+        walk_closure({notes.string()}, store.root());
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  notes.string() + ": expected 'Derive(' or 'DrvWithVersion(' at byte 0");
+    }
+}
+
 TEST(Closure, MissingInputIsAnErrorNamingTheFile) {
     StoreRoot store;
     fs::remove(store.store() / k_bad.substr(11));
@@ -278,6 +300,109 @@ TEST(Closure, FirstBadDrvInWalkOrderIsReported) {
             EXPECT_NE(std::string(e.what()).find("mid-100.drv"), std::string::npos) << e.what();
         }
     }
+}
+
+TEST(Closure, CollectsBadDrvsInWalkOrderAndWalksTheRest) {
+    WideStore store(300);
+    fs::remove(store.store() / store.mids[200].substr(11));
+    std::ofstream(store.store() / store.mids[100].substr(11), std::ios::trunc) << "Derive(";
+    std::ofstream(store.store() / store.leaves[299 - 50].substr(11), std::ios::trunc) << "x";
+    std::vector<Error> errors;
+    const auto closure = walk_closure({"not-a-drv", store.top}, store.root(), {}, &errors);
+    ASSERT_EQ(errors.size(), 4u);
+    EXPECT_EQ(std::string(errors[0].what()),
+              "not-a-drv: no such file, and not a store path (/nix/store/<hash>-<name>.drv)");
+    EXPECT_NE(std::string(errors[1].what()).find("mid-100.drv: unexpected end of file at byte 7"),
+              std::string::npos)
+        << errors[1].what();
+    EXPECT_NE(std::string(errors[2].what()).find("mid-200.drv: No such file or directory"),
+              std::string::npos)
+        << errors[2].what();
+    EXPECT_NE(std::string(errors[3].what()).find("leaf-249.drv: expected 'Derive("),
+              std::string::npos)
+        << errors[3].what();
+    for (const auto& error : errors) {
+        EXPECT_EQ(error.code(), ExitCode::usage);
+    }
+    // Everything but the leaves of the two bad mids is walked; the bad files'
+    // drvs stay in the closure (they can still be looked up).
+    EXPECT_EQ(closure.nodes.size(), 1 + 300 + 300 - 2);
+    const auto got = paths(closure);
+    EXPECT_NE(std::find(got.begin(), got.end(), store.mids[200]), got.end());
+    EXPECT_NE(std::find(got.begin(), got.end(), store.leaves[299 - 50]), got.end());
+    EXPECT_EQ(std::find(got.begin(), got.end(), store.leaves[299 - 100]), got.end());
+}
+
+TEST(Closure, BadRootDoesNotStopTheOtherRoots) {
+    StoreRoot store;
+    const std::string missing = made_up_path(7, "gone.drv");
+    std::vector<Error> errors;
+    const auto closure = walk_closure({missing, k_top}, store.root(), {}, &errors);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(std::string(errors[0].what()),
+              store.root() + missing + ": No such file or directory");
+    EXPECT_EQ(paths(closure).size(), 5u);
+    EXPECT_EQ(closure.nodes[0].path, missing);
+}
+
+TEST(Closure, VisitorErrorWaitsForCollectedBadDrvs) {
+    WideStore store(10);
+    fs::remove(store.store() / store.leaves[5].substr(11));
+    std::vector<Error> errors;
+    try {
+        walk_closure(
+            {store.top}, store.root(),
+            [](const Closure&, size_t, size_t) { throw Error("index broken", ExitCode::no_index); },
+            &errors);
+        ADD_FAILURE() << "no error thrown";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::usage);
+        EXPECT_NE(std::string(e.what()).find("leaf-5.drv"), std::string::npos) << e.what();
+    }
+}
+
+// Whether the real store holds the fixture drvs (then nothing is missing).
+bool real_store_has_fixtures() {
+    return fs::exists(k_mid) || fs::exists(k_top);
+}
+
+TEST(Closure, RootInAChrootStoreSuggestsItsDir) {
+    if (real_store_has_fixtures()) {
+        GTEST_SKIP() << "/nix/store holds the fixture drvs";
+    }
+    StoreRoot store;
+    std::vector<Error> errors;
+    walk_closure({store.root() + k_top}, "", {}, &errors);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(std::string(errors[0].what()), k_mid + ": No such file or directory (it is in " +
+                                                 store.root() + "/nix/store: give --store-root " +
+                                                 store.root() + ")");
+    // With a store root, no suggestion.
+    fs::remove(store.store() / k_mid.substr(11));
+    errors.clear();
+    walk_closure({k_top}, store.root(), {}, &errors);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(std::string(errors[0].what()), store.root() + k_mid + ": No such file or directory");
+    // The root's store lacks the input too: the root's DIR is still the way.
+    errors.clear();
+    walk_closure({store.root() + k_top}, "", {}, &errors);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(std::string(errors[0].what()), k_mid + ": No such file or directory (a root is in " +
+                                                 store.root() + "/nix/store: give --store-root " +
+                                                 store.root() + " to read its inputs there too)");
+}
+
+TEST(Closure, HintRootHoldingAMissingDrvIsSuggested) {
+    if (real_store_has_fixtures()) {
+        GTEST_SKIP() << "/nix/store holds the fixture drvs";
+    }
+    StoreRoot store;
+    std::vector<Error> errors;
+    walk_closure({k_top}, "", {}, &errors, {"/nonexistent-hs-root", store.root()});
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(std::string(errors[0].what()), k_top + ": No such file or directory (it is in " +
+                                                 store.root() + "/nix/store: give --store-root " +
+                                                 store.root() + ")");
 }
 
 TEST(Closure, StoreRootSlashIsTheRealStore) {
