@@ -6,11 +6,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
 
 namespace hs::cli {
 
@@ -43,14 +45,14 @@ struct Command {
 
 const Command k_commands[] = {
     {"lookup", "hydra-status lookup [--all] [--stdin] [--job NAME --jobset P:J] KEY...",
-     "Answers from the index, offline, whether Hydra built or failed each key (a drv path, drv\n"
-     "basename, output path or 32-character hash).",
+     "Answers from the index, offline, whether Hydra built or failed each key (a drv\n"
+     "path, drv basename, output path or 32-character hash).",
      lookup_options, lookup_command},
     {"sync", "hydra-status sync [--jobset PROJECT:JOBSET]... [--max-evals N]",
      "Pulls new evaluations of the jobsets from Hydra into the index.", sync_options, sync_command},
     {"gate",
-     "hydra-status gate [--policy warn|fail] [--strict] [--store-root DIR] "
-     "[--from-dry-run FILE|-] DRV...",
+     "hydra-status gate [--policy warn|fail] [--strict] [--store-root DIR]\n"
+     "                         [--from-dry-run FILE|-] DRV...",
      "Checks each .drv and its whole closure against the index and the local failures.",
      gate_options, gate_command},
     {"info", "hydra-status info", "Shows what the index holds, per jobset.", info_options,
@@ -60,8 +62,9 @@ const Command k_commands[] = {
     {"forget", "hydra-status forget DRV... | --all", "Drops local failure records.", forget_options,
      forget_command},
     {"config", "hydra-status config [show | get KEY]",
-     "Shows every setting with its value and where it came from (default, a config file and\n"
-     "line, the environment or the command line), or prints one setting's value.",
+     "Shows every setting with its value and where it came from (default, a config\n"
+     "file and line, the environment or the command line), or prints one setting's\n"
+     "value. A value that is not valid for its setting is marked, and exits 2.",
      config_options, config_command},
     // Hidden (not in k_usage or the man page): for the shell completions.
     {"jobsets", "hydra-status jobsets [--complete]",
@@ -76,6 +79,17 @@ const Command* find_command(std::string_view name) {
         }
     }
     return nullptr;
+}
+
+// The commands that `hydra-status --help` lists (not the hidden jobsets).
+std::vector<std::string> public_commands() {
+    std::vector<std::string> names;
+    for (const auto& command : k_commands) {
+        if (std::string_view(command.name) != "jobsets") {
+            names.emplace_back(command.name);
+        }
+    }
+    return names;
 }
 
 po::options_description global_options() {
@@ -94,9 +108,170 @@ po::options_description global_options() {
     return desc;
 }
 
-// Global options that take a value, to find the command word after them.
-bool takes_value(std::string_view arg) {
-    return arg == "--db" || arg == "--url" || arg == "--config";
+// What the command line may hold before the command word: every option of
+// every command, to skip an option's value and to explain a misplaced one.
+struct OptionCatalog {
+    po::options_description global = global_options();
+    // Each command's own options, in k_commands order.
+    std::vector<std::pair<const Command*, std::unique_ptr<po::options_description>>> own;
+
+    OptionCatalog() {
+        for (const auto& command : k_commands) {
+            auto desc = std::make_unique<po::options_description>();
+            command.options(*desc);
+            own.emplace_back(&command, std::move(desc));
+        }
+    }
+
+    static const OptionCatalog& get() {
+        static const OptionCatalog catalog;
+        return catalog;
+    }
+};
+
+// "--db=x" -> "--db"; "-q" -> "-q".
+std::string option_word(const std::string& arg) {
+    return arg.starts_with("--") ? arg.substr(0, arg.find('=')) : arg;
+}
+
+// Boost finds a long option by its name without dashes, a short one as "-q".
+const po::option_description* find_option(const po::options_description& desc,
+                                          const std::string& word) {
+    return desc.find_nothrow(word.starts_with("--") ? word.substr(2) : word, false);
+}
+
+bool takes_value(const po::option_description& option) {
+    return option.semantic()->max_tokens() > 0;
+}
+
+// Whether the option word takes a value in any command (none takes a value
+// in one and not in another).
+bool option_takes_value(const std::string& word) {
+    const auto& catalog = OptionCatalog::get();
+    if (const auto* option = find_option(catalog.global, word)) {
+        return takes_value(*option);
+    }
+    for (const auto& [command, desc] : catalog.own) {
+        if (const auto* option = find_option(*desc, word)) {
+            return takes_value(*option);
+        }
+    }
+    return false;
+}
+
+// The public commands that have this option of their own.
+std::vector<std::string> commands_with_option(const std::string& word) {
+    std::vector<std::string> names;
+    for (const auto& [command, desc] : OptionCatalog::get().own) {
+        if (std::string_view(command->name) != "jobsets" && find_option(*desc, word)) {
+            names.emplace_back(command->name);
+        }
+    }
+    return names;
+}
+
+// The long option names (with dashes) of these descriptions.
+std::vector<std::string> long_names(const std::vector<const po::options_description*>& descs) {
+    std::vector<std::string> names;
+    for (const auto* desc : descs) {
+        for (const auto& option : desc->options()) {
+            if (!option->long_name().empty()) {
+                names.push_back("--" + option->long_name());
+            }
+        }
+    }
+    return names;
+}
+
+// "unrecognised option '--bogus'", with the nearest option of the command
+// (or of any command when there is none yet), or the commands it belongs to.
+std::string unknown_option_message(const std::string& word, const Command* command) {
+    std::string message = "unrecognised option " + quote(word);
+    const auto& catalog = OptionCatalog::get();
+    const auto owners = commands_with_option(word);
+    if (!owners.empty()) {
+        message += " (an option of";
+        for (size_t i = 0; i < owners.size(); ++i) {
+            message += (i == 0 ? " '" : ", '") + owners[i] + "'";
+        }
+        return message + ")";
+    }
+    std::vector<const po::options_description*> descs{&catalog.global};
+    for (const auto& [c, desc] : catalog.own) {
+        if (command ? c == command : std::string_view(c->name) != "jobsets") {
+            descs.push_back(desc.get());
+        }
+    }
+    if (word.starts_with("--")) {
+        if (const auto guess = nearest(word, long_names(descs)); !guess.empty()) {
+            message += " (did you mean " + quote(guess) + "?)";
+        }
+    }
+    return message;
+}
+
+// Boost's messages, said the way the rest of the tool says them.
+std::string option_error_message(const po::error& error, const Command& command) {
+    if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&error)) {
+        return unknown_option_message(unknown->get_option_name(), &command);
+    }
+    if (const auto* syntax = dynamic_cast<const po::invalid_command_line_syntax*>(&error);
+        syntax && syntax->kind() == po::invalid_syntax::missing_parameter) {
+        return syntax->get_option_name() + " requires a value";
+    }
+    if (const auto* repeated = dynamic_cast<const po::multiple_occurrences*>(&error)) {
+        return repeated->get_option_name() + " given more than once";
+    }
+    return error.what();
+}
+
+// The options of a command line without a command word: an error for the
+// first one that is wrong there, else whether lookup's own are among them
+// (then the run is a lookup: `hydra-status --stdin`).
+struct OptionsWithoutCommand {
+    std::string problem;
+    bool lookup_options = false;
+};
+
+OptionsWithoutCommand options_without_command(const std::vector<std::string>& args) {
+    const auto& catalog = OptionCatalog::get();
+    OptionsWithoutCommand out;
+    const auto* lookup = find_command("lookup");
+    for (size_t i = 0; i < args.size(); ++i) {
+        const auto& arg = args[i];
+        if (arg == "--") {
+            break;
+        }
+        if (arg.size() < 2 || arg.front() != '-') {
+            continue;
+        }
+        const auto word = option_word(arg);
+        const auto* option = find_option(catalog.global, word);
+        if (!option) {
+            for (const auto& [command, desc] : catalog.own) {
+                if (command == lookup) {
+                    option = find_option(*desc, word);
+                }
+            }
+            out.lookup_options = out.lookup_options || option;
+        }
+        if (!option) {
+            const auto owners = commands_with_option(word);
+            out.problem = owners.empty()
+                              ? unknown_option_message(word, nullptr)
+                              : "option " + quote(word) + " goes after its command: hydra-status " +
+                                    owners.front() + " " + word;
+            return out;
+        }
+        if (takes_value(*option) && word == arg) {
+            if (i + 1 == args.size()) {
+                out.problem = word + " requires a value";
+                return out;
+            }
+            ++i;
+        }
+    }
+    return out;
 }
 
 int print_usage_error(const std::string& message) {
@@ -104,35 +279,103 @@ int print_usage_error(const std::string& message) {
     return static_cast<int>(ExitCode::usage);
 }
 
+// The command whose --help a usage error points to (report_error), set once
+// run() knows it.
+const char* g_help_command = nullptr;
+
 } // namespace
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    // d[i][j]: distance of a[0, i) and b[0, j); three rows suffice.
+    std::vector<size_t> before(b.size() + 1), last(b.size() + 1), row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) {
+        last[j] = j;
+    }
+    for (size_t i = 1; i <= a.size(); ++i) {
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            row[j] = std::min({last[j] + 1, row[j - 1] + 1, last[j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                row[j] = std::min(row[j], before[j - 2] + 1);
+            }
+        }
+        std::swap(before, last);
+        std::swap(last, row);
+    }
+    return last[b.size()];
+}
+
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
+    const size_t limit = word.size() >= 5 ? 2 : 1;
+    std::string best;
+    size_t best_distance = limit + 1;
+    for (const auto& candidate : candidates) {
+        const auto distance = edit_distance(word, candidate);
+        if (distance < best_distance && distance > 0) {
+            best = candidate;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+// Here, not in sync_cmd.cpp, so that hydra-status knows sync's options too
+// (to skip their values and to point a misplaced -q to sync) without linking
+// the real sync: every setting that tunes a sync is an option of it.
+void sync_options(po::options_description& desc) {
+    desc.add_options() //
+        ("jobset", po::value<std::vector<std::string>>()->value_name("PROJECT:JOBSET"),
+         "a jobset to sync; repeatable (default: config key 'jobsets')") //
+        ("quiet,q", "no progress or summary on stderr (errors only)");
+    for (const auto& spec : setting_specs()) {
+        const std::string key = spec.key;
+        if (key == "db" || key == "url" || key == "jobsets" || key == "local-ttl" ||
+            key == "policy" || key == "stale-after") {
+            continue;
+        }
+        if (spec.kind == SettingKind::boolean) {
+            desc.add_options()(spec.key, po::bool_switch(), spec.help);
+        } else {
+            desc.add_options()(spec.key, po::value<std::string>()->value_name("VALUE"), spec.help);
+        }
+    }
+}
 
 int run(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     // -v may be repeated; count and remove it before option parsing.
     int verbose = 0;
     std::vector<std::string> rest;
+    bool options_end = false;
     for (const auto& arg : args) {
-        if (arg == "-v" || arg == "--verbose") {
+        if (options_end) {
+            rest.push_back(arg);
+        } else if (arg == "-v" || arg == "--verbose") {
             ++verbose;
         } else if (arg.size() > 2 && arg.starts_with("-v") &&
                    arg.find_first_not_of('v', 1) == std::string::npos) {
             verbose += static_cast<int>(arg.size() - 1);
         } else {
+            options_end = arg == "--";
             rest.push_back(arg);
         }
     }
     args = std::move(rest);
 
-    // Find the command word: the first argument that is not an option.
+    // Find the command word: the first argument that is neither an option
+    // nor an option's value. After "--" every argument is a key.
     const Command* command = nullptr;
     size_t command_at = args.size();
+    bool keys_follow = false;
     for (size_t i = 0; i < args.size(); ++i) {
         const auto& arg = args[i];
         if (arg == "--") {
+            keys_follow = i + 1 < args.size();
             break;
         }
-        if (arg.starts_with('-')) {
-            if (takes_value(arg)) {
+        if (arg.size() > 1 && arg.front() == '-') {
+            if (arg.find('=') == std::string::npos && option_takes_value(arg)) {
                 ++i;
             }
             continue;
@@ -143,28 +386,44 @@ int run(int argc, char** argv) {
             command = find_command("lookup");
             command_at = args.size(); // the key stays an argument
         } else if (!command) {
-            return print_usage_error("unknown command " + quote(arg));
+            std::string message = "unknown command " + quote(arg);
+            if (const auto guess = nearest(arg, public_commands()); !guess.empty()) {
+                message += " (did you mean " + quote(guess) + "?)";
+            }
+            return print_usage_error(message);
         }
         break;
     }
     if (command && std::string_view(command->name) == "sync") {
         sync_handoff(argv);
     }
-    const bool wants_help = std::any_of(args.begin(), args.end(),
+    const auto before_keys = std::find(args.begin(), args.end(), "--");
+    const bool wants_help = std::any_of(args.begin(), before_keys,
                                         [](const auto& a) { return a == "--help" || a == "-h"; });
-    const bool wants_version = std::find(args.begin(), args.end(), "--version") != args.end();
+    const bool wants_version = std::find(args.begin(), before_keys, "--version") != before_keys;
     if (wants_version && !command) {
         std::printf("hydra-status %s\n", HS_VERSION);
         return 0;
     }
-    if (!command) {
-        if (wants_help) {
-            std::fputs(k_usage, stdout);
-            std::cout << '\n' << global_options() << "\nSee 'man hydra-status' for more.\n";
-            return 0;
-        }
-        return print_usage_error(args.empty() ? "no command given" : "no command or key given");
+    if (!command && wants_help) {
+        std::fputs(k_usage, stdout);
+        std::cout << '\n' << global_options() << "\nSee 'man hydra-status' for more.\n";
+        return 0;
     }
+    if (!command) {
+        if (args.empty()) {
+            return print_usage_error("no command given");
+        }
+        const auto options = options_without_command(args);
+        if (!options.problem.empty()) {
+            throw UsageError(options.problem);
+        }
+        if (!keys_follow && !options.lookup_options) {
+            return print_usage_error("no command or key given");
+        }
+        command = find_command("lookup"); // `hydra-status -- KEY`, `hydra-status --stdin`
+    }
+    g_help_command = command->name;
     if (command_at < args.size()) {
         args.erase(args.begin() + static_cast<ptrdiff_t>(command_at));
     }
@@ -182,8 +441,15 @@ int run(int argc, char** argv) {
     positional.add("args", -1);
 
     Context ctx;
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), ctx.options);
-    po::notify(ctx.options);
+    // Boost's option errors are rethrown as usage errors in the tool's words
+    // ("--db requires a value"), each pointing to this command's --help.
+    try {
+        po::store(po::command_line_parser(args).options(all).positional(positional).run(),
+                  ctx.options);
+        po::notify(ctx.options);
+    } catch (const po::error& error) {
+        throw UsageError(option_error_message(error, *command));
+    }
     if (ctx.options.count("help")) {
         std::cout << "usage: " << command->synopsis << "\n\n" << command->summary << "\n\n";
         if (!own.options().empty()) {
@@ -221,17 +487,20 @@ int run(int argc, char** argv) {
 }
 
 int report_error(const std::exception& error) noexcept {
+    const auto print_try = [] {
+        std::fprintf(stderr, "Try 'hydra-status %s%s--help' for more information.\n",
+                     g_help_command ? g_help_command : "", g_help_command ? " " : "");
+    };
     if (const auto* hs_error = dynamic_cast<const Error*>(&error)) {
         std::fprintf(stderr, "hydra-status: error: %s\n", hs_error->what());
         if (hs_error->code() == ExitCode::usage && dynamic_cast<const UsageError*>(&error)) {
-            std::fprintf(stderr, "Try 'hydra-status --help' for more information.\n");
+            print_try();
         }
         return static_cast<int>(hs_error->code());
     }
     if (dynamic_cast<const po::error*>(&error)) {
-        std::fprintf(stderr,
-                     "hydra-status: error: %s\nTry 'hydra-status --help' for more information.\n",
-                     error.what());
+        std::fprintf(stderr, "hydra-status: error: %s\n", error.what());
+        print_try();
         return static_cast<int>(ExitCode::usage);
     }
     if (dynamic_cast<const std::bad_alloc*>(&error)) {

@@ -27,6 +27,7 @@ namespace po = boost::program_options;
 // Each command adds its own options, then runs.
 void lookup_options(po::options_description& desc);
 int lookup_command(Context& ctx);
+// sync's options are in cli.cpp: hydra-status knows them without the sync.
 void sync_options(po::options_description& desc);
 int sync_command(Context& ctx);
 // sync comes in two libraries (src/cli/CMakeLists.txt): hs_cli_sync, the real

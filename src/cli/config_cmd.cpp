@@ -8,6 +8,8 @@
 #include "index/index.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,11 +33,96 @@ std::string shown(const Settings& settings, const std::string& key) {
     return key == "url" ? core::redact_url(value) : value;
 }
 
-std::string pad_right(const std::string& text, size_t width) {
-    return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+// Human output is laid out for this many columns.
+constexpr size_t k_columns = 80;
+
+// Columns a UTF-8 text takes (one per code point).
+size_t width_of(std::string_view text) {
+    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
 }
 
-void show_json(const Settings& settings, std::string& out) {
+std::string spaces(size_t n) {
+    return std::string(n, ' ');
+}
+
+std::string pad_right(const std::string& text, size_t width) {
+    const auto used = width_of(text);
+    return used >= width ? text : text + spaces(width - used);
+}
+
+// Cuts text into pieces of at most `width` columns, after a '/' or a blank
+// where there is one (a path stays readable), never inside a UTF-8
+// character.
+std::vector<std::string> wrap(std::string_view text, size_t width) {
+    std::vector<std::string> pieces;
+    while (width_of(text) > width) {
+        size_t cut = 0; // bytes of the first `width` columns
+        size_t columns = 0;
+        size_t soft_cut = 0; // after the last '/' or blank in them
+        while (cut < text.size()) {
+            size_t next = cut + 1;
+            while (next < text.size() && (static_cast<unsigned char>(text[next]) & 0xC0) == 0x80) {
+                ++next;
+            }
+            if (columns == width) {
+                break;
+            }
+            ++columns;
+            if (text[cut] == '/' || text[cut] == ' ') {
+                soft_cut = next;
+            }
+            cut = next;
+        }
+        if (soft_cut > 0 && soft_cut < cut) {
+            cut = soft_cut;
+        }
+        auto piece = text.substr(0, cut);
+        while (piece.ends_with(' ')) {
+            piece.remove_suffix(1); // a blank at a break is not shown
+        }
+        pieces.emplace_back(piece);
+        text.remove_prefix(cut);
+    }
+    pieces.emplace_back(text);
+    return pieces;
+}
+
+// Appends `prefix` and `text` at column `indent`, wrapped within k_columns;
+// the text's further lines start below its first.
+void append_wrapped(std::string& out, std::string_view text, size_t indent,
+                    std::string_view prefix = {}) {
+    const size_t text_at = indent + prefix.size();
+    bool first = true;
+    for (const auto& piece : wrap(text, k_columns - text_at)) {
+        out += first ? spaces(indent) + std::string(prefix) : spaces(text_at);
+        out += piece + "\n";
+        first = false;
+    }
+}
+
+// Every setting whose value is not valid for it: key -> why.
+std::map<std::string, std::string> problems_of(const Settings& settings) {
+    std::map<std::string, std::string> problems;
+    for (const auto& spec : setting_specs()) {
+        if (auto why = setting_problem(spec.key, settings.get(spec.key)); !why.empty()) {
+            problems.emplace(spec.key, std::move(why));
+        }
+    }
+    return problems;
+}
+
+// Says on stderr what is wrong with each flagged value; the exit code.
+int report_problems(const Settings& settings, const std::map<std::string, std::string>& problems) {
+    for (const auto& [key, why] : problems) {
+        print_error(settings.origin(key) + ": " + key + ": " + why);
+    }
+    return problems.empty() ? 0 : static_cast<int>(ExitCode::usage);
+}
+
+void show_json(const Settings& settings, const std::map<std::string, std::string>& problems,
+               std::string& out) {
     for (const auto& spec : setting_specs()) {
         const std::string key = spec.key;
         const auto kind = settings.origin_kind(key);
@@ -59,34 +146,68 @@ void show_json(const Settings& settings, std::string& out) {
         } else {
             out += "null";
         }
+        out += ",\"problem\":";
+        if (const auto found = problems.find(key); found != problems.end()) {
+            append_json_string(out, found->second);
+        } else {
+            out += "null";
+        }
         out += "}\n";
     }
 }
 
-void show_human(const Settings& settings, std::string& out) {
+// KEY, VALUE and ORIGIN in columns within 80: a value too long for its
+// column, or an origin that would pass column 80, puts the origin on a line
+// of its own; a value longer than a line wraps. A value that is not valid is
+// followed by a line "! why".
+void show_human(const Settings& settings, const std::map<std::string, std::string>& problems,
+                std::string& out) {
+    // A value longer than this (a deep db path) does not push every origin
+    // away: it gets a line of its own.
+    constexpr size_t k_value_column_max = 28;
     size_t key_width = 3;
     size_t value_width = 5;
     for (const auto& spec : setting_specs()) {
-        key_width = std::max(key_width, std::string(spec.key).size());
-        value_width = std::max(value_width, shown(settings, spec.key).size());
+        key_width = std::max(key_width, width_of(spec.key));
+        const auto value_columns = width_of(shown(settings, spec.key));
+        if (value_columns <= k_value_column_max) {
+            value_width = std::max(value_width, value_columns);
+        }
     }
-    // A very long value (a deep db path) does not push every origin away.
-    value_width = std::min<size_t>(value_width, 48);
+    const size_t value_at = key_width + 2;
+    const size_t origin_at = value_at + value_width + 2;
     out += pad_right("KEY", key_width) + "  " + pad_right("VALUE", value_width) + "  ORIGIN\n";
     for (const auto& spec : setting_specs()) {
-        out += pad_right(spec.key, key_width) + "  " +
-               pad_right(shown(settings, spec.key), value_width) + "  " +
-               settings.origin(spec.key) + "\n";
+        const auto value = shown(settings, spec.key);
+        const auto& origin = settings.origin(spec.key);
+        const auto origin_columns = width_of(origin);
+        if (width_of(value) <= value_width && origin_at + origin_columns <= k_columns) {
+            out += pad_right(spec.key, key_width) + "  " + pad_right(value, value_width) + "  " +
+                   origin + "\n";
+        } else {
+            auto pieces = wrap(value, k_columns - value_at);
+            out += pad_right(spec.key, key_width) + "  " + pieces.front() + "\n";
+            for (size_t i = 1; i < pieces.size(); ++i) {
+                out += spaces(value_at) + pieces[i] + "\n";
+            }
+            // Under ORIGIN, or as far right as it fits, but indented past
+            // the value's own lines.
+            const size_t fits_at = origin_columns < k_columns ? k_columns - origin_columns : 0;
+            append_wrapped(out, origin, std::max(value_at + 2, std::min(origin_at, fits_at)));
+        }
+        if (const auto found = problems.find(spec.key); found != problems.end()) {
+            append_wrapped(out, "not valid: " + found->second, value_at, "! ");
+        }
     }
     out += "\nconfig files, lowest layer first:\n";
-    size_t path_width = 0;
     for (const auto& file : settings.config_files()) {
-        path_width = std::max(path_width, file.path.size());
-    }
-    for (const auto& file : settings.config_files()) {
-        out += "  " + pad_right(file.path, path_width) + "  " +
-               (file.kind == OriginKind::system_file ? "system" : "user") +
-               (file.read ? "" : ", not present") + "\n";
+        const std::string kind = file.kind == OriginKind::system_file ? "system" : "user";
+        const auto text = file.path + (file.read ? "" : " (not present)");
+        const auto pieces = wrap(text, k_columns - 10);
+        out += "  " + pad_right(kind, 6) + "  " + pieces.front() + "\n";
+        for (size_t i = 1; i < pieces.size(); ++i) {
+            out += spaces(10) + pieces[i] + "\n";
+        }
     }
 }
 
@@ -106,9 +227,9 @@ int config_command(Context& ctx) {
                 out += std::string(spec.key) + "\n";
             }
         } else if (ctx.json) {
-            show_json(ctx.settings, out);
+            show_json(ctx.settings, problems_of(ctx.settings), out);
         } else {
-            show_human(ctx.settings, out);
+            show_human(ctx.settings, problems_of(ctx.settings), out);
         }
     } else if (sub == "get") {
         if (ctx.args.size() != 2) {
@@ -126,6 +247,19 @@ int config_command(Context& ctx) {
         throw UsageError("config: unknown subcommand " + quote(sub) + " (expected show or get)");
     }
     write_stdout(out);
+    std::fflush(stdout); // the table first, then what is wrong in it
+    // A value that is not valid is shown and marked, then named on stderr:
+    // exit 2, as the command that reads it would.
+    if (sub == "show") {
+        return report_problems(ctx.settings, problems_of(ctx.settings));
+    }
+    if (sub == "get") {
+        std::map<std::string, std::string> problems;
+        if (auto why = setting_problem(ctx.args[1], ctx.settings.get(ctx.args[1])); !why.empty()) {
+            problems.emplace(ctx.args[1], std::move(why));
+        }
+        return report_problems(ctx.settings, problems);
+    }
     return 0;
 }
 

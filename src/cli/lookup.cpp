@@ -9,6 +9,8 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -129,12 +131,13 @@ struct LookupRun {
         }
     }
 
-    void key(const std::string& text) {
+    // `where` names the key's place for a message ("stdin line 7: "), or "".
+    void key(const std::string& text, const std::string& where = {}) {
         std::string why;
         auto key = core::parse_key(text, &why);
         if (!key) {
             flush(); // the answers before it first
-            print_error("malformed key " + quote(text) + ": " + why);
+            print_error(where + "malformed key " + quote(text) + ": " + why);
             tally.malformed();
             return;
         }
@@ -196,6 +199,40 @@ std::pair<std::string, std::string> split_jobset(const std::string& text) {
         throw UsageError("--jobset: expected PROJECT:JOBSET, got " + quote(text));
     }
     return {text.substr(0, colon), text.substr(colon + 1)};
+}
+
+// Spaces, tabs and a CR (a file written on Windows) around a line of --stdin.
+std::string_view trim_blanks(std::string_view line) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    return line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+}
+
+// A --job lookup that found nothing in a jobset the index does not hold is
+// most likely a typo: say which jobsets it holds (the answer stays unknown).
+void warn_unless_jobset_known(index::Index& index, const std::string& project,
+                              const std::string& jobset) {
+    std::set<std::string> held;
+    for (const auto& info : index.jobsets()) {
+        if (info.state.project == project && info.state.name == jobset) {
+            return;
+        }
+        held.insert(info.state.project + ":" + info.state.name);
+    }
+    constexpr size_t k_named = 8; // the rest: 'hydra-status info'
+    std::string list;
+    size_t named = 0;
+    for (const auto& name : held) {
+        if (named++ == k_named) {
+            list += " and " + std::to_string(held.size() - k_named) + " more";
+            break;
+        }
+        list += (list.empty() ? "" : ", ") + name;
+    }
+    print_warning("jobset " + quote(project + ":" + jobset) + " is not in the index (" +
+                  (held.empty() ? std::string("it holds none") : "it holds: " + list) + ")");
 }
 
 } // namespace
@@ -285,6 +322,8 @@ int lookup_command(Context& ctx) {
                              [](const auto& a, const auto& b) { return a.build_id < b.build_id; });
         if (latest != rows.end()) {
             std::rotate(rows.begin(), latest, latest + 1);
+        } else if (index && index->ever_synced()) {
+            warn_unless_jobset_known(*index, project, jobset);
         }
         run.answer(job, std::move(rows), std::nullopt);
     }
@@ -294,14 +333,11 @@ int lookup_command(Context& ctx) {
     if (from_stdin) {
         std::ios::sync_with_stdio(false);
         std::string line;
-        while (std::getline(std::cin, line)) {
-            if (!line.empty() && line.back() == '\r') {
-                line.pop_back();
+        for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
+            const auto key = trim_blanks(line);
+            if (!key.empty()) {
+                run.key(std::string(key), "stdin line " + std::to_string(line_no) + ": ");
             }
-            if (line.find_first_not_of(" \t") == std::string::npos) {
-                continue;
-            }
-            run.key(line);
         }
     }
     run.flush();

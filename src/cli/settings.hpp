@@ -2,10 +2,23 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace hs::cli {
+
+// What a setting's value must look like (see setting_problem).
+enum class SettingKind {
+    path,     // any non-empty text
+    url,      // http:// or https://, no query, fragment or blanks
+    jobsets,  // space-separated PROJECT:JOBSET
+    count,    // a whole number from SettingSpec::min to ::max
+    duration, // "90", "90s", "500ms", "15m", "24h", "7d"
+    size,     // "1000000", "64KiB", "4GiB", "64MB"
+    boolean,  // true/yes/1 or false/no/0
+    policy,   // warn or fail
+};
 
 // One configurable setting: its config key (also its long option name), its
 // default, and where the value in use came from.
@@ -14,9 +27,19 @@ struct SettingSpec {
     const char* default_value; // "" = none; "$STATE" / "$CONFIG" expand to XDG dirs
     const char* env;           // environment variable, or nullptr
     const char* help;
+    SettingKind kind = SettingKind::path;
+    int64_t min = 0; // the range of a count
+    int64_t max = 0;
 };
 
 const std::vector<SettingSpec>& setting_specs();
+
+// Why `value` is no valid value of the setting `key` ("expected a number
+// from 1 to 1000, got 'abc'"), or "" when it is valid. The same rules as the
+// commands that read the setting apply (sync's are in sync_cmd.cpp; the
+// integration test test_config_show.py keeps the two in step), so that
+// `config show` can flag a value before a command trips over it.
+std::string setting_problem(const std::string& key, const std::string& value);
 
 // The system-wide config file: $HYDRA_STATUS_SYSTEM_CONFIG if set, else
 // /etc/hydra-status/config.
@@ -77,6 +100,8 @@ private:
 
 // Parses a duration as above; throws UsageError naming what on failure.
 int64_t parse_millis(const std::string& text, const std::string& what);
+// The same without throwing: nullopt for text that is no duration.
+std::optional<int64_t> try_parse_millis(const std::string& text);
 
 // "origin kind" as a word for machines: default, system-file, user-file,
 // environment, command-line.

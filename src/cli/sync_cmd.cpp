@@ -280,29 +280,6 @@ void print_effective(const Settings& s, const sync::HttpOptions& http,
 
 } // namespace
 
-void sync_options(po::options_description& desc) {
-    desc.add_options() //
-        ("jobset", po::value<std::vector<std::string>>()->value_name("PROJECT:JOBSET"),
-         "a jobset to sync; repeatable (default: config key 'jobsets')") //
-        ("quiet,q", "no progress or summary on stderr (errors only)");
-    for (const auto& spec : setting_specs()) {
-        const std::string key = spec.key;
-        if (key == "db" || key == "url" || key == "jobsets" || key == "local-ttl" ||
-            key == "policy" || key == "stale-after") {
-            continue;
-        }
-        if (key == "insecure") {
-            desc.add_options()(spec.key, po::bool_switch(), spec.help);
-        } else {
-            desc.add_options()(spec.key, po::value<std::string>()->value_name("VALUE"), spec.help);
-        }
-    }
-    if (!settings_know(k_max_body_key)) {
-        desc.add_options()(k_max_body_key, po::value<std::string>()->value_name("SIZE"),
-                           "largest answer accepted, after decompression (default 4GiB)");
-    }
-}
-
 int sync_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("sync takes no arguments (got " + quote(ctx.args.front()) + ")");

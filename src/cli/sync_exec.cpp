@@ -53,9 +53,6 @@ void sync_handoff(char** argv) {
     throw Error("sync: cannot run " + tried.string() + ": " + std::strerror(error));
 }
 
-// Never called: run() hands sync to hydra-status-sync first.
-void sync_options(po::options_description& /*desc*/) {}
-
 int sync_command(Context& /*ctx*/) {
     throw Error("sync: runs in " + std::string(k_sync_helper) + ", not here");
 }

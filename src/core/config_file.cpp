@@ -17,6 +17,17 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// The line without its trailing comment: a '#' after a blank starts one; a
+// '#' right after another character (a URL fragment) is part of the value.
+std::string_view strip_comment(std::string_view line) {
+    for (size_t i = 1; i < line.size(); ++i) {
+        if (line[i] == '#' && (line[i - 1] == ' ' || line[i - 1] == '\t')) {
+            return line.substr(0, i);
+        }
+    }
+    return line;
+}
+
 bool is_key_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
@@ -25,16 +36,21 @@ bool is_key_char(char c) {
 
 std::vector<ConfigEntry> parse_config(std::string_view text, std::string_view origin) {
     std::vector<ConfigEntry> entries;
+    // A UTF-8 byte order mark, as some Windows editors write, is not text.
+    if (text.starts_with("\xEF\xBB\xBF")) {
+        text.remove_prefix(3);
+    }
     int line_no = 0;
     while (!text.empty()) {
         const auto eol = text.find('\n');
         const auto raw = text.substr(0, eol);
         text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
         ++line_no;
-        const auto line = trim(raw);
+        auto line = trim(raw);
         if (line.empty() || line.front() == '#') {
             continue;
         }
+        line = trim(strip_comment(line));
         const auto where = std::string(origin) + ":" + std::to_string(line_no) + ": ";
         if (line.find('\0') != std::string_view::npos) {
             throw UsageError(where + "NUL byte in line");

@@ -113,6 +113,51 @@ def man_text() -> str:
     return text
 
 
+OPTION_ARG = re.compile(r'^"?(--?[A-Za-z][\w-]*)"?$')
+
+
+def man_options_by_command() -> dict[str, dict[str, set[str]]]:
+    """The options the man page lists per command: {"SYNOPSIS": {command:
+    options}, "COMMANDS": {...}}. Listed means: an argument of a font macro
+    line (.B, .BI, .BR, .RB) in the command's part that is an option name
+    alone, e.g. `.BR \\-q ", " \\-\\-quiet` or `.RB [ \\-\\-all ]`; prose
+    mentions of other tools' options (`.B nix-build --dry-run`) are not."""
+    text = man_text()
+    out: dict[str, dict[str, set[str]]] = {"SYNOPSIS": {}, "COMMANDS": {}}
+
+    def options_of(lines: list[str]) -> set[str]:
+        found: set[str] = set()
+        for line in lines:
+            m = re.match(r"^\.(?:B|BI|BR|RB|IR|RI)\s+(.*)$", line)
+            if not m:
+                continue
+            args = re.findall(r'"[^"]*"|\S+', m.group(1))
+            for arg in args:
+                om = OPTION_ARG.match(arg)
+                if om:
+                    found.add(om.group(1))
+                elif not re.match(r'^"?[\[\]|.,;:)(]*"?$|^" *[^-]', arg):
+                    break  # the first word is no option: prose (".B nix-build --dry-run")
+        return found
+
+    synopsis = text.split(".SH SYNOPSIS", 1)[1].split(".SH ", 1)[0]
+    for part in synopsis.split(".br"):
+        lines = part.strip().splitlines()
+        words = [l.split()[1] for l in lines if l.startswith(".B ") and len(l.split()) > 1]
+        if len(words) > 1 and words[0] == "hydra-status" and words[1] in HELP.commands:
+            out["SYNOPSIS"][words[1]] = options_of(lines)
+
+    commands = text.split(".SH COMMANDS", 1)[1].split(".SH ", 1)[0]
+    # A command's entry: a .TP whose tag names it (".B sync", ".BI gate ...",
+    # '.BI "record --failed" ...', '.BI "config get" ...'), to the next one.
+    entries = re.split(r'^\.TP\n(?=\.B[IR]? "?(?:%s)\b)' % "|".join(HELP.commands),
+                       commands, flags=re.M)
+    for entry in entries[1:]:
+        command = re.match(r'^\.B[IR]? "?(\w+)', entry).group(1)
+        out["COMMANDS"].setdefault(command, set()).update(options_of(entry.splitlines()))
+    return out
+
+
 class HelpTest(unittest.TestCase):
 
     def test_help_found_commands_and_options(self) -> None:
@@ -125,6 +170,11 @@ class HelpTest(unittest.TestCase):
         self.assertFalse(HELP.global_options["--json"])
         self.assertIn("--all", HELP.own_options["lookup"])
         self.assertTrue(HELP.own_options["gate"]["--policy"])
+
+    def test_every_help_fits_80_columns(self) -> None:
+        for command, text in [("", HELP.top), *HELP.command_help.items()]:
+            with self.subTest(command=command):
+                self.assertEqual([l for l in text.splitlines() if len(l) > 80], [])
 
     def test_each_help_ends_with_pointer_to_man_page(self) -> None:
         for command, text in [("", HELP.top), *HELP.command_help.items()]:
@@ -153,6 +203,29 @@ class ManPageTest(unittest.TestCase):
                 if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", man):
                     missing.append(f"{command} {option}")
         self.assertEqual(missing, [], "add these to doc/hydra-status.1")
+
+    def test_options_are_listed_under_their_own_command(self) -> None:
+        """Under COMMANDS, and in the SYNOPSIS, each command lists its own
+        options (and may name global ones), never another command's."""
+        listed = man_options_by_command()
+        self.assertLessEqual({"lookup", "sync", "gate", "record", "forget"},
+                             set(listed["COMMANDS"]))
+        self.assertIn("--stdin", listed["COMMANDS"]["lookup"])
+        self.assertIn("--max-evals", listed["COMMANDS"]["sync"])
+        self.assertIn("--max-evals", listed["SYNOPSIS"]["sync"])
+        problems = []
+        for section, commands in listed.items():
+            for command, options in commands.items():
+                own = set(HELP.own_options.get(command, {}))
+                allowed = own | set(HELP.global_options)
+                for option in sorted(options - allowed):
+                    owners = [c for c in HELP.commands if option in HELP.own_options[c]]
+                    problems.append(f"{section}: {option} under {command}"
+                                    f" (an option of {owners or 'no command'})")
+                if section == "COMMANDS":
+                    for option in sorted(own - options):
+                        problems.append(f"{section}: {command} does not list its {option}")
+        self.assertEqual(problems, [], "fix doc/hydra-status.1")
 
     def test_every_config_key_is_in_the_man_page(self) -> None:
         man = man_text()
@@ -278,6 +351,75 @@ class CompletionDriftTest(unittest.TestCase):
         self.assertEqual(commands, set(HELP.commands))
         got = {c: fish_options(text, f"__hydra_status_using {c}") for c in HELP.commands}
         self.check("fish", fish_options(text, None), got)
+
+
+CONFIG_LINE = re.compile(r"^\s*(#.*)?$|^\s*[a-z][a-z0-9-]*\s*=")
+README = os.path.join(SOURCE, "README.md")
+
+
+def config_blocks(text: str, blocks: list[str]) -> list[str]:
+    """The config files among code blocks: some 'key = value' line, and every
+    line a setting, a comment or blank; plus the one-line configs that shell
+    examples write (echo '...' >> .../config, printf '...' | tee .../config)."""
+    out = [b for b in blocks
+           if any(re.match(r"^\s*[a-z][a-z0-9-]*\s*=", l) for l in b.splitlines())
+           and all(CONFIG_LINE.match(l) for l in b.splitlines())]
+    for command, quoted in re.findall(r"\b(echo|printf) '([^']*)'[^\n]*hydra-status/config",
+                                      text):
+        out.append(quoted.replace("\\n", "\n") if command == "printf" else quoted + "\n")
+    return out
+
+
+def readme_config_blocks() -> list[str]:
+    text = read(README)
+    return config_blocks(text, re.findall(r"^```[\w-]*\n(.*?)^```", text, re.M | re.S))
+
+
+def man_config_blocks() -> list[str]:
+    text = man_text().replace("\\(aq", "'")
+    return config_blocks(text, re.findall(r"^\.EX\n(.*?)^\.EE", text, re.M | re.S))
+
+
+class DocumentedConfigTest(unittest.TestCase):
+    """Every config file that the README, the man page and config.example
+    show is read by `config show` as meant: no error, no value flagged, no
+    comment taken for part of a value."""
+
+    def check(self, name: str, block: str) -> None:
+        config = os.path.join(HOME, "documented.conf")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(block)
+        proc = hs("--config", config, "config", "show", "--json")
+        self.assertEqual(proc.returncode, 0, f"{name}:\n{block}\n{proc.stderr}")
+        rows = {o["key"]: o for o in hs_testlib.json_lines(proc.stdout)}
+        keys = re.findall(r"^\s*([a-z][a-z0-9-]*)\s*=", block, re.M)
+        for key in keys:
+            self.assertEqual(rows[key]["origin"], "user-file", f"{name}: {key}")
+        for row in rows.values():
+            self.assertIsNone(row.get("problem"), f"{name}: {row}")
+            self.assertNotRegex(row["value"], r"\s#", f"{name}: a comment in {row}")
+
+    def test_readme(self) -> None:
+        blocks = readme_config_blocks()
+        # The user file example, and the user and system one-liners.
+        self.assertGreaterEqual(len(blocks), 3, blocks)
+        self.assertTrue(any("#" in b.split("\n", 1)[1] for b in blocks), "a trailing comment")
+        for i, block in enumerate(blocks):
+            with self.subTest(block=i):
+                self.check(f"README.md block {i}", block)
+
+    def test_man_page(self) -> None:
+        blocks = man_config_blocks()
+        self.assertGreaterEqual(len(blocks), 2, blocks)  # the system file, the echo line
+        for i, block in enumerate(blocks):
+            with self.subTest(block=i):
+                self.check(f"hydra-status.1 block {i}", block)
+
+    def test_config_example_as_is_and_uncommented(self) -> None:
+        example = read(CONFIG_EXAMPLE)
+        self.check("config.example", example)
+        self.check("config.example uncommented",
+                   re.sub(r"^#([a-z][a-z0-9-]* = )", r"\1", example, flags=re.M))
 
 
 class ConfigExampleTest(unittest.TestCase):

@@ -997,5 +997,70 @@ class NoNetworkTest(LookupCase):
         self.assertExit(info, 0)
 
 
+
+class UnknownJobsetTest(LookupCase):
+    """issue 13, point 8: --jobset naming a jobset the index does not hold."""
+
+    def test_unknown_jobset_warns_naming_the_jobsets_held(self) -> None:
+        for extra in ([], ["--json"]):
+            with self.subTest(extra=extra):
+                proc = self.lookup("p1_all", [*extra, "lookup", "--job", "curl.x86_64-linux",
+                                              "--jobset", "nixpkgs:nosuch"])
+                self.assertExit(proc, 3)
+                warnings = [l for l in proc.stderr.splitlines() if "warning" in l]
+                self.assertEqual(len(warnings), 1, proc.stderr)
+                self.assertIn("'nixpkgs:nosuch' is not in the index", warnings[0])
+                self.assertIn("it holds: " + ", ".join(sorted(JOBSETS)), warnings[0])
+                self.assertIn("unknown", proc.stdout)
+
+    def test_known_jobset_without_the_job_does_not_warn(self) -> None:
+        for jobset in ("nixpkgs:trunk", "nixpkgs:empty"):
+            with self.subTest(jobset=jobset):
+                proc = self.lookup("p1_all", ["lookup", "--job", "nosuch.x86_64-linux",
+                                              "--jobset", jobset])
+                self.assertExit(proc, 3)
+                self.assertNotIn("warning", proc.stderr)
+
+    def test_the_list_is_what_the_index_holds(self) -> None:
+        db = os.path.join(self.tmp, "one.sqlite")
+        shutil.copy(FX.dbs["p1_all"], db)
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA foreign_keys = OFF")
+            # Keep the index "synced" (a jobset row with synced_at) but under
+            # a name that is not asked for: the list names just that one.
+            conn.execute("DELETE FROM jobset WHERE name != 'trunk'")
+        proc = self.hs(["lookup", "--job", "x", "--jobset", "nixpkgs:trunc"], db=db)
+        self.assertExit(proc, 3)
+        self.assertIn("(it holds: nixpkgs:trunk)", proc.stderr)
+
+
+class StdinLinesTest(LookupCase):
+    """issue 13, point 10: --stdin trims each line and numbers bad ones."""
+
+    def test_surrounding_blanks_and_cr_are_trimmed(self) -> None:
+        good = FX.hydra.expect["succeeded"]["key"]
+        failed = FX.hydra.expect["failed"]["key"]
+        text = f"  {good}\t\r\n\t{failed}  \n \r\n{good} \r\n"
+        proc = self.lookup("p1_newest", ["--json", "lookup", "--stdin"], input=text)
+        self.assertExit(proc, 1)
+        self.assertEqual(proc.stderr, "")
+        self.assertEqual([a["query"] for a in json_lines(proc.stdout)], [good, failed, good])
+
+    def test_malformed_key_names_its_line(self) -> None:
+        good = FX.hydra.expect["succeeded"]["key"]
+        lines = [good, "", good, "   ", good, good, " not-a-key \r", good]
+        proc = self.lookup("p1_newest", ["--json", "lookup", "--stdin"],
+                           input="\n".join(lines) + "\n")
+        self.assertExit(proc, 2)
+        self.assertIn("stdin line 7: malformed key 'not-a-key'", proc.stderr)
+        self.assertEqual(len(json_lines(proc.stdout)), 5)
+
+    def test_keys_on_the_command_line_have_no_line_number(self) -> None:
+        proc = self.lookup("p1_newest", ["lookup", "not-a-key"])
+        self.assertExit(proc, 2)
+        self.assertNotIn("line", proc.stderr)
+        self.assertIn("malformed key 'not-a-key'", proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -205,7 +205,7 @@ class SettingsTest(SyncCase):
                          backoff_ceiling=None)
         got = self.effective(proc.stderr)
         self.assertEqual(got["min-interval"], ("1000 ms", "default"))
-        self.assertEqual(got["max-in-flight"], ("2", "default"))
+        self.assertEqual(got["max-in-flight"], ("1", "default"))  # one at a time
         self.assertEqual(got["max-tries"], ("6", "default"))
         self.assertEqual(got["backoff-ceiling"], ("300000 ms", "default"))
         self.assertEqual(got["max-requests"], ("10000", "default"))

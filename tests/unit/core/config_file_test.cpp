@@ -114,10 +114,56 @@ TEST(ConfigFile, EqualsInsideValueIsKept) {
 }
 
 TEST(ConfigFile, HashInsideValueIsKept) {
-    // Only whole lines are comments.
-    const auto entries = parse_config("url = https://h.example/#frag\n", "config");
-    ASSERT_EQ(entries.size(), 1u);
+    // A '#' with no blank before it is part of the value (a URL fragment).
+    const auto entries =
+        parse_config("url = https://h.example/#frag\nreason = issue#12 x#y\n", "config");
+    ASSERT_EQ(entries.size(), 2u);
     EXPECT_EQ(entries[0].value, "https://h.example/#frag");
+    EXPECT_EQ(entries[1].value, "issue#12 x#y");
+}
+
+TEST(ConfigFile, TrailingCommentAfterBlankIsStripped) {
+    // The README's own example.
+    const auto entries = parse_config("min-interval = 1s   # comment\n"
+                                      "local-ttl = 7d\t# after a tab\n"
+                                      "jobsets = a:b c:d # two # hashes\n"
+                                      "url = https://h/#frag # and a comment\n",
+                                      "config");
+    ASSERT_EQ(entries.size(), 4u);
+    EXPECT_EQ(entries[0].value, "1s");
+    EXPECT_EQ(entries[1].value, "7d");
+    EXPECT_EQ(entries[2].value, "a:b c:d");
+    EXPECT_EQ(entries[3].value, "https://h/#frag");
+}
+
+TEST(ConfigFile, ValueThatIsOnlyACommentIsEmpty) {
+    const auto entries = parse_config("jobsets = # none yet\n", "config");
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].value, "");
+}
+
+TEST(ConfigFile, CommentDoesNotHideAMissingEquals) {
+    // "= in a comment" is no setting.
+    const auto message = error_of("just words # a = b\n");
+    EXPECT_TRUE(starts_with(message, "config:1: ")) << message;
+    EXPECT_TRUE(contains(message, "'just words'")) << message;
+}
+
+TEST(ConfigFile, ByteOrderMarkAtStartIsSkipped) {
+    const auto entries = parse_config("\xEF\xBB\xBFmax-evals = 2\r\nb = 3\r\n", "config");
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[0].key, "max-evals");
+    EXPECT_EQ(entries[0].line, 1);
+    EXPECT_EQ(entries[1].line, 2);
+    EXPECT_EQ(parse_config("\xEF\xBB\xBF# only a comment\n", "config").size(), 0u);
+    EXPECT_TRUE(parse_config("\xEF\xBB\xBF", "config").empty());
+}
+
+TEST(ConfigFile, ByteOrderMarkElsewhereIsNotSkipped) {
+    const auto message = error_of("a = 1\n\xEF\xBB\xBF"
+                                  "b = 2\n");
+    EXPECT_TRUE(starts_with(message, "config:2: ")) << message;
+    EXPECT_TRUE(contains(message, "key")) << message;
 }
 
 TEST(ConfigFile, EmptyValueIsAllowed) {
