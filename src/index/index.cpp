@@ -330,28 +330,44 @@ Index& Index::operator=(Index&&) noexcept = default;
 //    stays likewise); and no rollback journal, hot or not. A -wal with frames
 //    is read by SQLite's WAL code or not at all: the main file alone lacks
 //    those transactions.
-// 3. After every read (Index::read) the files are observed again. Unchanged
-//    (the companions, and the main file's inode, size and mtime for writers
-//    outside SQLite) means that no writer came since the connection was made:
-//    every page read was of the one committed state. Changed means a writer
-//    came: the connection is replaced (by then usually by a WAL one, as the
-//    writer made the -wal and -shm) and the read done again. A read that
-//    failed (a page torn by a checkpoint reads as corrupt) is retried alike;
-//    it is an error only if the files are unchanged.
+// 3. After every read (Index::read) the reader checks that the companion
+//    whose coming would mean a writer (the -wal, or in the second case the
+//    -shm) is still absent, and that the locked main file still has its size
+//    and mtime (against writers outside SQLite, which corrupt SQLite's own
+//    readers too): two system calls. Unchanged means that no writer came
+//    since the connection was made, so every page read was of the one
+//    committed state. Changed means a writer came: the connection is
+//    replaced (by then usually by a WAL one, as the writer made the -wal and
+//    -shm) and the read done again. A read that failed (a page torn by a
+//    checkpoint reads as corrupt) is retried alike; it is an error only if
+//    nothing changed.
 // In every other case the connection is SQLITE_OPEN_READONLY (mode=ro): the
 // -wal and -shm exist and SQLite's protocol applies, also when the reader
 // cannot write the -shm (SQLite then reads the WAL into private memory).
 // A reader never checkpoints (Database: SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE).
-Database Index::connect_reader(const std::string& path, const ReadLock& lock,
-                               std::optional<IndexFiles>& frozen) {
-    const IndexFiles files = observe_index_files(path);
-    frozen.reset();
-    if (lock.held() && !files.journal && (!files.wal || (files.wal_size == 0 && !files.shm))) {
-        frozen = files;
-        return Database(path, OpenMode::immutable);
+void Index::connect(const std::string& path) {
+    m_frozen.reset();
+    m_sentinel.clear();
+    IndexFiles files = observe_index_files(path);
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        if (!m_read_lock->held() || !m_read_lock->main_file_is(files) || files.journal ||
+            (files.wal && (files.wal_size != 0 || files.shm))) {
+            break;
+        }
+        Database db(path, OpenMode::immutable);
+        // SQLite opened the path after it was observed: the same file, and
+        // still no writer?
+        const IndexFiles now = observe_index_files(path);
+        if (now == files) {
+            m_db = std::move(db);
+            m_frozen = files;
+            m_sentinel = path + (files.wal ? "-shm" : "-wal");
+            return;
+        }
+        files = now;
     }
     if (files.wal && files.wal_size != 0 && !files.shm) {
-        std::string dir = std::filesystem::path(path).parent_path().string();
+        const std::string dir = std::filesystem::path(path).parent_path().string();
         if (::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0) {
             throw Error(path + ": cannot read the index: " + path + "-wal holds changes, but " +
                             path +
@@ -360,7 +376,13 @@ Database Index::connect_reader(const std::string& path, const ReadLock& lock,
                         ExitCode::no_index);
         }
     }
-    return Database(path, OpenMode::read_only);
+    m_db = Database(path, OpenMode::read_only);
+}
+
+bool Index::unchanged() const {
+    struct stat st {};
+    return m_read_lock->main_file_is(*m_frozen) && ::stat(m_sentinel.c_str(), &st) != 0 &&
+           errno == ENOENT;
 }
 
 namespace {
@@ -397,12 +419,12 @@ auto Index::read(F&& body) {
                 // Caught to tell a real error from a read torn by a writer
                 // that came meanwhile (open_read_only, 3): only with the
                 // files unchanged is it real; otherwise the read is redone.
-                if (observe_index_files(m_db.path()) == *m_frozen) {
+                if (unchanged()) {
                     throw;
                 }
             }
         }
-        if (result && observe_index_files(m_db.path()) == *m_frozen) {
+        if (result && unchanged()) {
             return std::move(*result);
         }
         if (attempt == k_read_attempts) {
@@ -423,7 +445,7 @@ void Index::reconnect() {
     m_db = Database();
     m_read_lock.reset();
     m_read_lock = std::make_unique<ReadLock>(path);
-    m_db = connect_reader(path, *m_read_lock, m_frozen);
+    connect(path);
     if (in_transaction) {
         // The caller's ReadTransaction goes on, on the new connection.
         m_db.exec("BEGIN");
@@ -437,11 +459,9 @@ Index Index::open_read_only(const std::string& path) {
     }
     // Whatever is wrong with the file (not a database, corrupt, unreadable),
     // Database::fail reports it with the exit code of a missing index.
-    auto lock = std::make_unique<ReadLock>(path);
-    std::optional<IndexFiles> frozen;
-    Index index(connect_reader(path, *lock, frozen));
-    index.m_read_lock = std::move(lock);
-    index.m_frozen = frozen;
+    Index index{Database()};
+    index.m_read_lock = std::make_unique<ReadLock>(path);
+    index.connect(path);
     const int64_t version = index.read([&] { return user_version(index.m_db); });
     check_version(index.m_db, version);
     if (version == 0) {

@@ -163,10 +163,10 @@ public:
 
 private:
     explicit Index(Database db);
-    // A read-only connection to path under lock, and what the files looked
-    // like when it was made if it reads the main file alone.
-    static Database connect_reader(const std::string& path, const ReadLock& lock,
-                                   std::optional<IndexFiles>& frozen);
+    // Makes the read-only connection to path, under m_read_lock.
+    void connect(const std::string& path);
+    // Whether no writer came since an immutable connection was made.
+    bool unchanged() const;
     // Runs a read. On a connection that reads the main file alone, the files
     // are observed afterwards: if a writer came, the read is done again on a
     // new connection (see open_read_only).
@@ -183,11 +183,12 @@ private:
     std::vector<BuildRow> read_builds(Statement::Use& use);
 
     // Read-only connections: the lock, released after the connection closes
-    // (declared before m_db), and the files' state that an immutable
-    // connection depends on.
+    // (declared before m_db), and for an immutable connection the files'
+    // state it depends on.
     std::unique_ptr<ReadLock> m_read_lock;
     std::optional<IndexFiles> m_frozen;
-    int m_read_depth = 0; // nested read() calls check only once, at the outermost
+    std::string m_sentinel; // the companion whose coming means a writer came
+    int m_read_depth = 0;   // nested read() calls check only once, at the outermost
     Database m_db;
     std::unique_ptr<Statements> m_stmts;
     std::unordered_map<std::string, int64_t> m_names; // all of table name once loaded

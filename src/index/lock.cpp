@@ -102,6 +102,13 @@ ReadLock::ReadLock(const std::string& index_path) {
                 ExitCode::no_index);
 }
 
+bool ReadLock::main_file_is(const IndexFiles& files) const {
+    struct stat st {};
+    return m_fd >= 0 && ::fstat(m_fd, &st) == 0 && st.st_dev == files.dev &&
+           st.st_ino == files.ino && st.st_size == files.size &&
+           int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec == files.mtime_ns;
+}
+
 ReadLock::~ReadLock() {
     if (m_fd >= 0) {
         ::close(m_fd);

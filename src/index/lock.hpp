@@ -63,6 +63,9 @@ public:
     ReadLock& operator=(const ReadLock&) = delete;
 
     bool held() const { return m_held; }
+    // Whether the file locked is the main file of `files`, with the same
+    // size and mtime (one fstat).
+    bool main_file_is(const IndexFiles& files) const;
 
 private:
     int m_fd = -1;
