@@ -344,6 +344,9 @@ Index& Index::operator=(Index&&) noexcept = default;
 // In every other case the connection is SQLITE_OPEN_READONLY (mode=ro): the
 // -wal and -shm exist and SQLite's protocol applies, also when the reader
 // cannot write the -shm (SQLite then reads the WAL into private memory).
+// The one exception, a -wal with frames but no -shm (a crash's leftovers
+// with the -shm deleted): SQLite creates the -shm if the reader may, the
+// only way to read those transactions; if not, the error says so.
 // A reader never checkpoints (Database: SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE).
 void Index::connect(const std::string& path) {
     m_frozen.reset();
