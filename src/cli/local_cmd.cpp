@@ -6,7 +6,9 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace hs::cli {
@@ -31,6 +33,23 @@ index::Index open_for_writing(const Settings& settings) {
         std::filesystem::create_directories(std::filesystem::path(db).parent_path());
     }
     return index::Index::open_read_write(db);
+}
+
+// The absolute path of record's --log FILE, which must be a file that
+// exists: a record pointing at no log helps nobody. Exit 2 otherwise.
+std::string log_file(const std::string& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+        const int err = errno;
+        throw Error("record: log file " + quote(file) +
+                        (err == ENOENT ? std::string(" does not exist")
+                                       : ": " + std::string(std::strerror(err))),
+                    ExitCode::usage);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        throw Error("record: log file " + quote(file) + " is a directory", ExitCode::usage);
+    }
+    return std::filesystem::absolute(file).string();
 }
 
 std::string iso_time(int64_t t) {
@@ -62,9 +81,10 @@ int record_command(Context& ctx) {
         throw UsageError("record: unexpected argument " + quote(ctx.args.front()));
     }
     const auto drv = parse_drv(ctx.options["failed"].as<std::string>());
+    // Left empty, a log or reason keeps the one recorded before.
     std::string log;
     if (ctx.options.count("log")) {
-        log = std::filesystem::absolute(ctx.options["log"].as<std::string>()).string();
+        log = log_file(ctx.options["log"].as<std::string>());
     }
     const std::string reason =
         ctx.options.count("reason") ? ctx.options["reason"].as<std::string>() : "";

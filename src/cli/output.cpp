@@ -28,6 +28,15 @@ void null_field(std::string& out, const char* name) {
     out += "null";
 }
 
+// An empty text is none: null.
+void text_field(std::string& out, const char* name, std::string_view value) {
+    if (value.empty()) {
+        null_field(out, name);
+    } else {
+        str_field(out, name, value);
+    }
+}
+
 void int_field(std::string& out, const char* name, std::optional<int64_t> value) {
     field(out, name);
     out += value ? std::to_string(*value) : "null";
@@ -303,8 +312,8 @@ void append_json(std::string& out, const Answer& answer) {
         int_field(out, "count", local.count);
         int_field(out, "first_at", local.first_at);
         int_field(out, "last_at", local.last_at);
-        str_field(out, "reason", local.reason);
-        str_field(out, "log", local.log);
+        text_field(out, "reason", local.reason);
+        text_field(out, "log", local.log);
         if (answer.hydra) {
             field(out, "hydra");
             out += '{';

@@ -6,8 +6,13 @@
 #include <sqlite3.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <type_traits>
 
 namespace hs::index {
 
@@ -269,7 +274,8 @@ struct Index::Statements {
                   VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
                   ON CONFLICT (drv) DO UPDATE SET
                       count = count + 1, last_at = excluded.last_at,
-                      log = excluded.log, reason = excluded.reason
+                      log = coalesce(nullif(excluded.log, ''), log),
+                      reason = coalesce(nullif(excluded.reason, ''), reason)
               )sql"),
               delete_local(db, "DELETE FROM local_failure WHERE drv = ?1"),
               delete_all_local(db, "DELETE FROM local_failure") {}
@@ -295,6 +301,160 @@ Index::~Index() = default;
 Index::Index(Index&&) noexcept = default;
 Index& Index::operator=(Index&&) noexcept = default;
 
+// Reading an index that may only be read: the system timer's index in
+// /var/lib/hydra-status (0755, 0644), read by every other user.
+//
+// SQLite (3.22 and later) reads a WAL database read-only when its -wal and
+// -shm files exist or can be created (https://sqlite.org/wal.html, "Read-Only
+// Databases"); the writer keeps them (SQLITE_FCNTL_PERSIST_WAL in
+// open_read_write). But they go when another program is the last to close
+// the index (an admin's sqlite3 session), and then a reader that may not
+// create them fails (SQLITE_READONLY_DIRECTORY, SQLITE_CANTOPEN). Creating
+// them is no reader's business anyway: they would belong to the reader, and
+// a writer of another uid could not use them. Without them the one way in is
+// immutable=1 (https://sqlite.org/uri.html): the main file alone, no locks,
+// the -wal ignored. That is right only while nothing writes, so:
+//
+// 1. The reader holds SQLite's SHARED lock on the main file (ReadLock) while
+//    its connection lives. Every SQLite path that writes the main file other
+//    than a WAL checkpoint (rollback-journal commits, leaving WAL mode,
+//    exclusive locking mode), and every deletion of -wal and -shm (by the
+//    last connection to close), needs the EXCLUSIVE lock, which it excludes.
+//    A checkpoint needs a WAL writer, and a WAL writer needs a -wal file to
+//    write and a -shm file for its wal-index (the heap wal-index of exclusive
+//    locking mode needs the EXCLUSIVE lock).
+// 2. Under that lock, the main file is read alone only when it holds every
+//    committed transaction and the companions tell whether a writer comes:
+//    no -wal at all (a writer creates it, and it stays while the lock is
+//    held), or an empty -wal and no -shm (a writer creates the -shm, which
+//    stays likewise); and no rollback journal, hot or not. A -wal with frames
+//    is read by SQLite's WAL code or not at all: the main file alone lacks
+//    those transactions.
+// 3. After every read (Index::read) the reader checks that the companion
+//    whose coming would mean a writer (the -wal, or in the second case the
+//    -shm) is still absent, and that the locked main file still has its size
+//    and mtime (against writers outside SQLite, which corrupt SQLite's own
+//    readers too): two system calls. Unchanged means that no writer came
+//    since the connection was made, so every page read was of the one
+//    committed state. Changed means a writer came: the connection is
+//    replaced (by then usually by a WAL one, as the writer made the -wal and
+//    -shm) and the read done again. A read that failed (a page torn by a
+//    checkpoint reads as corrupt) is retried alike; it is an error only if
+//    nothing changed.
+// In every other case the connection is SQLITE_OPEN_READONLY (mode=ro): the
+// -wal and -shm exist and SQLite's protocol applies, also when the reader
+// cannot write the -shm (SQLite then reads the WAL into private memory).
+// The one exception, a -wal with frames but no -shm (a crash's leftovers
+// with the -shm deleted): SQLite creates the -shm if the reader may, the
+// only way to read those transactions; if not, the error says so.
+// A reader never checkpoints (Database: SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE).
+void Index::connect(const std::string& path) {
+    m_frozen.reset();
+    m_sentinel.clear();
+    IndexFiles files = observe_index_files(path);
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        if (!m_read_lock->held() || !m_read_lock->main_file_is(files) || files.journal ||
+            (files.wal && (files.wal_size != 0 || files.shm))) {
+            break;
+        }
+        Database db(path, OpenMode::immutable);
+        // SQLite opened the path after it was observed: the same file, and
+        // still no writer?
+        const IndexFiles now = observe_index_files(path);
+        if (now == files) {
+            m_db = std::move(db);
+            m_frozen = files;
+            m_sentinel = path + (files.wal ? "-shm" : "-wal");
+            return;
+        }
+        files = now;
+    }
+    if (files.wal && files.wal_size != 0 && !files.shm) {
+        const std::string dir = std::filesystem::path(path).parent_path().string();
+        if (::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0) {
+            throw Error(path + ": cannot read the index: " + path + "-wal holds changes, but " +
+                            path +
+                            "-shm, needed to read them, is missing and cannot be created here; "
+                            "the next sync restores it",
+                        ExitCode::no_index);
+        }
+    }
+    m_db = Database(path, OpenMode::read_only);
+}
+
+bool Index::unchanged() const {
+    struct stat st {};
+    return m_read_lock->main_file_is(*m_frozen) && ::stat(m_sentinel.c_str(), &st) != 0 &&
+           errno == ENOENT;
+}
+
+namespace {
+
+// Counts the nesting of Index::read calls.
+class Nesting {
+public:
+    explicit Nesting(int& depth) : m_depth(depth) { ++m_depth; }
+    ~Nesting() { --m_depth; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+
+private:
+    int& m_depth;
+};
+
+// A writer that keeps coming back is not waited for forever.
+constexpr int k_read_attempts = 5;
+
+} // namespace
+
+template <class F>
+auto Index::read(F&& body) {
+    for (int attempt = 1;; ++attempt) {
+        if (!m_frozen || m_read_depth > 0) {
+            return body();
+        }
+        std::optional<std::invoke_result_t<F&>> result;
+        {
+            const Nesting nesting(m_read_depth);
+            try {
+                result.emplace(body());
+            } catch (const Error&) {
+                // Caught to tell a real error from a read torn by a writer
+                // that came meanwhile (open_read_only, 3): only with the
+                // files unchanged is it real; otherwise the read is redone.
+                if (unchanged()) {
+                    throw;
+                }
+            }
+        }
+        if (result && unchanged()) {
+            return std::move(*result);
+        }
+        if (attempt == k_read_attempts) {
+            throw Error(m_db.path() +
+                            ": the index kept changing while it was read without its -wal and "
+                            "-shm files; try again",
+                        ExitCode::no_index);
+        }
+        reconnect();
+    }
+}
+
+void Index::reconnect() {
+    const std::string path = m_db.path();
+    const bool in_transaction = sqlite3_get_autocommit(m_db.handle()) == 0;
+    // The old connection closes before its lock is released (see ReadLock).
+    m_stmts = std::make_unique<Statements>();
+    m_db = Database();
+    m_read_lock.reset();
+    m_read_lock = std::make_unique<ReadLock>(path);
+    connect(path);
+    if (in_transaction) {
+        // The caller's ReadTransaction goes on, on the new connection.
+        m_db.exec("BEGIN");
+    }
+}
+
 Index Index::open_read_only(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -302,18 +462,26 @@ Index Index::open_read_only(const std::string& path) {
     }
     // Whatever is wrong with the file (not a database, corrupt, unreadable),
     // Database::fail reports it with the exit code of a missing index.
-    Database db(path, OpenMode::read_only);
-    const int64_t version = user_version(db);
-    check_version(db, version);
+    Index index{Database()};
+    index.m_read_lock = std::make_unique<ReadLock>(path);
+    index.connect(path);
+    const int64_t version = index.read([&] { return user_version(index.m_db); });
+    check_version(index.m_db, version);
     if (version == 0) {
         throw Error(path + ": not a hydra-status index (run 'hydra-status sync' first)",
                     ExitCode::no_index);
     }
-    return Index(std::move(db));
+    return index;
 }
 
 Index Index::open_read_write(const std::string& path) {
     Database db(path, OpenMode::read_write);
+    if (db.read_only()) {
+        // SQLite opened it read-only: record, forget and sync cannot work.
+        const int why = ::access(path.c_str(), W_OK) != 0 ? errno : EACCES;
+        throw Error(path + ": the index is not writable (" + std::strerror(why) + ")",
+                    ExitCode::no_index);
+    }
     db.exec("PRAGMA journal_mode = WAL");
     // Keep the -wal file when the last writer closes, so that users who may
     // read but not write the index's directory (a system index) can open it.
@@ -361,136 +529,157 @@ std::vector<BuildRow> Index::read_builds(Statement::Use& use) {
 }
 
 bool Index::ever_synced() {
-    auto use = m_stmts->ever_synced.get(m_db).use();
-    return use.next();
+    return read([&]() -> bool {
+        auto use = m_stmts->ever_synced.get(m_db).use();
+        return use.next();
+    });
 }
 
 std::vector<BuildRow> Index::builds_of_drv(const core::HashBytes& drv) {
-    auto use = m_stmts->builds_of_drv.get(m_db).use();
-    use.bind(bytes(drv));
-    return read_builds(use);
+    return read([&]() -> std::vector<BuildRow> {
+        auto use = m_stmts->builds_of_drv.get(m_db).use();
+        use.bind(bytes(drv));
+        return read_builds(use);
+    });
 }
 
 std::optional<Index::BuildState> Index::deciding_state(const core::HashBytes& drv) {
-    auto use = m_stmts->deciding_state.get(m_db).use();
-    use.bind(bytes(drv));
-    std::optional<BuildState> best;
-    DecidingOrder best_order;
-    while (use.next()) {
-        const DecidingOrder order{use.get_int(0) != 0, use.get_opt_int(2),
-                                  use.get_int(3) & k_id_mask};
-        if (!best || order < best_order) {
-            const auto status = use.get_opt_int(1);
-            best = BuildState{order.finished, status ? std::optional<int>(*status) : std::nullopt};
-            best_order = order;
+    return read([&]() -> std::optional<BuildState> {
+        auto use = m_stmts->deciding_state.get(m_db).use();
+        use.bind(bytes(drv));
+        std::optional<BuildState> best;
+        DecidingOrder best_order;
+        while (use.next()) {
+            const DecidingOrder order{use.get_int(0) != 0, use.get_opt_int(2),
+                                      use.get_int(3) & k_id_mask};
+            if (!best || order < best_order) {
+                const auto status = use.get_opt_int(1);
+                best =
+                    BuildState{order.finished, status ? std::optional<int>(*status) : std::nullopt};
+                best_order = order;
+            }
         }
-    }
-    return best;
+        return best;
+    });
 }
 
 std::optional<std::pair<core::HashBytes, std::string>>
 Index::drv_of_output(const core::HashBytes& out) {
-    auto use = m_stmts->drv_of_output.get(m_db).use();
-    use.bind(bytes(out));
-    if (!use.next()) {
-        return std::nullopt;
-    }
-    return std::make_pair(to_hash(use.get_blob(0)), use.get_str(1));
+    return read([&]() -> std::optional<std::pair<core::HashBytes, std::string>> {
+        auto use = m_stmts->drv_of_output.get(m_db).use();
+        use.bind(bytes(out));
+        if (!use.next()) {
+            return std::nullopt;
+        }
+        return std::make_pair(to_hash(use.get_blob(0)), use.get_str(1));
+    });
 }
 
 std::vector<BuildRow> Index::builds_for_key(const core::Key& key) {
-    switch (key.kind) {
-    case core::KeyKind::drv_path:
-    case core::KeyKind::drv_basename: {
-        auto rows = builds_of_drv(key.hash);
-        // The hash names the path; a different name is a different (unknown) path.
-        const std::string_view name =
-            std::string_view(key.name).substr(0, key.name.size() - core::k_drv_suffix.size());
-        if (!rows.empty() && rows.front().drv_name != name) {
-            rows.clear();
-        }
-        return rows;
-    }
-    case core::KeyKind::output_path: {
-        const auto drv = drv_of_output(key.hash);
-        return drv ? builds_of_drv(drv->first) : std::vector<BuildRow>{};
-    }
-    case core::KeyKind::hash: {
-        auto rows = builds_of_drv(key.hash);
-        if (rows.empty()) {
-            if (const auto drv = drv_of_output(key.hash)) {
-                rows = builds_of_drv(drv->first);
+    return read([&]() -> std::vector<BuildRow> {
+        switch (key.kind) {
+        case core::KeyKind::drv_path:
+        case core::KeyKind::drv_basename: {
+            auto rows = builds_of_drv(key.hash);
+            // The hash names the path; a different name is a different (unknown) path.
+            const std::string_view name =
+                std::string_view(key.name).substr(0, key.name.size() - core::k_drv_suffix.size());
+            if (!rows.empty() && rows.front().drv_name != name) {
+                rows.clear();
             }
+            return rows;
         }
-        return rows;
-    }
-    }
-    return {};
+        case core::KeyKind::output_path: {
+            const auto drv = drv_of_output(key.hash);
+            return drv ? builds_of_drv(drv->first) : std::vector<BuildRow>{};
+        }
+        case core::KeyKind::hash: {
+            auto rows = builds_of_drv(key.hash);
+            if (rows.empty()) {
+                if (const auto drv = drv_of_output(key.hash)) {
+                    rows = builds_of_drv(drv->first);
+                }
+            }
+            return rows;
+        }
+        }
+        return {};
+    });
 }
 
 std::vector<BuildRow> Index::builds_of_job(const std::string& project, const std::string& jobset,
                                            const std::string& job) {
-    auto use = m_stmts->builds_of_job.get(m_db).use();
-    use.bind(project).bind(jobset).bind(job);
-    return read_builds(use);
+    return read([&]() -> std::vector<BuildRow> {
+        auto use = m_stmts->builds_of_job.get(m_db).use();
+        use.bind(project).bind(jobset).bind(job);
+        return read_builds(use);
+    });
 }
 
 std::vector<JobsetInfo> Index::jobsets() {
-    Statement stmt(m_db, R"sql(
-        SELECT j.id, j.hydra, h.url, j.project, j.name, j.synced_at, j.newest_eval,
-               j.rechecked_at,
-               (SELECT count(*) FROM eval e WHERE e.jobset = j.id),
-               (SELECT count(*) FROM build b WHERE b.jobset = j.id)
-        FROM jobset j JOIN hydra h ON h.id = j.hydra
-        ORDER BY h.url, j.project, j.name
-    )sql");
-    std::vector<JobsetInfo> out;
-    auto use = stmt.use();
-    while (use.next()) {
-        JobsetInfo info;
-        info.state.id = use.get_int(0);
-        info.state.instance = use.get_int(1);
-        info.state.url = use.get_str(2);
-        info.state.project = use.get_str(3);
-        info.state.name = use.get_str(4);
-        info.state.synced_at = use.get_opt_int(5);
-        info.state.newest_eval = use.get_opt_int(6);
-        info.state.rechecked_at = use.get_opt_int(7);
-        info.evals = use.get_int(8);
-        info.builds = use.get_int(9);
-        out.push_back(std::move(info));
-    }
-    return out;
+    return read([&]() -> std::vector<JobsetInfo> {
+        Statement stmt(m_db, R"sql(
+            SELECT j.id, j.hydra, h.url, j.project, j.name, j.synced_at, j.newest_eval,
+                   j.rechecked_at,
+                   (SELECT count(*) FROM eval e WHERE e.jobset = j.id),
+                   (SELECT count(*) FROM build b WHERE b.jobset = j.id)
+            FROM jobset j JOIN hydra h ON h.id = j.hydra
+            ORDER BY h.url, j.project, j.name
+        )sql");
+        std::vector<JobsetInfo> out;
+        auto use = stmt.use();
+        while (use.next()) {
+            JobsetInfo info;
+            info.state.id = use.get_int(0);
+            info.state.instance = use.get_int(1);
+            info.state.url = use.get_str(2);
+            info.state.project = use.get_str(3);
+            info.state.name = use.get_str(4);
+            info.state.synced_at = use.get_opt_int(5);
+            info.state.newest_eval = use.get_opt_int(6);
+            info.state.rechecked_at = use.get_opt_int(7);
+            info.evals = use.get_int(8);
+            info.builds = use.get_int(9);
+            out.push_back(std::move(info));
+        }
+        return out;
+    });
 }
 
 int64_t Index::count_builds() {
-    Statement stmt(m_db, "SELECT count(*) FROM build");
-    auto use = stmt.use();
-    return use.next() ? use.get_int(0) : 0;
+    return read([&]() -> int64_t {
+        Statement stmt(m_db, "SELECT count(*) FROM build");
+        auto use = stmt.use();
+        return use.next() ? use.get_int(0) : 0;
+    });
 }
 
 bool Index::has_local_failures(int64_t not_before) {
-    Statement stmt(m_db, "SELECT 1 FROM local_failure WHERE last_at >= ?1 LIMIT 1");
-    auto use = stmt.use();
-    use.bind(not_before);
-    return use.next();
+    return read([&]() -> bool {
+        Statement stmt(m_db, "SELECT 1 FROM local_failure WHERE last_at >= ?1 LIMIT 1");
+        auto use = stmt.use();
+        use.bind(not_before);
+        return use.next();
+    });
 }
 
 std::optional<LocalFailure> Index::local_failure(const core::HashBytes& drv, int64_t not_before) {
-    auto use = m_stmts->local_failure.get(m_db).use();
-    use.bind(bytes(drv)).bind(not_before);
-    if (!use.next()) {
-        return std::nullopt;
-    }
-    LocalFailure failure;
-    failure.drv_hash = drv;
-    failure.drv_name = use.get_str(0);
-    failure.count = use.get_int(1);
-    failure.first_at = use.get_int(2);
-    failure.last_at = use.get_int(3);
-    failure.log = use.get_str(4);
-    failure.reason = use.get_str(5);
-    return failure;
+    return read([&]() -> std::optional<LocalFailure> {
+        auto use = m_stmts->local_failure.get(m_db).use();
+        use.bind(bytes(drv)).bind(not_before);
+        if (!use.next()) {
+            return std::nullopt;
+        }
+        LocalFailure failure;
+        failure.drv_hash = drv;
+        failure.drv_name = use.get_str(0);
+        failure.count = use.get_int(1);
+        failure.first_at = use.get_int(2);
+        failure.last_at = use.get_int(3);
+        failure.log = use.get_str(4);
+        failure.reason = use.get_str(5);
+        return failure;
+    });
 }
 
 void Index::record_local_failure(const core::StorePath& drv, int64_t now, const std::string& log,

@@ -2,6 +2,7 @@
 
 #include "core/records.hpp"
 #include "core/store_path.hpp"
+#include "index/lock.hpp"
 #include "index/sqlite.hpp"
 
 #include <cstdint>
@@ -47,8 +48,8 @@ struct LocalFailure {
     int64_t count = 0;
     int64_t first_at = 0;
     int64_t last_at = 0;
-    std::string log; // path of the log file, or its tail
-    std::string reason;
+    std::string log;    // absolute path of the build log; empty: none recorded
+    std::string reason; // empty: none recorded
 
     std::string drv_path() const;
 };
@@ -74,15 +75,18 @@ struct JobsetInfo {
     int64_t builds = 0;
 };
 
-// The SQLite index. Read-only connections (lookups, gate) do nothing at open
-// but check the schema version; read-write connections create or migrate the
-// schema, use WAL and keep every statement prepared.
+// The SQLite index. Read-only connections (lookups, gate, info) write and
+// create nothing, not even the -wal and -shm files, so that users who may
+// only read an index (a system one) can use it; at open they only check the
+// schema version. Read-write connections create or migrate the schema, use
+// WAL and keep every statement prepared.
 class Index {
 public:
     // Throws hs::Error(no_index) with a hint when the file is missing or is
     // not an index, or has a newer schema.
     static Index open_read_only(const std::string& path);
-    // Creates the file (and nothing else: the directory must exist).
+    // Creates the file (and nothing else: the directory must exist). Throws
+    // hs::Error(no_index) naming the file when it is not writable.
     static Index open_read_write(const std::string& path);
 
     ~Index();
@@ -120,6 +124,8 @@ public:
     std::optional<LocalFailure> local_failure(const core::HashBytes& drv, int64_t not_before);
     // Whether any record counts (a gate asks once, not once per drv).
     bool has_local_failures(int64_t not_before);
+    // Counts one more failure at `now`. An empty log or reason keeps the one
+    // recorded before, if any.
     void record_local_failure(const core::StorePath& drv, int64_t now, const std::string& log,
                               const std::string& reason);
     bool forget_local_failure(const core::HashBytes& drv);
@@ -150,8 +156,23 @@ public:
     // Drops caches that a rolled-back transaction may have made stale.
     void forget_caches();
 
+    // Whether this read-only connection reads the main file alone (SQLite's
+    // immutable mode), for want of the -wal and -shm files; see
+    // open_read_only.
+    bool reads_main_file_alone() const { return m_frozen.has_value(); }
+
 private:
     explicit Index(Database db);
+    // Makes the read-only connection to path, under m_read_lock.
+    void connect(const std::string& path);
+    // Whether no writer came since an immutable connection was made.
+    bool unchanged() const;
+    // Runs a read. On a connection that reads the main file alone, the files
+    // are observed afterwards: if a writer came, the read is done again on a
+    // new connection (see open_read_only).
+    template <class F>
+    auto read(F&& body);
+    void reconnect();
     struct Statements;
     int64_t intern(const std::string& text);
     std::optional<int64_t> find_instance(const std::string& url);
@@ -161,6 +182,13 @@ private:
     JobsetState jobset_in(int64_t instance, const std::string& project, const std::string& name);
     std::vector<BuildRow> read_builds(Statement::Use& use);
 
+    // Read-only connections: the lock, released after the connection closes
+    // (declared before m_db), and for an immutable connection the files'
+    // state it depends on.
+    std::unique_ptr<ReadLock> m_read_lock;
+    std::optional<IndexFiles> m_frozen;
+    std::string m_sentinel; // the companion whose coming means a writer came
+    int m_read_depth = 0;   // nested read() calls check only once, at the outermost
     Database m_db;
     std::unique_ptr<Statements> m_stmts;
     std::unordered_map<std::string, int64_t> m_names; // all of table name once loaded

@@ -44,7 +44,11 @@ std::string describe(sqlite3* db, int rc) {
     const int primary = rc & 0xff;
     ExitCode code = ExitCode::failure;
     // The file cannot serve as an index: lookups exit as for a missing one.
-    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN) {
+    // A write refused because the index or its directory is not writable is
+    // the same for record, forget and sync ("cannot be opened" for writing);
+    // it is never 1, the code for a failure found.
+    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN ||
+        primary == SQLITE_READONLY) {
         code = ExitCode::no_index;
     }
     throw Error(std::string(path) + ": " + std::string(what) + ": " + message, code);
@@ -60,12 +64,43 @@ std::string describe(sqlite3* db, int rc) {
     throw_error(db, file ? file : "", rc, what);
 }
 
+// A file name as an SQLite URI (https://sqlite.org/uri.html) with the given
+// query: "file://" and the absolute path, or "file:" and the relative one,
+// with the characters that a URI path gives a meaning ('%', '?', '#') escaped.
+std::string file_uri(const std::string& path, std::string_view query) {
+    std::string uri = path.starts_with('/') ? "file://" : "file:";
+    for (const char c : path) {
+        switch (c) {
+        case '%':
+            uri += "%25";
+            break;
+        case '?':
+            uri += "%3f";
+            break;
+        case '#':
+            uri += "%23";
+            break;
+        default:
+            uri += c;
+        }
+    }
+    uri += '?';
+    uri += query;
+    return uri;
+}
+
 } // namespace
 
 Database::Database(const std::string& path, OpenMode mode) : m_path(path) {
-    const int flags = mode == OpenMode::read_only ? SQLITE_OPEN_READONLY
-                                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    int flags = SQLITE_OPEN_READONLY;
+    std::string name = path;
+    if (mode == OpenMode::read_write) {
+        flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    } else if (mode == OpenMode::immutable) {
+        flags |= SQLITE_OPEN_URI;
+        name = file_uri(path, "immutable=1");
+    }
+    const int rc = sqlite3_open_v2(name.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         const std::string message = describe(m_db, rc);
         sqlite3_close(m_db);
@@ -73,6 +108,12 @@ Database::Database(const std::string& path, OpenMode mode) : m_path(path) {
         throw Error(path + ": cannot open index: " + message, ExitCode::no_index);
     }
     sqlite3_extended_result_codes(m_db, 1);
+    if (mode != OpenMode::read_write) {
+        // A reader never writes the main file: no checkpoint when it is the
+        // last connection to close (it could not write one anyway when the
+        // file is not its own, and it must not when it is).
+        sqlite3_db_config(m_db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    }
     // Writers wait for each other; readers never wait in WAL mode.
     sqlite3_busy_timeout(m_db, 10'000);
 }
@@ -91,6 +132,10 @@ Database& Database::operator=(Database&& other) noexcept {
         m_path = std::move(other.m_path);
     }
     return *this;
+}
+
+bool Database::read_only() const {
+    return sqlite3_db_readonly(m_db, "main") == 1;
 }
 
 void Database::fail(int rc, std::string_view what) const {

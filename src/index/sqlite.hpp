@@ -11,7 +11,14 @@ struct sqlite3_stmt;
 
 namespace hs::index {
 
-enum class OpenMode { read_only, read_write };
+// read_only: SQLITE_OPEN_READONLY (the same as the URI parameter mode=ro).
+// It reads a WAL index as long as its -wal and -shm files exist; it never
+// checkpoints, not even on close.
+// immutable: the URI parameter immutable=1, also read-only: SQLite reads the
+// main file alone, with no locks, and ignores the -wal and -shm files. Only
+// safe while nothing writes the index; Index::open_read_only decides when.
+// read_write: creates the file if needed.
+enum class OpenMode { read_only, immutable, read_write };
 
 // Owns one sqlite3 connection. Errors throw hs::Error naming the file.
 class Database {
@@ -29,6 +36,9 @@ public:
     int changes() const;
     const std::string& path() const { return m_path; }
     sqlite3* handle() const { return m_db; }
+    // Whether SQLite opened the file read-only (a read_write open falls back
+    // to read-only when the file is not writable).
+    bool read_only() const;
 
     // Throws hs::Error "<path>: <what>: <sqlite message>" for result code rc.
     [[noreturn]] void fail(int rc, std::string_view what) const;

@@ -775,6 +775,8 @@ class LocalFailureTest(GateCase):
         self.assertLess(abs(answer["last_at"] - time.time()), 60)
 
     def test_record_basename_and_relative_log(self) -> None:
+        with open(os.path.join(self.home, "build.log"), "w") as f:
+            f.write("builder failed\n")
         self.assertExit(self.hs(["record", "--failed", os.path.basename(HELLO),
                                  "--log", "build.log"]), 0)
         answer = self.lookup_json(HELLO, code=1)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -26,6 +27,15 @@ public:
     }
     ~TempDir() { fs::remove_all(m_path); }
     std::string file(const std::string& name) const { return (m_path / name).string(); }
+    // The names of the files in it, sorted.
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        for (const auto& entry : fs::directory_iterator(m_path)) {
+            out.push_back(entry.path().filename().string());
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
 
 private:
     fs::path m_path;
@@ -65,6 +75,21 @@ void ingest(Index& index, const std::vector<core::BuildRecord>& builds,
     state.synced_at = 1000;
     index.set_jobset_state(state);
     txn.commit();
+}
+
+// What an admin's sqlite3 session leaves: the last connection to close,
+// without SQLITE_FCNTL_PERSIST_WAL, checkpoints and deletes -wal and -shm.
+void close_like_the_sqlite3_shell(const std::string& path) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "SELECT count(*) FROM build", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+std::optional<int> status_of(Index& index, const std::string& drv) {
+    const auto rows = index.builds_of_drv(core::parse_store_path(drv)->hash);
+    EXPECT_EQ(rows.size(), 1u) << drv;
+    return rows.empty() ? std::nullopt : rows.front().buildstatus;
 }
 
 TEST(Index, ReadOnlyOpenOfMissingFileFailsWithExitFive) {
@@ -415,6 +440,109 @@ TEST(Index, LocalFailureCountsAndExpires) {
     EXPECT_TRUE(index.forget_local_failure(drv.hash));
     EXPECT_FALSE(index.forget_local_failure(drv.hash));
     EXPECT_FALSE(index.local_failure(drv.hash, 0));
+}
+
+TEST(Index, RepeatedRecordKeepsEarlierLogAndReason) {
+    TempDir dir;
+    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    const auto drv = *core::parse_store_path(k_drv_b);
+    index.record_local_failure(drv, 1000, "", "");
+    auto failure = index.local_failure(drv.hash, 0);
+    ASSERT_TRUE(failure);
+    EXPECT_EQ(failure->log, "");
+    EXPECT_EQ(failure->reason, "");
+    index.record_local_failure(drv, 2000, "/tmp/log", "exit 1");
+    index.record_local_failure(drv, 3000, "", "");
+    failure = index.local_failure(drv.hash, 0);
+    EXPECT_EQ(failure->count, 3);
+    EXPECT_EQ(failure->last_at, 3000);
+    EXPECT_EQ(failure->log, "/tmp/log");
+    EXPECT_EQ(failure->reason, "exit 1");
+    index.record_local_failure(drv, 4000, "", "out of memory");
+    failure = index.local_failure(drv.hash, 0);
+    EXPECT_EQ(failure->log, "/tmp/log");
+    EXPECT_EQ(failure->reason, "out of memory");
+    index.record_local_failure(drv, 5000, "/tmp/log2", "");
+    failure = index.local_failure(drv.hash, 0);
+    EXPECT_EQ(failure->log, "/tmp/log2");
+    EXPECT_EQ(failure->reason, "out of memory");
+    EXPECT_EQ(failure->first_at, 1000);
+}
+
+TEST(Index, ReadOnlyOpenWithoutWalAndShmCreatesNothing) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = Index::open_read_write(path);
+        ingest(index, {build(4, k_drv_a, true, 1, 100)});
+    }
+    close_like_the_sqlite3_shell(path);
+    ASSERT_EQ(dir.names(), std::vector<std::string>{"i.sqlite"});
+    {
+        auto index = Index::open_read_only(path);
+        EXPECT_TRUE(index.reads_main_file_alone());
+        const ReadTransaction snapshot(index.database());
+        EXPECT_TRUE(index.ever_synced());
+        EXPECT_EQ(status_of(index, k_drv_a), 1);
+        EXPECT_EQ(index.jobsets().size(), 1u);
+        EXPECT_EQ(dir.names(), std::vector<std::string>{"i.sqlite"});
+    }
+    EXPECT_EQ(dir.names(), std::vector<std::string>{"i.sqlite"});
+}
+
+TEST(Index, ReaderOfTheMainFileAloneSeesAWriterThatCameLater) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = Index::open_read_write(path);
+        ingest(index, {build(4, k_drv_a, true, 0, 100)});
+    }
+    close_like_the_sqlite3_shell(path);
+    auto reader = Index::open_read_only(path);
+    ASSERT_TRUE(reader.reads_main_file_alone());
+    const ReadTransaction snapshot(reader.database()); // as lookup and gate hold one
+    EXPECT_EQ(status_of(reader, k_drv_a), 0);          // its pages are now cached
+    {
+        // A sync: the build failed when restarted, and a checkpoint writes
+        // the change into the main file.
+        auto writer = Index::open_read_write(path);
+        ingest(writer, {build(4, k_drv_a, true, 1, 200)});
+        writer.database().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    EXPECT_EQ(status_of(reader, k_drv_a), 1);
+    EXPECT_FALSE(reader.reads_main_file_alone());
+    // The reader's lock kept the writer from deleting what it created.
+    EXPECT_EQ(dir.names(), (std::vector<std::string>{"i.sqlite", "i.sqlite-shm", "i.sqlite-wal"}));
+}
+
+TEST(Index, ReadOnlyOpenReadsTransactionsStillInTheWal) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = Index::open_read_write(path);
+        ingest(index, {build(4, k_drv_a, true, 0, 100)});
+    }
+    close_like_the_sqlite3_shell(path);
+    auto writer = Index::open_read_write(path); // stays open: its commit stays in the -wal
+    ingest(writer, {build(5, k_drv_b, true, 1, 100)});
+    auto reader = Index::open_read_only(path);
+    EXPECT_FALSE(reader.reads_main_file_alone());
+    EXPECT_EQ(status_of(reader, k_drv_a), 0);
+    EXPECT_EQ(status_of(reader, k_drv_b), 1);
+}
+
+TEST(Index, ReadOnlyOpenOfAPathWithUriCharacters) {
+    TempDir dir;
+    const auto path = dir.file("a?b=1#c%41 d.sqlite");
+    {
+        auto index = Index::open_read_write(path);
+        ingest(index, {build(4, k_drv_a, true, 1, 100)});
+    }
+    close_like_the_sqlite3_shell(path);
+    auto index = Index::open_read_only(path);
+    EXPECT_TRUE(index.reads_main_file_alone());
+    EXPECT_EQ(status_of(index, k_drv_a), 1);
+    EXPECT_EQ(dir.names(), std::vector<std::string>{"a?b=1#c%41 d.sqlite"});
 }
 
 TEST(Index, JobsetInfoCountsEvalsAndBuilds) {
