@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <string_view>
 
 namespace hs::cli {
 
@@ -254,7 +255,9 @@ bool stdout_is_tty() {
 
 bool use_color() {
     const char* no_color = std::getenv("NO_COLOR");
-    return stdout_is_tty() && !(no_color && *no_color);
+    const char* term = std::getenv("TERM");
+    return stdout_is_tty() && !(no_color && *no_color) &&
+           !(term && std::string_view(term) == "dumb");
 }
 
 void write_stdout(const std::string& text) {
