@@ -165,6 +165,22 @@ class ColumnsTest(HumanCase):
         self.assertEqual(len(lines), 4, proc.stdout)
         self.assert_aligned(lines)
 
+    def test_singular_and_plural(self) -> None:
+        for n in (1, 2):
+            with self.subTest(jobsets=n):
+                with FakeHydra(DEMO_DATASET) as hydra:
+                    args = ["--url", hydra.url, "sync", "--jobset", "nixpkgs:trunk",
+                            "--min-interval", "0"]
+                    if n == 2:
+                        args += ["--jobset", "nixpkgs:staging"]
+                    proc = self.hs(args, db=os.path.join(self.tmp, f"{n}.sqlite"))
+                self.assertExit(proc, 0)
+                self.assertIn("synced 1 of 1 jobset:" if n == 1 else "synced 2 of 2 jobsets:",
+                              proc.stderr)
+                self.assertIn(": 1 new eval, 27 builds; 2 requests, ", proc.stderr)
+                self.assertNotRegex(proc.stderr, r"\b1 (evals|builds|requests|jobsets)\b")
+
+
 class ColourTest(HumanCase):
 
     def test_no_colour_on_a_pipe(self) -> None:
