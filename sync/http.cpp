@@ -483,6 +483,26 @@ HttpClient::HttpClient(HttpOptions options) : m_options(std::move(options)) {
 
 HttpClient::~HttpClient() = default;
 
+bool HttpClient::wait_for_retry(RetryWait& wait) {
+    const auto start = Clock::now();
+    const auto deadline = start + wait.delay;
+    if (!m_options.on_retry_wait) {
+        return m_impl->sleep_until(deadline);
+    }
+    // Told once a second, so that a countdown can be shown: the whole delay
+    // first, then a second less each time.
+    for (auto tell = start; tell < deadline; tell += std::chrono::seconds(1)) {
+        wait.remaining = std::chrono::ceil<milliseconds>(deadline - tell);
+        m_options.on_retry_wait(wait);
+        if (!m_impl->sleep_until(std::min(deadline, tell + std::chrono::seconds(1)))) {
+            return false;
+        }
+    }
+    wait.remaining = milliseconds(0);
+    m_options.on_retry_wait(wait);
+    return true;
+}
+
 FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
                                  const Validators& conditional) {
     Impl& impl = *m_impl;
@@ -650,7 +670,14 @@ FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
         }
         const milliseconds delay = backoff_delay(attempt, m_options.backoff_base,
                                                  m_options.backoff_ceiling, retry_after, impl.rng);
-        if (!impl.sleep_until(Clock::now() + delay)) {
+        RetryWait wait{delay,
+                       delay,
+                       retry_after.has_value(),
+                       attempt + 1,
+                       m_options.max_tries,
+                       result.message.starts_with(prefix) ? result.message.substr(prefix.size())
+                                                          : result.message};
+        if (!wait_for_retry(wait)) {
             return cancelled("interrupted");
         }
     }

@@ -31,6 +31,19 @@ std::string_view failure_name(Failure failure);
 // Classifies an HTTP status and a curl result code (0 = CURLE_OK).
 Failure classify(long http_status, int curl_code);
 
+// A wait before a request is tried again, told to HttpOptions::on_retry_wait
+// (library code never prints: the CLI shows it). Told when the wait starts,
+// then once a second while it lasts, and once more with `remaining` 0 when
+// it is over.
+struct RetryWait {
+    std::chrono::milliseconds delay{0};     // the whole wait
+    std::chrono::milliseconds remaining{0}; // of it, still to wait
+    bool server_asked = false;              // Hydra sent Retry-After
+    int next_try = 0;                       // the try after the wait (2: the first retry)
+    int max_tries = 0;
+    std::string reason; // why the last try failed: "HTTP error 503", "connection reset ..."
+};
+
 struct HttpOptions {
     std::string user_agent;                       // "hydra-status/<version> (+<project URL>)"
     std::chrono::milliseconds min_interval{1000}; // between request starts
@@ -51,6 +64,8 @@ struct HttpOptions {
     // add to the failure's message; unset: the body is not read. The client
     // does not parse JSON itself: the sync passes parse_error_body.
     std::function<std::optional<std::string>(std::string_view body)> read_error_body;
+    // Optional: told about waits before a retry (see RetryWait).
+    std::function<void(const RetryWait&)> on_retry_wait;
 };
 
 // Receives a response body as it arrives. reset() is called before every try,
@@ -140,6 +155,9 @@ public:
     bool budget_spent() const { return m_requests >= m_options.max_requests; }
 
 private:
+    // Sleeps wait.delay, telling on_retry_wait; false if a stop was requested.
+    bool wait_for_retry(RetryWait& wait);
+
     struct Impl;
     std::unique_ptr<Impl> m_impl;
     HttpOptions m_options;

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <string_view>
 
 namespace hs::cli {
 
@@ -523,7 +524,9 @@ bool stdout_is_tty() {
 
 bool use_color() {
     const char* no_color = std::getenv("NO_COLOR");
-    return stdout_is_tty() && !(no_color && *no_color);
+    const char* term = std::getenv("TERM");
+    return stdout_is_tty() && !(no_color && *no_color) &&
+           !(term && std::string_view(term) == "dumb");
 }
 
 void write_stdout(const std::string& text) {

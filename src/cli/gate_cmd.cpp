@@ -35,24 +35,6 @@ std::string read_all(const std::string& file) {
     return text.str();
 }
 
-std::string basename_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string chain_text(const std::vector<std::string>& chain) {
-    std::string out;
-    for (const auto& path : chain) {
-        if (!out.empty()) {
-            out += " <- ";
-        }
-        auto base = basename_of(path);
-        // Drop the hash for readability: "hello-2.12.drv".
-        out += base.size() > core::k_hash_chars + 1 ? base.substr(core::k_hash_chars + 1) : base;
-    }
-    return out;
-}
-
 // Appends the nodes of `more` that `closure` does not hold yet. Parents come
 // before their children in a walk, so each parent is already mapped.
 void merge(gate::Closure& closure, gate::Closure more) {
@@ -88,7 +70,8 @@ struct GateRun {
     size_t transient = 0;
     size_t unknown = 0;
     size_t good = 0;
-    std::string out;
+    std::string out;              // JSON Lines
+    std::vector<Answer> failures; // human output: formatted as one table at the end
 
     // Checks nodes [begin, end). The index is asked in hash order, where
     // neighbouring keys share B-tree pages (bench/ANALYSIS.md: 56 -> 40 ms
@@ -179,8 +162,8 @@ struct GateRun {
             object += "]}\n";
             out += object;
         } else {
-            append_human(out, answer, style);
-            out += "    " + chain_text(chain) + "\n";
+            failures.push_back(answer);
+            failures.back().chain = chain;
         }
     }
 };
@@ -246,7 +229,8 @@ int gate_command(Context& ctx) {
     std::optional<GateRun> run;
     if (index) {
         snapshot.emplace(index->database());
-        run.emplace(*index, ctx.json, not_before, HumanStyle{use_color(), now});
+        run.emplace(*index, ctx.json, not_before,
+                    HumanStyle{use_color(), now, output_width(), false});
     }
     const gate::Visit check = [&](const gate::Closure& closure, size_t begin, size_t end) {
         if (run) {
@@ -319,12 +303,18 @@ int gate_command(Context& ctx) {
                     ",\"unknown\":" + std::to_string(run->unknown) +
                     ",\"exit\":" + std::to_string(code) + "}\n";
     }
+    if (!ctx.json) {
+        append_human_table(run->out, run->failures, run->style);
+    }
     write_stdout(run->out);
     std::fflush(stdout);
-    std::fprintf(stderr,
-                 "gate: %zu drvs checked: %zu failed, %zu transient, %zu succeeded, %zu never "
-                 "built by Hydra\n",
-                 closure.nodes.size(), run->permanent, run->transient, run->good, run->unknown);
+    const std::string summary = wrap_list(
+        "gate: " + plural(closure.nodes.size(), "drv") + " checked: ",
+        {std::to_string(run->permanent) + " failed", std::to_string(run->transient) + " transient",
+         std::to_string(run->good) + " succeeded",
+         std::to_string(run->unknown) + " never built by Hydra"},
+        80, 6);
+    std::fprintf(stderr, "%s\n", summary.c_str());
     if (run->transient > 0 && !strict && policy == "fail") {
         print_warning("transient failures (aborted, timed out, queued, ...) do not block without "
                       "--strict");

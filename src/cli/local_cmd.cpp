@@ -157,20 +157,28 @@ int info_command(Context& ctx) {
         out += ",\"size\":" + std::to_string(size) +
                ",\"jobsets\":" + std::to_string(jobsets.size()) + "}\n";
     } else {
-        out += "index " + index.path() + ", " + std::to_string(size / 1024) + " KiB\n";
+        // Labels in one column, values from column 15 (80 columns with any
+        // jobset name and URL of up to 65 characters; paths are not cut).
+        const auto line = [&out](std::string_view indent, std::string_view label,
+                                 const std::string& value) {
+            out += indent;
+            out += label;
+            out.append(13 - indent.size() - label.size() + 2, ' ');
+            out += value + "\n";
+        };
+        line("", "index", index.path());
+        line("", "size", std::to_string(size / 1024) + " KiB");
         for (const auto& info : jobsets) {
-            out += info.state.project + ":" + info.state.name + " (" + info.state.url + ")\n";
-            out += "  last sync    " +
-                   (info.state.synced_at ? iso_time(*info.state.synced_at) + " (" +
-                                               relative_age(*info.state.synced_at, now) + ")"
-                                         : std::string("never")) +
-                   "\n";
-            out += "  newest eval  " +
-                   (info.state.newest_eval ? std::to_string(*info.state.newest_eval)
-                                           : std::string("none")) +
-                   "\n";
-            out += "  evals        " + std::to_string(info.evals) + "\n";
-            out += "  builds       " + std::to_string(info.builds) + "\n";
+            out += info.state.project + ":" + info.state.name + "\n";
+            line("  ", "url", info.state.url);
+            line("  ", "last sync",
+                 info.state.synced_at ? iso_time(*info.state.synced_at) + " (" +
+                                            relative_age(*info.state.synced_at, now) + ")"
+                                      : std::string("never"));
+            line("  ", "newest eval",
+                 info.state.newest_eval ? std::to_string(*info.state.newest_eval) : "none");
+            line("  ", "evals", std::to_string(info.evals));
+            line("  ", "builds", std::to_string(info.builds));
         }
         if (jobsets.empty()) {
             out += "no jobsets synced yet (run 'hydra-status sync --jobset PROJECT:JOBSET')\n";

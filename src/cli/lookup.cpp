@@ -79,7 +79,7 @@ struct LookupRun {
     bool json;
     bool all;
     int64_t local_not_before;
-    HumanStyle style;
+    HumanTable human;
     ExitTally tally;
     std::string out;
     std::vector<Answer> table; // human answers not yet formatted
@@ -110,6 +110,7 @@ struct LookupRun {
                 Answer older;
                 older.query = query;
                 older.hydra = std::move(rows[i]);
+                older.same_key = true;
                 emit(older);
             }
         }
@@ -136,7 +137,7 @@ struct LookupRun {
         std::string why;
         auto key = core::parse_key(text, &why);
         if (!key) {
-            flush(); // the answers before it first
+            // Said at once on stderr; the answers around it stay one table.
             print_error(where + "malformed key " + quote(text) + ": " + why);
             tally.malformed();
             return;
@@ -183,7 +184,7 @@ struct LookupRun {
 
     void write_out() {
         if (!table.empty()) {
-            append_human_table(out, table, style);
+            human.append(out, table);
             table.clear();
         }
         write_stdout(out);
@@ -292,11 +293,12 @@ int lookup_command(Context& ctx) {
         snapshot.emplace(index->database());
     }
     const int64_t now = unix_now();
+    const HumanStyle style{use_color(), now, output_width(), ctx.options.count("all") > 0};
     LookupRun run{index ? &*index : nullptr,
                   ctx.json,
                   ctx.options.count("all") > 0,
                   now - ttl,
-                  HumanStyle{use_color(), now},
+                  HumanTable(style),
                   {},
                   {},
                   {},

@@ -2,8 +2,14 @@
 
 #include "core/store_path.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 
 namespace hs::cli {
 
@@ -110,11 +116,93 @@ const char* color_of(core::StatusClass cls) {
     return "\x1b[2m";
 }
 
+// When a line has too little room, a long jobset gives some up first (down
+// to k_cut_where columns), then the name (down to k_min_name), then the
+// jobset again (down to k_min_where). Even the widest status word, jobset
+// and age then fit in 80 columns.
+constexpr size_t k_cut_where = 20;
+constexpr size_t k_min_name = 16;
+constexpr size_t k_min_where = 16;
+constexpr size_t k_max_where = 28;
+// Detail lines: "    label  text", 4 columns right of their row.
+constexpr size_t k_detail_indent = 4;
+constexpr size_t k_label_width = 6;
+// With --all, rows are indented under the name of their key.
+constexpr size_t k_history_indent = 2;
+
+bool is_continuation(char c) {
+    return (static_cast<unsigned char>(c) & 0xc0) == 0x80;
+}
+
+// Bytes of the first `columns` code points of text.
+size_t prefix_bytes(std::string_view text, size_t columns) {
+    size_t i = 0;
+    while (i < text.size()) {
+        if (!is_continuation(text[i])) {
+            if (columns == 0) {
+                break;
+            }
+            --columns;
+        }
+        ++i;
+    }
+    return i;
+}
+
+// Bytes of the last `columns` code points of text.
+size_t suffix_bytes(std::string_view text, size_t columns) {
+    size_t i = text.size();
+    while (i > 0 && columns > 0) {
+        --i;
+        if (!is_continuation(text[i])) {
+            --columns;
+        }
+    }
+    return text.size() - i;
+}
+
 void pad(std::string& out, std::string_view text, size_t width) {
     out += text;
-    for (size_t i = text.size(); i < width; ++i) {
+    for (size_t i = display_width(text); i < width; ++i) {
         out += ' ';
     }
+}
+
+void pad_left(std::string& out, std::string_view text, size_t width) {
+    for (size_t i = display_width(text); i < width; ++i) {
+        out += ' ';
+    }
+    out += text;
+}
+
+void trim_line(std::string& out, size_t line_start) {
+    while (out.size() > line_start && out.back() == ' ') {
+        out.pop_back();
+    }
+    out += '\n';
+}
+
+// Text from a user or a file (a reason, a log path), made safe for one line
+// of a terminal: control bytes become spaces.
+std::string one_line(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            c = ' ';
+        }
+    }
+    return out;
+}
+
+// "2025-01-01" (UTC).
+std::string date_of(int64_t t) {
+    char buf[32];
+    const auto tt = static_cast<time_t>(t);
+    struct tm tm {};
+    gmtime_r(&tt, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return buf;
 }
 
 void append_mark(std::string& out, core::Status status, const HumanStyle& style) {
@@ -123,122 +211,191 @@ void append_mark(std::string& out, core::Status status, const HumanStyle& style)
     }
     out += mark_of(status.cls);
     out += ' ';
-    pad(out, status.word, 22);
+    out += status.word;
     if (style.color) {
         out += "\x1b[0m";
     }
 }
 
-void append_hydra_human(std::string& out, const index::BuildRow& row, const HumanStyle& style) {
-    const auto status = hydra_status(row);
-    append_mark(out, status, style);
-    out += row.drv_name;
-    if (status.cls != core::StatusClass::good) {
-        const auto url = build_url(row);
-        out += "  " + url + "  log " + url + "/log";
-    }
-    out += "  " + row.project + ":" + row.jobset;
-    if (row.synced_at) {
-        out += ", synced " + relative_age(*row.synced_at, style.now);
-    }
-}
+// A line under a row: "    build  https://hydra.nixos.org/build/1".
+struct Detail {
+    std::string label;
+    std::string text;
+    std::optional<core::Status> status; // a mark and word first (Hydra's answer under a local one)
+    std::vector<std::string> chain;     // gate's chain, wrapped at " <- "
+};
 
-// One line of the human table, cut into columns.
-struct TableRow {
+// One answer (or with --all, one build): its line and the lines under it.
+struct Row {
+    std::string header; // --all: the key's name, on a line of its own before its first row
     core::Status status;
     std::string name;
     std::string where;
-    std::string age;
-    std::string rest;
+    std::string id;   // --all: "#123"
+    std::string when; // "synced 3 h ago"; --all: the build's date
+    std::vector<Detail> details;
 };
 
-TableRow hydra_row(const index::BuildRow& row, const HumanStyle& style) {
-    TableRow out{hydra_status(row), row.drv_name, row.project + ":" + row.jobset, "", ""};
-    if (row.synced_at) {
-        out.age = "synced " + relative_age(*row.synced_at, style.now);
+void add_urls(std::vector<Detail>& details, const index::BuildRow& row) {
+    const auto url = build_url(row);
+    details.push_back({"build", url, std::nullopt, {}});
+    details.push_back({"log", url + "/log", std::nullopt, {}});
+}
+
+// How old the jobset's data is: "3 h ago" (it was synced then).
+std::string synced_text(const index::BuildRow& row, const HumanStyle& style) {
+    return row.synced_at ? relative_age(*row.synced_at, style.now) : std::string();
+}
+
+Row hydra_row(const index::BuildRow& row, const HumanStyle& style) {
+    Row out{"", hydra_status(row), row.drv_name, row.project + ":" + row.jobset, "", "", {}};
+    if (style.history) {
+        out.id = "#" + std::to_string(row.build_id);
+        if (row.finished && row.stoptime) {
+            out.when = date_of(*row.stoptime);
+        }
+    } else {
+        out.when = synced_text(row, style);
     }
     if (out.status.cls != core::StatusClass::good) {
-        const auto url = build_url(row);
-        out.rest = url + "  log " + url + "/log";
+        add_urls(out.details, row);
     }
     return out;
 }
 
-void append_cell(std::string& out, const std::string& text, size_t width) {
-    out += "  ";
-    pad(out, text, width);
+Row local_row(const Answer& answer, const HumanStyle& style) {
+    const auto& local = *answer.local;
+    Row out{"", answer.status(), local.drv_name, "local failure", "", "", {}};
+    if (local.count > 1) {
+        out.where += " x" + std::to_string(local.count);
+    }
+    // When it last failed.
+    out.when = style.history ? date_of(local.last_at) : relative_age(local.last_at, style.now);
+    if (!local.reason.empty()) {
+        out.details.push_back({"reason", one_line(local.reason), std::nullopt, {}});
+    }
+    if (local.log.starts_with('/')) {
+        out.details.push_back({"log", one_line(local.log), std::nullopt, {}});
+    }
+    if (answer.hydra && !style.history) { // with --all, the build has its own row
+        const auto& row = *answer.hydra;
+        std::string text = row.project + ":" + row.jobset;
+        if (const auto synced = synced_text(row, style); !synced.empty()) {
+            text += "  " + synced;
+        }
+        out.details.push_back({"hydra", text, hydra_status(row), {}});
+        if (hydra_status(row).cls != core::StatusClass::good) {
+            add_urls(out.details, row);
+        }
+    }
+    return out;
 }
 
-} // namespace
+Row unknown_row(const Answer& answer) {
+    // The name keeps the column narrow; the key itself goes under it.
+    const auto key = core::parse_key(answer.query);
+    std::string name = key && !key->name.empty() ? key->name : answer.query;
+    if (name.ends_with(".drv")) {
+        name.resize(name.size() - 4);
+    }
+    Row out{"", core::k_unknown_status, name, "not in the index", "", "", {}};
+    if (name != answer.query) {
+        out.details.push_back({"key", one_line(answer.query), std::nullopt, {}});
+    }
+    return out;
+}
 
-void append_human_table(std::string& out, const std::vector<Answer>& answers,
-                        const HumanStyle& style) {
-    std::vector<TableRow> rows;
+// A key cut to `width` columns keeps its hash whole: the name after it is
+// cut in the middle.
+std::string cut_key(std::string_view key, size_t width) {
+    if (display_width(key) <= width) {
+        return std::string(key);
+    }
+    const size_t slash = key.rfind('/');
+    const size_t dash = key.find('-', slash == std::string_view::npos ? 0 : slash + 1);
+    if (dash == std::string_view::npos || dash + 1 + 8 > width) {
+        return cut_middle(key, width);
+    }
+    return std::string(key.substr(0, dash + 1)) +
+           cut_middle(key.substr(dash + 1), width - dash - 1);
+}
+
+// "top.drv <- mid.drv <- bad-leaf.drv", wrapped before a " <- " where it
+// would pass the width, in lines that start at column `text_column`;
+// elements without their hash.
+void append_chain(std::string& out, const std::vector<std::string>& chain, size_t text_column,
+                  size_t width) {
+    const size_t room = width > text_column + 16 ? width - text_column : 16;
+    size_t used = 0;
+    for (size_t i = 0; i < chain.size(); ++i) {
+        std::string_view base = chain[i];
+        if (const auto slash = base.rfind('/'); slash != std::string_view::npos) {
+            base.remove_prefix(slash + 1);
+        }
+        if (base.size() > core::k_hash_chars + 1 && base[core::k_hash_chars] == '-') {
+            base.remove_prefix(core::k_hash_chars + 1);
+        }
+        const std::string element = cut_middle(base, room - 3);
+        const size_t element_width = display_width(element);
+        if (i == 0) {
+            out += element;
+            used = element_width;
+        } else if (used + 4 + element_width <= room) {
+            out += " <- " + element;
+            used += 4 + element_width;
+        } else {
+            out += '\n';
+            out.append(text_column, ' ');
+            out += "<- " + element;
+            used = 3 + element_width;
+        }
+    }
+}
+
+// A detail line, its label at column `indent`.
+void append_detail(std::string& out, const Detail& detail, const HumanStyle& style, size_t indent) {
+    const size_t line_start = out.size();
+    const size_t text_column = indent + k_label_width + 1;
+    const size_t room = style.width > text_column ? style.width - text_column : 1;
+    out.append(indent, ' ');
+    pad(out, detail.label, k_label_width);
+    out += ' ';
+    if (detail.status) {
+        append_mark(out, *detail.status, style);
+        out += "  " + detail.text;
+    } else if (!detail.chain.empty()) {
+        append_chain(out, detail.chain, text_column, style.width);
+    } else if (detail.label == "reason") {
+        out += cut_end(detail.text, room);
+    } else if (detail.label == "key") {
+        out += cut_key(detail.text, room);
+    } else {
+        out += detail.text; // a URL or a file path: cut, it would be of no use
+    }
+    trim_line(out, line_start);
+}
+
+std::vector<Row> rows_of(const std::vector<Answer>& answers, const HumanStyle& style) {
+    std::vector<Row> rows;
     rows.reserve(answers.size());
     for (const auto& answer : answers) {
-        if (answer.local) {
-            const auto& local = *answer.local;
-            TableRow row{answer.status(), local.drv_name, "local failure", "", ""};
-            if (local.count > 1) {
-                row.where += " x" + std::to_string(local.count);
-            }
-            row.age = "last " + relative_age(local.last_at, style.now);
-            if (!local.reason.empty()) {
-                row.rest = "reason: " + local.reason;
-            }
-            if (local.log.starts_with('/')) {
-                row.rest += (row.rest.empty() ? "log " : "  log ") + local.log;
-            }
-            rows.push_back(std::move(row));
-            if (answer.hydra) {
-                auto hydra = hydra_row(*answer.hydra, style);
-                hydra.name = "hydra: " + hydra.name;
-                rows.push_back(std::move(hydra));
-            }
-        } else if (answer.hydra) {
+        Row row = answer.local   ? local_row(answer, style)
+                  : answer.hydra ? hydra_row(*answer.hydra, style)
+                                 : unknown_row(answer);
+        if (style.history && !answer.same_key) {
+            row.header = row.name;
+        }
+        if (!answer.chain.empty()) {
+            row.details.push_back({"chain", "", std::nullopt, answer.chain});
+        }
+        rows.push_back(std::move(row));
+        if (answer.local && answer.hydra && style.history) {
             rows.push_back(hydra_row(*answer.hydra, style));
-        } else {
-            // The name keeps the column narrow; the key itself goes last.
-            const auto key = core::parse_key(answer.query);
-            std::string name = key && !key->name.empty() ? key->name : answer.query;
-            if (name.ends_with(".drv")) {
-                name.resize(name.size() - 4);
-            }
-            rows.push_back({core::k_unknown_status, name, "not in the index", "",
-                            name == answer.query ? "" : answer.query});
         }
     }
-    size_t word_width = 0;
-    size_t name_width = 0;
-    size_t where_width = 0;
-    size_t age_width = 0;
-    for (const auto& row : rows) {
-        word_width = std::max(word_width, std::string_view(row.status.word).size());
-        name_width = std::max(name_width, row.name.size());
-        where_width = std::max(where_width, row.where.size());
-        age_width = std::max(age_width, row.age.size());
-    }
-    for (const auto& row : rows) {
-        const size_t line_start = out.size();
-        if (style.color) {
-            out += color_of(row.status.cls);
-        }
-        out += mark_of(row.status.cls);
-        out += ' ';
-        pad(out, row.status.word, word_width);
-        if (style.color) {
-            out += "\x1b[0m";
-        }
-        append_cell(out, row.name, name_width);
-        append_cell(out, row.where, where_width);
-        append_cell(out, row.age, age_width);
-        append_cell(out, row.rest, 0);
-        while (out.size() > line_start && out.back() == ' ') {
-            out.pop_back();
-        }
-        out += '\n';
-    }
+    return rows;
 }
+} // namespace
 
 core::Status hydra_status(const index::BuildRow& row) {
     return core::status_of(row.finished, row.buildstatus);
@@ -328,34 +485,148 @@ void append_json(std::string& out, const Answer& answer) {
     out += "}\n";
 }
 
-void append_human(std::string& out, const Answer& answer, const HumanStyle& style) {
-    if (answer.local) {
-        const auto& local = *answer.local;
-        append_mark(out, answer.status(), style);
-        out += local.drv_name + "  local failure";
-        out += local.count > 1 ? " x" + std::to_string(local.count) : "";
-        out += ", last " + relative_age(local.last_at, style.now);
-        if (!local.reason.empty()) {
-            out += "  reason: " + local.reason;
+void HumanTable::append(std::string& out, const std::vector<Answer>& answers) {
+    const auto rows = rows_of(answers, m_style);
+    for (const auto& row : rows) {
+        m_word = std::max(m_word, display_width(row.status.word));
+        m_name = std::max(m_name, display_width(row.name));
+        if (!row.id.empty() || !row.when.empty()) {
+            // Else WHERE ends the line ("not in the index") and may run on.
+            m_where = std::max(m_where, display_width(row.where));
         }
-        if (local.log.starts_with('/')) {
-            out += "  log " + local.log;
+        m_id = std::max(m_id, display_width(row.id));
+        m_when = std::max(m_when, display_width(row.when));
+    }
+    const bool history = m_style.history;
+    const size_t indent = history ? k_history_indent : 0;
+    // Room for the name (none with --all: it heads its rows) and WHERE.
+    const size_t fixed = indent + 2 + m_word + 2 + (history ? 0 : 2) + (m_id > 0 ? 2 + m_id : 0) +
+                         (m_when > 0 ? 2 + m_when : 0);
+    const size_t room = m_style.width > fixed ? m_style.width - fixed : 0;
+    const auto less = [](size_t width, size_t cut, size_t floor) {
+        return std::max(std::min(width, floor), width > cut ? width - cut : 0);
+    };
+    size_t where_width = std::min(m_where, k_max_where);
+    size_t name_width = history ? 0 : m_name;
+    const auto over = [&] {
+        return name_width + where_width > room ? name_width + where_width - room : 0;
+    };
+    where_width = less(where_width, over(), k_cut_where);
+    if (!history) {
+        name_width = less(name_width, over(), k_min_name);
+    }
+    where_width = less(where_width, over(), k_min_where);
+    for (const auto& row : rows) {
+        if (!row.header.empty()) {
+            out += cut_middle(row.header, m_style.width) + '\n';
         }
-        out += '\n';
-        if (answer.hydra) {
-            out += "  hydra: ";
-            append_hydra_human(out, *answer.hydra, style);
+        const size_t line_start = out.size();
+        out.append(indent, ' ');
+        append_mark(out, row.status, m_style); // colour codes take no columns
+        out.append(m_word - display_width(row.status.word) + 2, ' ');
+        if (!history) {
+            pad(out, cut_middle(row.name, name_width), name_width);
+            out += "  ";
+        }
+        const bool where_ends = row.id.empty() && row.when.empty();
+        pad(out, where_ends ? row.where : cut_middle(row.where, where_width), where_width);
+        if (m_id > 0) {
+            out += "  ";
+            pad_left(out, row.id, m_id);
+        }
+        out += "  ";
+        out += row.when;
+        trim_line(out, line_start);
+        for (const auto& detail : row.details) {
+            append_detail(out, detail, m_style, indent + k_detail_indent);
+        }
+    }
+}
+
+void append_human_table(std::string& out, const std::vector<Answer>& answers,
+                        const HumanStyle& style) {
+    HumanTable(style).append(out, answers);
+}
+
+std::optional<size_t> terminal_columns(int fd) {
+    struct winsize size {};
+    if (::ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) {
+        return size.ws_col;
+    }
+    if (::isatty(fd) != 1) {
+        return std::nullopt;
+    }
+    const char* columns = std::getenv("COLUMNS");
+    size_t value = 0;
+    if (columns != nullptr) {
+        const std::string_view text(columns);
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec == std::errc{} && ptr == text.data() + text.size() && value > 0) {
+            return value;
+        }
+    }
+    return std::nullopt;
+}
+
+size_t output_width() {
+    return ::isatty(STDOUT_FILENO) == 1 ? terminal_columns(STDOUT_FILENO).value_or(80) : 80;
+}
+
+size_t display_width(std::string_view text) {
+    return static_cast<size_t>(
+        std::count_if(text.begin(), text.end(), [](char c) { return !is_continuation(c); }));
+}
+
+std::string cut_middle(std::string_view text, size_t width) {
+    if (display_width(text) <= width) {
+        return std::string(text);
+    }
+    if (width == 0) {
+        return {};
+    }
+    // The start names the package, the end holds its version.
+    const size_t tail = (width - 1) * 2 / 5;
+    const size_t head = width - 1 - tail;
+    return std::string(text.substr(0, prefix_bytes(text, head))) + "…" +
+           std::string(text.substr(text.size() - suffix_bytes(text, tail)));
+}
+
+std::string cut_end(std::string_view text, size_t width) {
+    if (display_width(text) <= width) {
+        return std::string(text);
+    }
+    if (width == 0) {
+        return {};
+    }
+    return std::string(text.substr(0, prefix_bytes(text, width - 1))) + "…";
+}
+
+std::string wrap_list(std::string_view head, const std::vector<std::string>& items, size_t width,
+                      size_t indent) {
+    std::string out(head);
+    size_t line_start = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const std::string item = items[i] + (i + 1 < items.size() ? "," : "");
+        const size_t used = display_width(std::string_view(out).substr(line_start));
+        if (i > 0 && used + 1 + display_width(item) > width) {
             out += '\n';
+            line_start = out.size();
+            out.append(indent, ' ');
+        } else if (i > 0) {
+            out += ' ';
         }
-        return;
+        out += item;
     }
-    if (answer.hydra) {
-        append_hydra_human(out, *answer.hydra, style);
-        out += '\n';
-        return;
+    return out;
+}
+
+std::string plural(uint64_t count, std::string_view word) {
+    std::string out = std::to_string(count) + " ";
+    out += word;
+    if (count != 1) {
+        out += 's';
     }
-    append_mark(out, core::k_unknown_status, style);
-    out += answer.query + "  not in the index\n";
+    return out;
 }
 
 std::string relative_age(int64_t then, int64_t now) {

@@ -1,4 +1,5 @@
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "core/error.hpp"
 #include "core/url.hpp"
 #include "index/index.hpp"
@@ -15,8 +16,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 namespace hs::cli {
 
@@ -73,10 +76,6 @@ std::string human_bytes(uint64_t bytes) {
     return buf;
 }
 
-std::string plural(uint64_t count, const char* word) {
-    return std::to_string(count) + " " + word + (count == 1 ? "" : "s");
-}
-
 // "1000000", "64KiB", "64MiB", "4GiB" (1024-based; K, M, G alike), "64kB",
 // "64MB", "4GB" (1000-based); a trailing "B" alone means bytes.
 uint64_t parse_size(const std::string& text, const std::string& what) {
@@ -116,57 +115,55 @@ bool settings_know(const char* key) {
                        [&](const SettingSpec& spec) { return std::strcmp(spec.key, key) == 0; });
 }
 
-// Progress on stderr: a redrawn line on a TTY, plain lines otherwise (cron,
-// systemd: one per eval and one per jobset, journald-friendly), nothing but
-// errors with --quiet.
+// Progress on stderr. On a terminal: one line redrawn in place (cut to the
+// terminal's width, so that no half-line stays behind), showing the eval in
+// progress, its builds so far and waits before a retry, then one line per
+// jobset. Otherwise (cron, systemd: journald-friendly) plain lines: one per
+// eval and one per jobset, and with -v one per wait. With --quiet nothing but
+// errors.
 class Progress : public sync::SyncObserver {
 public:
-    Progress(bool quiet, bool tty) : m_quiet(quiet), m_tty(tty) {}
+    Progress(bool quiet, bool terminal, bool verbose)
+        : m_quiet(quiet), m_terminal(terminal), m_verbose(verbose) {}
 
-    void on_jobset_start(const std::string& jobset, size_t new_evals) override {
+    void on_jobset_start(const std::string& jobset, size_t /*new_evals*/) override {
+        m_jobset = jobset;
         m_eval_start = std::chrono::steady_clock::now();
-        if (!m_quiet && m_tty && new_evals > 0) {
-            clear_line();
-            std::fprintf(stderr, "%s: %s\n", jobset.c_str(), plural(new_evals, "new eval").c_str());
-        }
     }
 
     void on_progress(const std::string& jobset, size_t eval_index, size_t eval_count,
                      uint64_t builds, uint64_t bytes, uint64_t requests) override {
-        if (m_quiet || !m_tty) {
-            return;
-        }
-        const auto now = std::chrono::steady_clock::now();
-        if (now - m_last_draw < std::chrono::milliseconds(100)) {
-            return;
-        }
-        m_last_draw = now;
-        const double seconds = std::chrono::duration<double>(now - m_eval_start).count();
-        const std::string evals =
-            eval_count ? "eval " + std::to_string(eval_index + 1) + "/" + std::to_string(eval_count)
-                       : std::string("re-check");
-        std::fprintf(stderr, "\r\x1b[K%s: %s, %llu builds, %s, %llu requests, %.0f builds/s",
-                     jobset.c_str(), evals.c_str(), static_cast<unsigned long long>(builds),
-                     human_bytes(bytes).c_str(), static_cast<unsigned long long>(requests),
-                     seconds > 0 ? static_cast<double>(builds) / seconds : 0.0);
-        std::fflush(stderr);
-        m_drawn = true;
+        m_jobset = jobset;
+        m_eval = eval_count
+                     ? "eval " + std::to_string(eval_index + 1) + "/" + std::to_string(eval_count)
+                     : std::string("re-check");
+        m_builds = builds;
+        m_bytes = bytes;
+        m_requests = requests;
+        m_has_progress = true;
+        draw(false);
     }
 
     void on_eval_done(const std::string& jobset, int64_t eval_id, uint64_t builds,
                       const std::string& method) override {
-        m_eval_start = std::chrono::steady_clock::now();
         if (m_quiet) {
             return;
         }
-        clear_line();
-        std::fprintf(stderr, "%s: eval %lld: %s (%s)\n", jobset.c_str(),
-                     static_cast<long long>(eval_id), plural(builds, "build").c_str(),
-                     method.c_str());
+        if (m_terminal) {
+            // The line shows the eval's final count until the next one starts.
+            m_builds = builds;
+            draw(true);
+        } else {
+            std::fprintf(stderr, "%s: eval %lld: %s (%s)\n", jobset.c_str(),
+                         static_cast<long long>(eval_id), plural(builds, "build").c_str(),
+                         method.c_str());
+        }
+        m_eval_start = std::chrono::steady_clock::now();
     }
 
     void on_jobset_done(const sync::JobsetOutcome& outcome) override {
         clear_line();
+        m_has_progress = false;
         if (!outcome.ok) {
             print_error(outcome.jobset + ": " + outcome.error);
             return;
@@ -194,22 +191,105 @@ public:
         }
         clear_line();
         print_warning(message);
+        draw(true);
+    }
+
+    // From the HTTP client: a wait before a retry.
+    void on_retry_wait(const sync::RetryWait& wait) {
+        if (m_quiet) {
+            return;
+        }
+        const std::string why = wait.server_asked ? "Hydra asked to retry later" : wait.reason;
+        if (!m_terminal) {
+            if (m_verbose && wait.remaining == wait.delay) { // once per wait
+                std::fprintf(stderr, "waiting %s: %s (try %d of %d)\n",
+                             wait_text(wait.delay).c_str(), why.c_str(), wait.next_try,
+                             wait.max_tries);
+            }
+            return;
+        }
+        m_wait = wait.remaining.count() > 0 ? "waiting " + wait_text(wait.remaining) + ": " + why
+                                            : std::string();
+        draw(true);
     }
 
     void clear_line() {
         if (m_drawn) {
             std::fputs("\r\x1b[K", stderr);
+            std::fflush(stderr);
             m_drawn = false;
         }
     }
 
 private:
+    // "3 s", rounded up: a wait of 0.2 s is "1 s", not "0 s".
+    static std::string wait_text(std::chrono::milliseconds duration) {
+        return std::to_string((duration.count() + 999) / 1000) + " s";
+    }
+
+    std::string line() const {
+        if (!m_wait.empty()) {
+            return m_wait;
+        }
+        if (!m_has_progress) {
+            return {};
+        }
+        // What changes most comes first: a narrow terminal cuts the end.
+        std::string text = m_jobset + ": " + m_eval + ", " + plural(m_builds, "build");
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - m_eval_start).count();
+        if (seconds >= 1 && m_builds > 0) {
+            char rate[32];
+            std::snprintf(rate, sizeof rate, ", %.0f builds/s",
+                          static_cast<double>(m_builds) / seconds);
+            text += rate;
+        }
+        return text + ", " + plural(m_requests, "request") + ", " + human_bytes(m_bytes);
+    }
+
+    // Redraws the line: at most every 100 ms unless forced.
+    void draw(bool force) {
+        if (m_quiet || !m_terminal) {
+            return;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (!force && now - m_last_draw < std::chrono::milliseconds(100)) {
+            return;
+        }
+        m_last_draw = now;
+        const std::string text = line();
+        if (text.empty()) {
+            clear_line();
+            return;
+        }
+        // One column short of the width: a line that fills the last column
+        // wraps on some terminals, and "\r" then goes back to the wrong row.
+        const size_t width = terminal_columns(STDERR_FILENO).value_or(80);
+        std::fprintf(stderr, "\r\x1b[K%s", cut_end(text, width > 1 ? width - 1 : 1).c_str());
+        std::fflush(stderr);
+        m_drawn = true;
+    }
+
     bool m_quiet;
-    bool m_tty;
+    bool m_terminal;
+    bool m_verbose;
     bool m_drawn = false;
+    bool m_has_progress = false; // since the jobset started
+    std::string m_jobset;
+    std::string m_eval;
+    uint64_t m_builds = 0;
+    uint64_t m_bytes = 0;
+    uint64_t m_requests = 0;
+    std::string m_wait; // while waiting to retry
     std::chrono::steady_clock::time_point m_eval_start = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point m_last_draw{};
 };
+
+// Whether stderr is a terminal that a redrawn line works on (not TERM=dumb).
+bool stderr_is_terminal() {
+    const char* term = std::getenv("TERM");
+    return ::isatty(STDERR_FILENO) == 1 && !(term != nullptr && std::string_view(term) == "dumb");
+}
 
 bool is_jobset_name(std::string_view name) {
     if (name.empty() || name.size() > 200) {
@@ -363,7 +443,10 @@ int sync_command(Context& ctx) {
     install_signal_handlers();
 
     const bool quiet = ctx.options.count("quiet") > 0;
-    Progress progress(quiet, ::isatty(STDERR_FILENO) == 1);
+    Progress progress(quiet, stderr_is_terminal(), ctx.verbose > 0);
+    http_options.on_retry_wait = [&progress](const sync::RetryWait& wait) {
+        progress.on_retry_wait(wait);
+    };
     sync::HttpClient http(http_options);
     const auto start = std::chrono::steady_clock::now();
     const auto summary = sync::run_sync(index, http, options, progress);
@@ -388,12 +471,13 @@ int sync_command(Context& ctx) {
     if (!quiet) {
         const std::string failures =
             failed > 0 ? " (" + std::to_string(failed) + " failed)" : std::string();
-        std::fprintf(
-            stderr, "synced %zu of %zu jobsets%s: %s, %s, %llu re-checked; %s, %s in %.1f s\n",
-            completed, options.jobsets.size(), failures.c_str(), plural(evals, "eval").c_str(),
-            plural(builds, "build").c_str(), static_cast<unsigned long long>(rechecked),
-            plural(summary.requests, "request").c_str(), human_bytes(summary.bytes).c_str(),
-            seconds);
+        const std::string rechecks =
+            rechecked > 0 ? ", " + std::to_string(rechecked) + " re-checked" : std::string();
+        std::fprintf(stderr, "synced %zu of %s%s: %s, %s%s; %s, %s in %.1f s\n", completed,
+                     plural(options.jobsets.size(), "jobset").c_str(), failures.c_str(),
+                     plural(evals, "eval").c_str(), plural(builds, "build").c_str(),
+                     rechecks.c_str(), plural(summary.requests, "request").c_str(),
+                     human_bytes(summary.bytes).c_str(), seconds);
     }
     if (blocked) {
         std::fprintf(stderr,

@@ -398,3 +398,34 @@ class HsTestCase(unittest.TestCase):
         if proc.returncode != code:
             self.fail(f"exit {proc.returncode}, expected {code}\nargs: {proc.args}\n"
                       f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+
+
+# --------------------------------------------------------------------------
+# Human output (spec/cli.md "Human output"): one unindented line per answer,
+# then indented lines with its details (URLs, reason, key, chain).
+
+
+def human_blocks(text: str) -> list[list[str]]:
+    """Each answer's line followed by its indented detail lines."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith(" ") and blocks:
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    return blocks
+
+
+def human_rows(text: str) -> list[str]:
+    """The unindented lines of human output: one per answer."""
+    return [block[0] for block in human_blocks(text)]
+
+
+def human_details(block: list[str]) -> dict[str, str]:
+    """The detail lines of one answer as {label: text} ('    build  URL')."""
+    out = {}
+    for line in block[1:]:
+        label, _, text = line.strip().partition(" ")
+        if label and not label.startswith("<-"):
+            out.setdefault(label, text.strip())
+    return out

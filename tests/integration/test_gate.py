@@ -20,7 +20,8 @@ import time
 import unittest
 
 import hs_testlib
-from hs_testlib import FakeHydra, HsTestCase, json_lines, make_dataset, run_hs
+from hs_testlib import (FakeHydra, HsTestCase, human_blocks, human_details, json_lines,
+                        make_dataset, run_hs)
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
@@ -218,15 +219,13 @@ class ReportTest(GateCase):
     def test_human_report_names_bad_leaf_with_chain_status_and_urls(self) -> None:
         proc = self.gate(TOP)
         self.assertExit(proc, 1)
-        lines = proc.stdout.splitlines()
-        self.assertEqual(len(lines), 2, proc.stdout)
-        report, chain = lines
-        self.assertIn("failed", report)
-        self.assertIn("bad-leaf", report)
-        self.assertIn(self.build_url(BAD), report)
-        self.assertIn(self.build_url(BAD) + "/log", report)
-        self.assertIn(JOBSET, report)
-        self.assertEqual(chain.strip(), "top.drv <- mid.drv <- bad-leaf.drv")
+        # The layout of lookup (mark, status, name, jobset, age; URLs under
+        # it), then the chain.
+        [block] = human_blocks(proc.stdout)
+        self.assertRegex(block[0], rf"^✗ failed +bad-leaf +{JOBSET} +just now$")
+        self.assertEqual(block[1:], [f"    build  {self.build_url(BAD)}",
+                                     f"    log    {self.build_url(BAD)}/log",
+                                     "    chain  top.drv <- mid.drv <- bad-leaf.drv"])
         self.assertIn("gate: 4 drvs checked: 1 failed, 0 transient, 1 succeeded, "
                       "2 never built by Hydra", proc.stderr)
         self.assertNotIn("\x1b[", proc.stdout, "colour codes on a pipe")
@@ -257,7 +256,9 @@ class ReportTest(GateCase):
         self.assertEqual([f["chain"] for f in failures], [[BAD]])
         self.assertEqual(summary["drvs"], 1)
         proc = self.gate(BAD)
-        self.assertEqual(proc.stdout.splitlines()[-1].strip(), "bad-leaf.drv")
+        self.assertEqual(proc.stdout.splitlines()[-1], "    chain  bad-leaf.drv")
+        self.assertIn("gate: 1 drv checked: 1 failed, 0 transient, 0 succeeded, "
+                      "0 never built by Hydra", proc.stderr)
 
     def test_dynamic_derivation_input_is_walked(self) -> None:
         failures, summary = self.gate_json(DYN, code=1)
@@ -736,9 +737,12 @@ class LocalFailureTest(GateCase):
             self.assertIn(field, answer["hydra"])
         proc = self.gate(HELLO)
         self.assertExit(proc, 1)
-        self.assertIn("local failure", proc.stdout)
-        self.assertIn("out of luck", proc.stdout)
-        self.assertRegex(proc.stdout, r"hydra: .*succeeded")
+        [block] = human_blocks(proc.stdout)
+        self.assertRegex(block[0], r"^✗ failed +hello +local failure +just now$")
+        details = human_details(block)
+        self.assertEqual(details["reason"], "out of luck")
+        self.assertRegex(details["hydra"], rf"^✓ succeeded  {JOBSET}  just now$")
+        self.assertEqual(details["chain"], "hello.drv")
 
     def test_local_and_hydra_failure(self) -> None:
         self.record(BAD)

@@ -21,7 +21,8 @@ import urllib.error
 import urllib.request
 
 import hs_testlib
-from hs_testlib import DEMO_DATASET, FakeHydra, HsTestCase, json_lines, make_dataset, run_hs
+from hs_testlib import (DEMO_DATASET, FakeHydra, HsTestCase, human_blocks, human_details,
+                        human_rows, json_lines, make_dataset, run_hs)
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
@@ -443,14 +444,14 @@ class MalformedKeyTest(LookupCase):
         self.assertExit(proc, 2)
         for bad in self.MALFORMED:
             self.assertIn(f"'{bad}'", proc.stderr)
-        lines = proc.stdout.splitlines()
+        lines = human_rows(proc.stdout)
         self.assertEqual(len(lines), 1, "human output: one line for the one valid key")
         self.assertIn("queued", lines[0])
 
     def test_empty_key_is_malformed(self) -> None:
         proc = self.lookup("p1_newest", ["lookup", "", FX.hydra.expected("succeeded")["key"]])
         self.assertExit(proc, 2)
-        self.assertEqual(len(proc.stdout.splitlines()), 1)
+        self.assertEqual(len(human_rows(proc.stdout)), 1)
 
     def test_malformed_first_argument_is_a_malformed_key_not_a_command(self) -> None:
         bad = f"/nix/store/{HASH[:-1]}-hello.drv"
@@ -507,7 +508,7 @@ class ExitCodeTest(LookupCase):
                 proc = self.lookup("p1_newest", ["lookup", *keys])
                 self.assertExit(proc, code)
                 valid = [k for k in keys if k != M]
-                self.assertEqual(len(proc.stdout.splitlines()), len(valid))
+                self.assertEqual(len(human_rows(proc.stdout)), len(valid))
 
     def test_phase2_classes_change_exit_codes(self) -> None:
         # aborted (4) becomes queued (4); queued (4) becomes failed (1); nodejs unknown (3) -> failed (1)
@@ -655,10 +656,18 @@ class AllAndJobTest(LookupCase):
         exp = FX.hydra.expected("re_added")
         proc = self.lookup("p1_all", ["lookup", "--all", exp["key"]])
         self.assertExit(proc, 0)
-        lines = proc.stdout.splitlines()
-        self.assertEqual(len(lines), 2)
-        self.assertIn("succeeded", lines[0])
-        self.assertIn("failed", lines[1])
+        builds = self.lookup_json("p1_all", [exp["key"]], "--all", code=0)
+        # The key's drv name, then a row per build (indented by 2) that tells
+        # it apart: status, jobset, build id and date; URLs under a failure.
+        [block] = human_blocks(proc.stdout)
+        self.assertEqual(block[0], drv_name(exp["drv"]))
+        self.assertEqual(len(block), 5, proc.stdout)
+        for row, build in zip((block[1], block[2]), builds):
+            date = time.strftime("%Y-%m-%d", time.gmtime(build["stoptime"]))
+            self.assertRegex(row, rf"^  . {build['status']} +{build['jobset']}"
+                                  rf" +#{build['build_id']}  {date}$")
+        self.assertEqual(block[3:], [f"      build  {builds[1]['build_url']}",
+                                     f"      log    {builds[1]['log_url']}"])
 
     def test_job_answers_latest_build_of_job_in_jobset(self) -> None:
         git = FX.hydra.expected("two_jobsets_lower_id_wins")
@@ -817,7 +826,7 @@ class BigStdinTest(HsTestCase):
         keys = list(make_dataset.drv_paths(self.dataset, 1))
         proc = run_hs(["lookup", "--stdin"], db=self.big_db, input="\n".join(keys) + "\n")
         self.assertExit(proc, 1)
-        self.assertEqual(len(proc.stdout.splitlines()), len(keys))
+        self.assertEqual(len(human_rows(proc.stdout)), len(keys))
 
 
 class InvocationTest(LookupCase):
@@ -895,25 +904,29 @@ class HumanOutputTest(LookupCase):
         proc = self.lookup("p1_newest", ["lookup", *keys])
         self.assertExit(proc, 1)
         self.assertNotIn("\x1b", proc.stdout, "no ANSI escapes when stdout is not a TTY")
-        lines = proc.stdout.splitlines()
-        self.assertEqual(len(lines), len(keys))
+        blocks = human_blocks(proc.stdout)
+        self.assertEqual(len(blocks), len(keys))
         marks: dict[str, set] = {}
-        for name, line in zip(names, lines):
+        for name, block in zip(names, blocks):
             exp = FX.hydra.expected(name)
+            line, details = block[0], human_details(block)
             with self.subTest(key=name):
                 tokens = line.split()
                 self.assertFalse(tokens[0].isalnum(), f"a mark first: {line!r}")
                 marks.setdefault(exp["class"], set()).add(tokens[0])
-                self.assertIn(exp["status"], tokens, "the status word")
+                self.assertEqual(tokens[1], exp["status"], "the status word")
+                self.assertIn(drv_name(exp["drv"] or exp["key"]), tokens, "the drv name")
                 if exp["status"] == "unknown":
-                    self.assertIn(exp["key"], line)
+                    self.assertIn("not in the index", line)
+                    self.assertEqual(details, {"key": exp["key"]})
                     continue
-                self.assertIn(drv_name(exp["drv"]), line)
-                self.assertIn(exp["jobset"], line)
-                if exp["class"] != "good" and exp["status"] != "queued":  # failures
+                self.assertIn(exp["jobset"], tokens)
+                self.assertRegex(line, rf" {exp['jobset']} +just now$", "jobset and age")
+                if exp["class"] != "good":  # failures, and the queued build
                     url = f"{FX.hydra.url}/build/{exp['build_id']}"
-                    self.assertIn(url, tokens, "the build URL")
-                    self.assertIn(url + "/log", tokens, "the log URL")
+                    self.assertEqual(details, {"build": url, "log": url + "/log"})
+                else:
+                    self.assertEqual(details, {}, "no URLs for a good build")
         for cls, seen in marks.items():
             self.assertEqual(len(seen), 1, f"one mark per class: {cls} {seen}")
         self.assertEqual(len({next(iter(s)) for s in marks.values()}), len(marks),

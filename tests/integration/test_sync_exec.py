@@ -74,7 +74,7 @@ class ExecTest(HsTestCase):
             proc = self.hs(["--url", hydra.url, "sync", "--jobset", "nixpkgs:trunk",
                             "--min-interval", "0"])
             self.assertExit(proc, 0)
-            self.assertIn("synced 1 of 1 jobsets", proc.stderr)
+            self.assertIn("synced 1 of 1 jobset:", proc.stderr)
             failed = hydra.expect["failed"]["key"]
         proc = self.hs(["--json", failed])
         self.assertExit(proc, 1)

@@ -623,6 +623,43 @@ TEST(HttpClient, ObeysRetryAfter) {
     EXPECT_GE(requests[1].arrival - requests[0].arrival, 1000ms);
 }
 
+TEST(HttpClient, TellsRetryAfterWaitsSecondBySecond) {
+    TestServer server({with_header(status_reply(429), "Retry-After", "2"), json(k_json)});
+    HttpOptions options = test_options();
+    std::vector<RetryWait> waits;
+    options.on_retry_wait = [&waits](const RetryWait& wait) { waits.push_back(wait); };
+    HttpClient client(options);
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/jobset/p/j/evals"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    ASSERT_EQ(waits.size(), 3U); // 2 s left, 1 s left, over
+    for (const auto& wait : waits) {
+        EXPECT_EQ(wait.delay, 2000ms);
+        EXPECT_TRUE(wait.server_asked);
+        EXPECT_EQ(wait.next_try, 2);
+        EXPECT_EQ(wait.max_tries, 4);
+        EXPECT_EQ(wait.reason, "HTTP error 429");
+    }
+    EXPECT_EQ(waits[0].remaining, 2000ms);
+    EXPECT_EQ(waits[1].remaining, 1000ms);
+    EXPECT_EQ(waits[2].remaining, 0ms);
+}
+
+TEST(HttpClient, TellsBackoffWaitsWithTheReason) {
+    TestServer server({status_reply(503), json(k_json)});
+    HttpOptions options = test_options();
+    std::vector<RetryWait> waits;
+    options.on_retry_wait = [&waits](const RetryWait& wait) { waits.push_back(wait); };
+    HttpClient client(options);
+    StringSink sink;
+    ASSERT_TRUE(client.get_json(server.url("/eval/1"), sink).ok());
+    ASSERT_FALSE(waits.empty());
+    EXPECT_FALSE(waits.front().server_asked);
+    EXPECT_EQ(waits.front().reason.rfind("HTTP error 503", 0), 0U) << waits.front().reason;
+    EXPECT_LE(waits.front().delay, 50ms); // the test's backoff ceiling
+    EXPECT_EQ(waits.back().remaining, 0ms);
+}
+
 TEST(HttpClient, GivesUpOnRetryAfterOverAnHour) {
     TestServer server({with_header(status_reply(503), "Retry-After", "7200"), json(k_json)});
     HttpClient client(test_options());
