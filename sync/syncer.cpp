@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -136,91 +137,88 @@ bool contains(const std::vector<int64_t>& sorted_ids, int64_t id) {
     return std::binary_search(sorted_ids.begin(), sorted_ids.end(), id);
 }
 
-// Streams /eval/<id>/builds into the index: each array element is parsed and
-// written as it arrives. A retried request first rolls back what the failed
-// try wrote (a savepoint inside the eval's transaction).
-class BuildStreamSink : public BodySink {
-public:
-    BuildStreamSink(index::Index& index, JsonParser& parser, int64_t instance,
-                    std::function<void(uint64_t)> on_build)
-        : m_index(index), m_parser(parser), m_instance(instance), m_on_build(std::move(on_build)),
-          m_splitter([this](std::string_view element) { return on_element(element); }) {}
+} // namespace
 
-    void reset() override {
-        if (m_savepoint) {
-            m_index.database().exec("ROLLBACK TO eval_try");
-            m_index.forget_caches();
-        } else {
-            m_index.database().exec("SAVEPOINT eval_try");
-            m_savepoint = true;
-        }
-        m_splitter.reset();
-        m_error.clear();
-        m_builds = 0;
-        m_ids.clear();
-    }
+BuildStager::BuildStager(JsonParser& parser, BatchLimits limits, WriteBatch write_batch,
+                         OnBuild on_build)
+    : m_parser(parser), m_limits(limits), m_write_batch(std::move(write_batch)),
+      m_on_build(std::move(on_build)),
+      m_splitter([this](std::string_view element) { return on_element(element); }) {}
 
-    bool write(std::string_view chunk) override {
-        if (!m_splitter.feed(chunk)) {
-            if (m_error.empty()) {
-                m_error = m_splitter.error();
-            }
-            return false;
-        }
-        return true;
-    }
+void BuildStager::reset() {
+    m_splitter.reset();
+    m_staged_count = 0;
+    m_staged_bytes = 0;
+    m_error.clear();
+    m_builds = 0;
+    m_batches = 0;
+    m_ids.clear();
+}
 
-    bool finish() override {
-        if (!m_splitter.finish()) {
-            m_error = m_splitter.error();
-            return false;
-        }
-        return true;
-    }
-
-    std::string error() const override { return m_error; }
-    uint64_t builds() const { return m_builds; }
-    // The ids of the builds written, sorted, without repeats; once.
-    std::vector<int64_t> take_ids() {
-        sort_unique(m_ids);
-        return std::move(m_ids);
-    }
-
-    // Keeps what was written (the eval's transaction commits it).
-    void release() {
-        if (m_savepoint) {
-            m_index.database().exec("RELEASE eval_try");
-            m_savepoint = false;
-        }
-    }
-
-private:
-    bool on_element(std::string_view element) {
-        m_error = m_parser.parse_build(element, m_record);
+bool BuildStager::write(std::string_view chunk) {
+    if (!m_splitter.feed(chunk)) {
         if (m_error.empty()) {
-            m_error = m_index.put_build(m_instance, m_record);
+            m_error = m_splitter.error();
         }
-        if (!m_error.empty()) {
-            m_error = "element " + std::to_string(m_builds + 1) + ": " + m_error;
-            return false;
-        }
-        m_ids.push_back(m_record.id);
-        ++m_builds;
+        return false;
+    }
+    return true;
+}
+
+bool BuildStager::finish() {
+    if (!m_splitter.finish()) {
+        m_error = m_splitter.error();
+        return false;
+    }
+    return flush();
+}
+
+std::vector<int64_t> BuildStager::take_ids() {
+    sort_unique(m_ids);
+    return std::move(m_ids);
+}
+
+bool BuildStager::on_element(std::string_view element) {
+    if (m_staged_count == m_staged.size()) {
+        m_staged.emplace_back();
+    }
+    core::BuildRecord& record = m_staged[m_staged_count];
+    m_error = m_parser.parse_build(element, record);
+    if (m_error.empty()) {
+        m_error = index::Index::check_build(record);
+    }
+    if (!m_error.empty()) {
+        m_error = "element " + std::to_string(m_builds + 1) + ": " + m_error;
+        return false;
+    }
+    m_ids.push_back(record.id);
+    ++m_staged_count;
+    m_staged_bytes += element.size();
+    ++m_builds;
+    if (m_on_build) {
         m_on_build(m_builds);
+    }
+    const bool full =
+        m_staged_count >= std::max<size_t>(m_limits.builds, 1) || m_staged_bytes >= m_limits.bytes;
+    return !full || flush();
+}
+
+bool BuildStager::flush() {
+    if (m_staged_count == 0) {
         return true;
     }
+    if (auto why = m_write_batch({m_staged.data(), m_staged_count}); !why.empty()) {
+        m_error = "elements " + std::to_string(m_builds - m_staged_count + 1) + "-" +
+                  std::to_string(m_builds) + " not written: " + why;
+        return false;
+    }
+    m_staged_count = 0;
+    m_staged_bytes = 0;
+    ++m_batches;
+    return true;
+}
 
-    index::Index& m_index;
-    JsonParser& m_parser;
-    int64_t m_instance;
-    std::function<void(uint64_t)> m_on_build;
-    ArraySplitter m_splitter;
-    core::BuildRecord m_record;
-    std::string m_error;
-    uint64_t m_builds = 0;
-    std::vector<int64_t> m_ids; // in document order until take_ids()
-    bool m_savepoint = false;
-};
+namespace {
 
 // Run-wide counters shared by the jobsets of one run.
 struct RunState {
@@ -293,10 +291,17 @@ private:
         return Step::ok;
     }
 
-    // Runs body inside one transaction that also writes the jobset's state
-    // (creating its row first if needed). A failed body rolls everything back,
-    // the in-memory state included.
-    Step in_transaction(const std::function<Step()>& body) {
+    // What a transaction writes besides what its body writes.
+    enum class Writes { builds, state };
+
+    // Runs body inside one short write transaction, creating the jobset's
+    // row first if needed; with Writes::state the jobset's state is written
+    // too. body writes only what is already in memory: no write transaction
+    // ever waits on the network, so that `record` and `forget` never wait
+    // for a sync for long (BEGIN IMMEDIATE and SQLite's busy timeout make
+    // the sync wait its turn when they hold the lock). A failed body rolls
+    // everything back, the in-memory state included.
+    Step in_transaction(const std::function<Step()>& body, Writes writes = Writes::state) {
         const index::JobsetState saved = m_state;
         index::Transaction txn(m_index.database());
         if (m_state.id == 0) {
@@ -313,7 +318,9 @@ private:
             m_index.forget_caches();
             return step; // txn rolls back
         }
-        m_index.set_jobset_state(m_state);
+        if (writes == Writes::state) {
+            m_index.set_jobset_state(m_state);
+        }
         txn.commit();
         return Step::ok;
     }
@@ -442,6 +449,7 @@ private:
         return Step::ok;
     }
 
+    // Inside a transaction.
     Step write_records(const std::vector<core::BuildRecord>& records, const std::string& context) {
         for (const auto& record : records) {
             if (auto why = m_index.put_build(m_state.instance, record); !why.empty()) {
@@ -451,18 +459,37 @@ private:
         return Step::ok;
     }
 
-    // Streams /eval/<id>/builds into the index inside the open transaction.
-    // `ids` receives the ids streamed, sorted.
+    // One batch of streamed builds in its own short transaction (called by
+    // BuildStager from inside the transfer): the reason it was refused, or
+    // an empty string.
+    std::string write_batch(std::span<const core::BuildRecord> batch) {
+        std::string why;
+        in_transaction(
+            [&] {
+                for (const auto& record : batch) {
+                    why = m_index.put_build(m_state.instance, record);
+                    if (!why.empty()) {
+                        return Step::failed;
+                    }
+                }
+                return Step::ok;
+            },
+            Writes::builds);
+        return why;
+    }
+
+    // Streams /eval/<id>/builds into the index, in batches of short
+    // transactions (BuildStager). `ids` receives the ids streamed, sorted.
     Step stream_eval_builds(int64_t eval_id, std::vector<int64_t>& ids, uint64_t& builds,
                             const std::string& context) {
         const std::string url = m_options.url + "/eval/" + std::to_string(eval_id) + "/builds";
-        BuildStreamSink sink(m_index, m_parser, m_state.instance,
-                             [this](uint64_t n) { report_progress(n); });
+        BuildStager sink(
+            m_parser, BatchLimits{}, [this](auto batch) { return write_batch(batch); },
+            [this](uint64_t n) { report_progress(n); });
         const auto result = m_http.get_json(url, sink);
         if (!result.ok()) {
             return failed_fetch(result, context);
         }
-        sink.release();
         ids = sink.take_ids();
         builds = sink.builds();
         return Step::ok;
@@ -477,33 +504,31 @@ private:
         const auto to_fetch = m_index.builds_to_fetch(m_state.instance, eval.builds);
         const FetchMethod method =
             choose_method(to_fetch.size(), eval.builds.size(), m_options.by_id_max);
-        uint64_t builds = 0;
+        // Everything is fetched first: the streamed builds are in the index
+        // (written batch by batch as they arrived), those fetched by id are
+        // in `records`; then one short transaction writes these and commits
+        // the eval.
+        uint64_t streamed_builds = 0;
+        std::vector<int64_t> streamed;
+        std::vector<int64_t> by_id;
         std::vector<core::BuildRecord> records;
         if (method == FetchMethod::by_id) {
-            // Fetched before the transaction: it is open only to write.
             if (const Step s = fetch_by_id(to_fetch, records, context); s != Step::ok) {
+                return s;
+            }
+        } else {
+            if (const Step s = stream_eval_builds(eval.id, streamed, streamed_builds, context);
+                s != Step::ok) {
+                return s;
+            }
+            if (const Step s = fetch_missing_members(eval, streamed, by_id, records, context);
+                s != Step::ok) {
                 return s;
             }
         }
         const Step step = in_transaction([&] {
-            if (method == FetchMethod::by_id) {
-                if (const Step s = write_records(records, context); s != Step::ok) {
-                    return s;
-                }
-                builds = records.size();
-            } else {
-                std::vector<int64_t> streamed;
-                if (const Step s = stream_eval_builds(eval.id, streamed, builds, context);
-                    s != Step::ok) {
-                    return s;
-                }
-                std::vector<int64_t> by_id;
-                if (const Step s = fetch_missing_members(eval, streamed, by_id, builds, context);
-                    s != Step::ok) {
-                    return s;
-                }
-                merge_ids(fetched, std::move(streamed));
-                merge_ids(fetched, std::move(by_id));
+            if (const Step s = write_records(records, context); s != Step::ok) {
+                return s;
             }
             m_index.put_eval(m_state, eval);
             m_state.newest_eval = std::max(m_state.newest_eval.value_or(0), eval.id);
@@ -518,8 +543,12 @@ private:
         if (step != Step::ok) {
             return step;
         }
+        const uint64_t builds = streamed_builds + records.size();
         if (method == FetchMethod::by_id) {
             merge_ids(fetched, to_fetch);
+        } else {
+            merge_ids(fetched, std::move(streamed));
+            merge_ids(fetched, std::move(by_id));
         }
         ++m_run.steps_done;
         m_outcome.evals++;
@@ -529,12 +558,13 @@ private:
     }
 
     // /eval/<id>/builds should hold every member the listing named; members
-    // it lacks and the index does not know are fetched by id, so that a
-    // committed eval never names a build the index lacks.
-    // `streamed` is sorted; `by_id` receives the ids asked for by id (those
-    // Hydra no longer has included), so that the run asks for none again.
+    // it lacks and the index does not know are fetched by id into `records`
+    // (written with the eval), so that a committed eval never names a build
+    // the index lacks. `streamed` is sorted; `by_id` receives the ids asked
+    // for by id (those Hydra no longer has included), so that the run asks
+    // for none again.
     Step fetch_missing_members(const core::EvalRecord& eval, const std::vector<int64_t>& streamed,
-                               std::vector<int64_t>& by_id, uint64_t& builds,
+                               std::vector<int64_t>& by_id, std::vector<core::BuildRecord>& records,
                                const std::string& context) {
         std::vector<int64_t> absent;
         for (const int64_t id : eval.builds) {
@@ -552,13 +582,11 @@ private:
         m_observer.on_warning(m_name + ": " + context + "/eval/" + std::to_string(eval.id) +
                               "/builds lacks " + std::to_string(missing.size()) +
                               " member build(s); fetching them by id");
-        std::vector<core::BuildRecord> records;
         if (const Step s = fetch_by_id(missing, records, context); s != Step::ok) {
             return s;
         }
         by_id = std::move(missing);
-        builds += records.size();
-        return write_records(records, context);
+        return Step::ok;
     }
 
     // The ingested evals that hold pending builds, newest first, until every
@@ -618,19 +646,18 @@ private:
             }
             uint64_t builds = 0;
             const std::string context = "re-check of eval " + std::to_string(eval_id) + ": ";
-            const Step step = in_transaction([&] {
-                std::vector<int64_t> ids;
-                if (const Step s = stream_eval_builds(eval_id, ids, builds, context);
-                    s != Step::ok) {
-                    return s;
-                }
-                if (eval_id == m_state.newest_eval) {
+            std::vector<int64_t> ids;
+            if (const Step s = stream_eval_builds(eval_id, ids, builds, context); s != Step::ok) {
+                return s;
+            }
+            if (eval_id == m_state.newest_eval) {
+                const Step step = in_transaction([&] {
                     m_state.rechecked_at = m_options.now;
+                    return Step::ok;
+                });
+                if (step != Step::ok) {
+                    return step;
                 }
-                return Step::ok;
-            });
-            if (step != Step::ok) {
-                return step;
             }
             ++m_run.steps_done;
             m_outcome.rechecked += builds;

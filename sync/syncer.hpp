@@ -2,11 +2,14 @@
 
 #include "index/index.hpp"
 #include "sync/http.hpp"
+#include "sync/hydra_json.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +85,77 @@ uint64_t request_cap(uint64_t budget, size_t by_id_max, int max_tries);
 // A "next" value of the evals listing that may be followed: "?page=<digits>".
 bool is_page_query(std::string_view next);
 
+// --- staging ------------------------------------------------------------
+
+// How much a sync stages in memory before it writes it, at most. Each
+// write is one short transaction, and a `record` waits for at most one. A
+// commit costs more than its rows: it writes every page its builds touch
+// in the two indexes keyed by random hashes (drv, output), at 250,000
+// builds most of them (15-20 MB), so fewer, larger batches cost less; but
+// a larger batch holds the lock longer. First sync of a 250,000-build eval
+// from bench/static_hydra.py on 2 busy cores (CPU s; longest `record` run
+// in a loop meanwhile): one transaction 4.3 (4-6 s); batches of 4,096
+// builds 8.5; 8,192 6.4-8.6 (0.35-0.45 s); 16,384 5.5-7.6 (0.47-0.68 s).
+// 8,192 builds of records take about 5 MB.
+struct BatchLimits {
+    size_t builds = 8'192;
+    size_t bytes = 32 << 20; // of JSON elements: bounds memory whatever their size
+};
+
+// The sink of a streamed array of builds (GET /eval/<id>/builds). Each
+// element is parsed and checked (index::Index::check_build) as it arrives
+// and staged; when the batch is full (BatchLimits), and once at the end of
+// the answer, the staged batch goes to `write_batch`, which writes it in
+// one short transaction and returns why it could not (or an empty string).
+// So no write transaction is ever open while the answer is awaited, and
+// memory is bounded by the batch, whatever the answer's size.
+//
+// Builds are facts independent of evals: a batch may be written before the
+// request fails, and a retried request (reset()) writes its builds again.
+// The eval that names them is committed by the caller, after every build
+// is in. A bad element (or a refused batch) stops the transfer; error()
+// names the element.
+class BuildStager : public BodySink {
+public:
+    using WriteBatch = std::function<std::string(std::span<const core::BuildRecord>)>;
+    using OnBuild = std::function<void(uint64_t builds)>; // after each build staged
+
+    BuildStager(JsonParser& parser, BatchLimits limits, WriteBatch write_batch,
+                OnBuild on_build = {});
+    BuildStager(const BuildStager&) = delete; // the splitter calls back into this object
+    BuildStager& operator=(const BuildStager&) = delete;
+
+    void reset() override;
+    bool write(std::string_view chunk) override;
+    // Checks that the answer was one complete array, then writes the rest.
+    bool finish() override;
+    std::string error() const override { return m_error; }
+
+    uint64_t builds() const { return m_builds; }   // elements of this try
+    uint64_t batches() const { return m_batches; } // batches written by this try
+    // The ids of the builds of this try, sorted, without repeats; once.
+    std::vector<int64_t> take_ids();
+
+private:
+    bool on_element(std::string_view element);
+    bool flush();
+
+    JsonParser& m_parser;
+    BatchLimits m_limits;
+    WriteBatch m_write_batch;
+    OnBuild m_on_build;
+    ArraySplitter m_splitter;
+    // The first m_staged_count are staged; records are reused from batch
+    // to batch (their strings keep their capacity).
+    std::vector<core::BuildRecord> m_staged;
+    size_t m_staged_count = 0;
+    size_t m_staged_bytes = 0;
+    std::string m_error;
+    uint64_t m_builds = 0;
+    uint64_t m_batches = 0;
+    std::vector<int64_t> m_ids; // in document order until take_ids()
+};
+
 // --- running ------------------------------------------------------------
 
 // What the sync reports while it runs; the CLI prints it. Library code
@@ -128,9 +202,14 @@ struct SyncSummary {
 };
 
 // Syncs every jobset in options; one jobset's failure does not stop the
-// others. Each eval is committed in one transaction together with the
-// jobset's state, and so is each re-check step; a failure or a stop rolls
-// back the step in progress and nothing else. Throws hs::Error only for
+// others. No write transaction ever waits on the network: answers are
+// fetched (by id) or staged (BuildStager) first, then written in short
+// transactions, so `record`, `forget` and lookups never wait for a sync
+// for long. Builds may be written before their eval; an eval's membership
+// is committed in one transaction together with the jobset's state, after
+// every build it names is in the index (a committed eval never names a
+// build the index lacks). A failure or a stop leaves the eval in progress
+// uncommitted and every earlier one complete. Throws hs::Error only for
 // index failures (disk full, ...).
 SyncSummary run_sync(index::Index& index, HttpClient& http, const SyncOptions& options,
                      SyncObserver& observer);

@@ -838,7 +838,7 @@ bool Index::has_eval(int64_t instance, int64_t eval_id) {
     return use.next();
 }
 
-std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
+std::string Index::check_build(const core::BuildRecord& build) {
     if (build.id <= 0 || build.id > k_id_mask) {
         return "build id " + std::to_string(build.id) + " out of range";
     }
@@ -847,6 +847,24 @@ std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
     if (!drv || !drv->is_drv()) {
         return "build " + std::to_string(build.id) + ": invalid drvpath " + quote(build.drvpath) +
                (why.empty() ? "" : ": " + why);
+    }
+    for (const auto& [name, path] : build.outputs) {
+        if (!path.empty() && !core::is_store_path(path, &why)) {
+            return "build " + std::to_string(build.id) + ": invalid output path " + quote(path) +
+                   ": " + why;
+        }
+    }
+    return {};
+}
+
+std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
+    if (auto why = check_build(build); !why.empty()) {
+        return why;
+    }
+    std::string why;
+    const auto drv = core::parse_store_path(build.drvpath, &why);
+    if (!drv) {
+        return "build " + std::to_string(build.id) + ": invalid drvpath: " + why;
     }
     const std::string project = stored(build.project);
     const std::string jobset = stored(build.jobset);

@@ -148,8 +148,14 @@ public:
     // Hydra ids of the jobset's ingested evals, newest first.
     std::vector<int64_t> eval_ids(int64_t jobset_row);
 
-    // Writes; call inside a Transaction on database(). put_build returns an
-    // empty string, or why the record was refused (e.g. an invalid drvpath).
+    // Why put_build would refuse the record (an id out of range, an invalid
+    // drvpath or output path), or an empty string. Pure: a sync checks each
+    // build as it arrives, before it stages the build for writing.
+    static std::string check_build(const core::BuildRecord& build);
+    // Writes; call inside a Transaction on database(), and keep it short:
+    // `record` and `forget` wait for it (no write transaction ever waits on
+    // the network). put_build returns an empty string, or why the record
+    // was refused (check_build).
     std::string put_build(int64_t instance, const core::BuildRecord& build);
     void put_eval(const JobsetState& jobset, const core::EvalRecord& eval);
     void set_jobset_state(const JobsetState& state);

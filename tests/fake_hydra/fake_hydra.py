@@ -482,6 +482,8 @@ def parse_fault(raw: Any) -> dict:
     count = int(raw.get("count", 1))
     rule = dict(raw)
     rule.update(kind=kind, regex=regex, remaining=count, skip=int(raw.get("skip", 0)), fired=0)
+    if kind == "slow":
+        rule["sent"] = 0  # body bytes sent so far, for tests that act mid-answer
     if kind == "status" and "status" not in raw:
         raise ValueError("fault kind 'status' needs param 'status'")
     ids = raw.get("ids")
@@ -960,7 +962,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if kind == "slow":
             rate = max(1, int(rule.get("bytes_per_sec", 200)))
-            self.send(resp, record, method, rate=rate)
+            self.send(resp, record, method, rate=rate, rule=rule)
             return
         raise AssertionError(f"unhandled fault kind {kind}")
 
@@ -980,7 +982,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.connection.close()
 
     def send(self, resp: Response, record: dict, method: str,
-             limit: int | None = None, rate: int | None = None) -> None:
+             limit: int | None = None, rate: int | None = None,
+             rule: dict | None = None) -> None:
         record["status"] = resp.status
         self.send_response(resp.status)
         names = {name.lower() for name, _ in resp.headers}
@@ -1003,14 +1006,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 record["bytes"] += len(chunk)
                 budget -= len(chunk)
                 continue
+            # The first `after_bytes` of the body at once, then the drip.
+            fast = max(0, int(rule.get("after_bytes", 0)) - record["bytes"]) if rule else 0
             step = max(1, rate // 20)
-            for i in range(0, len(chunk), step):
-                piece = chunk[i:i + step]
+            at = 0
+            while at < len(chunk):
+                drip = fast <= 0
+                piece = chunk[at:at + (step if drip else fast)]
+                at += len(piece)
+                fast -= len(piece)
                 self.wfile.write(piece)
                 self.wfile.flush()
                 record["bytes"] += len(piece)
                 budget -= len(piece)
-                time.sleep(len(piece) / rate)
+                if rule is not None:
+                    with self.state.lock:
+                        rule["sent"] += len(piece)
+                if drip:
+                    time.sleep(len(piece) / rate)
         self.wfile.flush()
 
     # -- control API -----------------------------------------------------------

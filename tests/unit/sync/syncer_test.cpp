@@ -6,7 +6,9 @@
 #include <limits>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hs::sync {
@@ -202,6 +204,217 @@ TEST(IsPageQuery, AcceptsOnlyPageNumbers) {
     EXPECT_FALSE(is_page_query("https://evil.example/?page=2"));
     EXPECT_FALSE(is_page_query("?page=123456789012345"));
     EXPECT_FALSE(is_page_query(""));
+}
+
+// ---------------------------------------------------------------------------
+// BuildStager
+
+// A build element whose drv and output paths are valid store paths.
+std::string build_json(int64_t id, const std::string& drvpath = {}, const std::string& out = {}) {
+    const std::string hash = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" + std::to_string(10 + id % 90);
+    return R"({"id":)" + std::to_string(id) + R"(,"finished":1,"buildstatus":0,"drvpath":")" +
+           (drvpath.empty() ? "/nix/store/" + hash + "-x.drv" : drvpath) +
+           R"(","project":"p","jobset":"j","job":"x","system":"s","buildoutputs":{"out":)" +
+           R"({"path":")" + (out.empty() ? "/nix/store/" + hash + "-x" : out) + R"("}}})";
+}
+
+std::string array_of(const std::vector<std::string>& elements) {
+    std::string out = "[";
+    for (size_t i = 0; i < elements.size(); ++i) {
+        out += (i ? "," : "") + elements[i];
+    }
+    return out + "]";
+}
+
+std::string builds_array(const std::vector<int64_t>& ids) {
+    std::vector<std::string> elements;
+    for (const int64_t id : ids) {
+        elements.push_back(build_json(id));
+    }
+    return array_of(elements);
+}
+
+// Records what BuildStager hands over: the ids of each batch, and how many
+// builds had been staged in all when it came.
+struct BatchLog {
+    std::vector<std::vector<int64_t>> batches;
+    std::vector<uint64_t> staged_when_written;
+    uint64_t staged = 0;
+    std::string refuse; // returned by write_batch
+
+    BuildStager stager(JsonParser& parser, size_t batch_size, size_t batch_bytes = 1 << 20) {
+        return BuildStager(
+            parser, BatchLimits{batch_size, batch_bytes},
+            [this](std::span<const core::BuildRecord> batch) {
+                std::vector<int64_t> ids;
+                for (const auto& record : batch) {
+                    ids.push_back(record.id);
+                }
+                batches.push_back(ids);
+                staged_when_written.push_back(staged);
+                return refuse;
+            },
+            [this](uint64_t builds) { staged = builds; });
+    }
+};
+
+// Feeds text in chunks of `size` bytes; false as soon as write() refuses.
+bool feed(BuildStager& stager, std::string_view text, size_t size) {
+    for (size_t at = 0; at < text.size(); at += size) {
+        if (!stager.write(text.substr(at, size))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+TEST(BuildStager, WritesEachFullBatchWhileTheAnswerArrivesAndTheRestAtTheEnd) {
+    JsonParser parser;
+    BatchLog log;
+    auto stager = log.stager(parser, 3);
+    stager.reset();
+    ASSERT_TRUE(feed(stager, builds_array({7, 3, 9, 1, 4, 8, 2}), 17)) << stager.error();
+    // Two full batches were written from inside write(), each as soon as
+    // it was full: the answer is never awaited with a batch pending.
+    EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{7, 3, 9}, {1, 4, 8}}));
+    EXPECT_EQ(log.staged_when_written, (std::vector<uint64_t>{3, 6}));
+    ASSERT_TRUE(stager.finish()) << stager.error();
+    EXPECT_EQ(log.batches.back(), std::vector<int64_t>{2});
+    EXPECT_EQ(stager.builds(), 7U);
+    EXPECT_EQ(stager.batches(), 3U);
+    EXPECT_EQ(stager.take_ids(), (std::vector<int64_t>{1, 2, 3, 4, 7, 8, 9}));
+}
+
+TEST(BuildStager, NoBatchIsLargerThanTheBatchSize) {
+    JsonParser parser;
+    BatchLog log;
+    auto stager = log.stager(parser, 4);
+    stager.reset();
+    std::vector<int64_t> ids;
+    for (int64_t id = 1; id <= 41; ++id) {
+        ids.push_back(id);
+    }
+    // One chunk holding the whole answer still gives batches of 4.
+    ASSERT_TRUE(feed(stager, builds_array(ids), 1 << 20));
+    ASSERT_TRUE(stager.finish());
+    ASSERT_EQ(log.batches.size(), 11U);
+    for (const auto& batch : log.batches) {
+        EXPECT_LE(batch.size(), 4U);
+    }
+    EXPECT_EQ(log.batches.back().size(), 1U);
+}
+
+TEST(BuildStager, LargeElementsFillABatchBeforeItsCount) {
+    JsonParser parser;
+    BatchLog log;
+    const size_t size = build_json(1).size();
+    auto stager = log.stager(parser, 1000, 3 * size);
+    stager.reset();
+    ASSERT_TRUE(feed(stager, builds_array({1, 2, 3, 4, 5, 6, 7}), 100));
+    ASSERT_TRUE(stager.finish());
+    EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{1, 2, 3}, {4, 5, 6}, {7}}));
+}
+
+TEST(BuildStager, AStagedRecordKeepsNothingOfTheBuildBeforeIt) {
+    // Records are reused from batch to batch: a build without status,
+    // times or outputs must not inherit those of the build staged before.
+    JsonParser parser;
+    std::vector<core::BuildRecord> written;
+    BuildStager stager(parser, BatchLimits{1, 1 << 20}, [&](auto batch) {
+        written.insert(written.end(), batch.begin(), batch.end());
+        return std::string();
+    });
+    stager.reset();
+    const std::string bare = R"({"id":2,"finished":0,"buildstatus":null,"drvpath":)"
+                             R"("/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-y.drv",)"
+                             R"("project":"p","jobset":"j","job":"y","system":"s"})";
+    const std::string timed =
+        build_json(1).substr(0, build_json(1).size() - 1) + R"(,"starttime":5,"stoptime":6})";
+    ASSERT_TRUE(feed(stager, array_of({timed, bare}), 9)) << stager.error();
+    ASSERT_TRUE(stager.finish());
+    ASSERT_EQ(written.size(), 2U);
+    EXPECT_EQ(written[0].stoptime, 6);
+    EXPECT_EQ(written[0].outputs.size(), 1U);
+    EXPECT_EQ(written[1].id, 2);
+    EXPECT_FALSE(written[1].finished);
+    EXPECT_FALSE(written[1].buildstatus.has_value());
+    EXPECT_FALSE(written[1].starttime.has_value());
+    EXPECT_FALSE(written[1].stoptime.has_value());
+    EXPECT_TRUE(written[1].outputs.empty());
+    EXPECT_EQ(written[1].job, "y");
+}
+
+TEST(BuildStager, AnEmptyAnswerWritesNothing) {
+    JsonParser parser;
+    BatchLog log;
+    auto stager = log.stager(parser, 3);
+    stager.reset();
+    ASSERT_TRUE(feed(stager, " [ ] ", 1));
+    ASSERT_TRUE(stager.finish());
+    EXPECT_TRUE(log.batches.empty());
+    EXPECT_EQ(stager.builds(), 0U);
+}
+
+TEST(BuildStager, ATruncatedAnswerDoesNotWriteItsStagedTail) {
+    JsonParser parser;
+    BatchLog log;
+    auto stager = log.stager(parser, 3);
+    stager.reset();
+    const std::string text = builds_array({1, 2, 3, 4, 5});
+    ASSERT_TRUE(feed(stager, text.substr(0, text.size() - 1), 64));
+    EXPECT_FALSE(stager.finish());
+    EXPECT_FALSE(stager.error().empty());
+    EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{1, 2, 3}}));
+}
+
+TEST(BuildStager, ResetStartsOverWithoutTheStagedBuildsOfTheFailedTry) {
+    JsonParser parser;
+    BatchLog log;
+    auto stager = log.stager(parser, 3);
+    stager.reset();
+    const std::string first = builds_array({1, 2, 3, 4, 5});
+    ASSERT_TRUE(feed(stager, first.substr(0, first.size() - 1), 64)); // connection lost
+    ASSERT_EQ(log.batches.size(), 1U);
+    stager.reset(); // the retry
+    ASSERT_TRUE(feed(stager, builds_array({1, 2, 3, 4, 6}), 64));
+    ASSERT_TRUE(stager.finish());
+    // Builds 4 and 5 of the failed try were staged, never written; the
+    // retry writes its own builds, the first three again (upserts).
+    EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{1, 2, 3}, {1, 2, 3}, {4, 6}}));
+    EXPECT_EQ(stager.builds(), 5U);
+    EXPECT_EQ(stager.batches(), 2U);
+    EXPECT_EQ(stager.take_ids(), (std::vector<int64_t>{1, 2, 3, 4, 6}));
+}
+
+TEST(BuildStager, AnInvalidBuildStopsTheTransferBeforeItIsStaged) {
+    JsonParser parser;
+    for (const auto& bad : {build_json(2, "/nix/store/eeee-x.drv"),
+                            build_json(2, "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x"),
+                            build_json(2, {}, "/tmp/x"), build_json(0), std::string("17")}) {
+        BatchLog log;
+        auto stager = log.stager(parser, 1);
+        stager.reset();
+        EXPECT_FALSE(feed(stager, array_of({build_json(1), bad, build_json(3)}), 7)) << bad;
+        EXPECT_TRUE(stager.error().starts_with("element 2: ")) << stager.error();
+        // The build before it was written (batches of 1), the bad one never.
+        EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{1}})) << bad;
+    }
+}
+
+TEST(BuildStager, ARefusedBatchStopsTheTransferAndNamesItsElements) {
+    JsonParser parser;
+    BatchLog log;
+    log.refuse = "no room";
+    auto stager = log.stager(parser, 2);
+    stager.reset();
+    EXPECT_FALSE(feed(stager, builds_array({1, 2, 3}), 1024));
+    EXPECT_EQ(stager.error(), "elements 1-2 not written: no room");
+    log.refuse.clear();
+    stager.reset();
+    ASSERT_TRUE(feed(stager, builds_array({1, 2, 3}), 1024));
+    log.refuse = "disk full";
+    EXPECT_FALSE(stager.finish());
+    EXPECT_EQ(stager.error(), "elements 3-3 not written: disk full");
 }
 
 } // namespace
