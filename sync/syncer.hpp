@@ -1,6 +1,7 @@
 #pragma once
 
 #include "index/index.hpp"
+#include "sync/array_splitter.hpp"
 #include "sync/http.hpp"
 #include "sync/hydra_json.hpp"
 
