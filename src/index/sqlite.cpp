@@ -34,6 +34,9 @@ std::string describe(sqlite3* db, int rc) {
         // -shm file next to it.
         message += " (the index or its directory is not writable)";
     }
+    if (primary == SQLITE_BUSY) {
+        message += " (another process held the index's write lock for more than 10 s)";
+    }
     return message;
 }
 
@@ -41,17 +44,11 @@ std::string describe(sqlite3* db, int rc) {
 // is a missing index (exit 5), anything else a failure.
 [[noreturn]] void throw_error(sqlite3* db, std::string_view path, int rc, std::string_view what) {
     const std::string message = describe(db, rc);
-    const int primary = rc & 0xff;
-    ExitCode code = ExitCode::failure;
-    // The file cannot serve as an index: lookups exit as for a missing one.
-    // A write refused because the index or its directory is not writable is
-    // the same for record, forget and sync ("cannot be opened" for writing);
-    // it is never 1, the code for a failure found.
-    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT || primary == SQLITE_CANTOPEN ||
-        primary == SQLITE_READONLY) {
-        code = ExitCode::no_index;
-    }
-    throw Error(std::string(path) + ": " + std::string(what) + ": " + message, code);
+    // Whatever SQLite refused (a damaged or foreign file, a file or directory
+    // the user cannot write, a write lock held past the busy timeout, a full
+    // disk), the index could not be used: exit 5, as the contract says for
+    // every command. Never 1, the code for "a failure was found".
+    throw Error(std::string(path) + ": " + std::string(what) + ": " + message, ExitCode::no_index);
 }
 
 // A statement's error. The statement's connection and file name are asked

@@ -10,6 +10,7 @@ Run: cd tests/integration && HS_BIN=.../hydra-status python3 -m unittest -v test
 from __future__ import annotations
 
 import os
+import sqlite3
 import shutil
 import tempfile
 import unittest
@@ -117,3 +118,28 @@ class RecordTest(HsTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LockedIndexTest(HsTestCase):
+    """A write lock held past SQLite's busy timeout (10 s) is the index that
+    cannot be used (exit 5), never 1, the code for a failure found."""
+
+    def test_record_and_forget_exit_5_while_another_writer_holds_the_lock(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(TEMPLATE["db"] + suffix):
+                shutil.copy(TEMPLATE["db"] + suffix, self.db + suffix)
+        writer = sqlite3.connect(self.db, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            for command in (["record", "--failed", TEMPLATE["good"]],
+                            ["forget", TEMPLATE["good"]]):
+                with self.subTest(command=command[0]):
+                    proc = self.hs(command)
+                    self.assertExit(proc, 5)
+                    self.assertIn(self.db, proc.stderr)
+                    self.assertIn("write lock", proc.stderr)
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        proc = self.hs(["record", "--failed", TEMPLATE["good"]])
+        self.assertExit(proc, 0)
