@@ -414,6 +414,8 @@ class State:
     def __init__(self, dataset_raw: Any, seed: int, log_path: str | None,
                  gzip_on: bool, etag_on: bool) -> None:
         self.lock = threading.Lock()
+        # Notified when a request's record is added (see log_records).
+        self.recorded = threading.Condition(self.lock)
         self.dataset = Dataset(dataset_raw)
         self.phase_number = self.dataset.initial_phase
         self.faults: list[dict] = []
@@ -449,6 +451,16 @@ class State:
                 return rule
         return None
 
+    def log_records(self) -> list[dict]:
+        """The log, once every request that arrived before is in it. A client
+        has its answer as soon as the last byte is sent, before the thread
+        that sent it adds the record, so a client that asks for the log right
+        after an answer could miss that request. A request still being
+        answered (a slow one) is waited for at most a second."""
+        with self.lock:
+            self.recorded.wait_for(lambda: len(self.records) >= self.arrivals, timeout=1.0)
+            return list(self.records)
+
     def next_seq(self) -> int:
         """The number of a request that just arrived (1 after a log/clear)."""
         with self.lock:
@@ -464,6 +476,7 @@ class State:
             while at > 0 and self.records[at - 1]["seq"] > record["seq"]:
                 at -= 1
             self.records.insert(at, record)
+            self.recorded.notify_all()
             if self.log_file:
                 self.log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self.log_file.flush()
@@ -1046,9 +1059,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         try:
             if method == "GET" and path == "/_control/log":
-                with st.lock:
-                    records = list(st.records)
-                self.control_answer(200, records)
+                self.control_answer(200, st.log_records())
             elif method == "POST" and path == "/_control/log/clear":
                 with st.lock:
                     st.records.clear()
