@@ -28,8 +28,8 @@ std::pair<std::string, int> split_file_origin(const std::string& origin) {
 }
 
 // A setting's value as shown: credentials in the url never are.
-std::string shown(const Settings& settings, const std::string& key) {
-    const auto& value = settings.get(key);
+std::string shown(const Settings& settings, std::string_view key) {
+    const auto& value = settings.text(key);
     return key == "url" ? core::redact_url(value) : value;
 }
 
@@ -100,17 +100,6 @@ void append_wrapped(std::string& out, std::string_view text, size_t indent,
         out += piece + "\n";
         first = false;
     }
-}
-
-// Every setting whose value is not valid for it: key -> why.
-std::map<std::string, std::string> problems_of(const Settings& settings) {
-    std::map<std::string, std::string> problems;
-    for (const auto& spec : setting_specs()) {
-        if (auto why = setting_problem(spec.key, settings.get(spec.key)); !why.empty()) {
-            problems.emplace(spec.key, std::move(why));
-        }
-    }
-    return problems;
 }
 
 // Says on stderr what is wrong with each flagged value; the exit code.
@@ -227,18 +216,16 @@ int config_command(Context& ctx) {
                 out += std::string(spec.key) + "\n";
             }
         } else if (ctx.json) {
-            show_json(ctx.settings, problems_of(ctx.settings), out);
+            show_json(ctx.settings, ctx.settings.problems(), out);
         } else {
-            show_human(ctx.settings, problems_of(ctx.settings), out);
+            show_human(ctx.settings, ctx.settings.problems(), out);
         }
     } else if (sub == "get") {
         if (ctx.args.size() != 2) {
             throw UsageError("config get: expected one KEY");
         }
         const auto& key = ctx.args[1];
-        const auto& specs = setting_specs();
-        if (std::none_of(specs.begin(), specs.end(),
-                         [&](const SettingSpec& spec) { return key == spec.key; })) {
+        if (!find_setting(key)) {
             throw UsageError("config get: unknown key " + quote(key) +
                              " (see 'hydra-status config show')");
         }
@@ -251,12 +238,13 @@ int config_command(Context& ctx) {
     // A value that is not valid is shown and marked, then named on stderr:
     // exit 2, as the command that reads it would.
     if (sub == "show") {
-        return report_problems(ctx.settings, problems_of(ctx.settings));
+        return report_problems(ctx.settings, ctx.settings.problems());
     }
     if (sub == "get") {
         std::map<std::string, std::string> problems;
-        if (auto why = setting_problem(ctx.args[1], ctx.settings.get(ctx.args[1])); !why.empty()) {
-            problems.emplace(ctx.args[1], std::move(why));
+        if (const auto found = ctx.settings.problems().find(ctx.args[1]);
+            found != ctx.settings.problems().end()) {
+            problems.insert(*found);
         }
         return report_problems(ctx.settings, problems);
     }
@@ -270,11 +258,11 @@ void jobsets_options(po::options_description& desc) {
 int jobsets_command(Context& ctx) {
     const bool complete = ctx.options.count("complete") > 0;
     std::set<std::string> names;
-    for (const auto& name : ctx.settings.get_list("jobsets")) {
-        names.insert(name);
+    for (const auto& name : ctx.settings.values().jobsets) {
+        names.insert(name.text());
     }
     try {
-        auto index = index::Index::open_read_only(ctx.settings.get("db"));
+        auto index = index::Index::open_read_only(ctx.settings.values().db);
         for (const auto& info : index.jobsets()) {
             names.insert(info.state.project + ":" + info.state.name);
         }

@@ -28,8 +28,8 @@ core::StorePath parse_drv(const std::string& text) {
 }
 
 index::Index open_for_writing(const Settings& settings) {
-    const std::string db = settings.get("db");
-    if (settings.origin("db") == "default") {
+    const std::string& db = settings.values().db;
+    if (settings.origin_kind("db") == OriginKind::default_value) {
         std::filesystem::create_directories(std::filesystem::path(db).parent_path());
     }
     return index::Index::open_read_write(db);
@@ -126,7 +126,7 @@ int info_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("info takes no arguments");
     }
-    auto index = index::Index::open_read_only(ctx.settings.get("db"));
+    auto index = index::Index::open_read_only(ctx.settings.values().db);
     const auto jobsets = index.jobsets();
     struct stat st {};
     int64_t size = 0;
