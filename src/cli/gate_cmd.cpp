@@ -334,7 +334,7 @@ int gate_command(Context& ctx) {
         const int64_t ttl =
             std::chrono::duration_cast<std::chrono::seconds>(settings.local_ttl).count();
         run.emplace(*index, ctx.json, now - ttl,
-                    HumanStyle{use_color(), now, output_width(), false});
+                    HumanStyle{.color = use_color(), .now = now, .width = output_width()});
     }
     // Drvs that cannot be read are reported after the others were checked
     // (exit 2), as lookup answers every valid key beside a malformed one.

@@ -361,12 +361,14 @@ int lookup_command(Context& ctx) {
     const int64_t now = unix_now();
     const int64_t stale_after = seconds(settings.stale_after);
     const bool all = ctx.options.count("all") > 0;
-    LookupRun run(LookupSetup{.index = index ? &*index : nullptr,
-                              .json = ctx.json,
-                              .all = all,
-                              .local_not_before = now - seconds(settings.local_ttl),
-                              .stale_before = stale_after > 0 ? now - stale_after : 0,
-                              .style = HumanStyle{use_color(), now, output_width(), all}});
+    LookupRun run(LookupSetup{
+        .index = index ? &*index : nullptr,
+        .json = ctx.json,
+        .all = all,
+        .local_not_before = now - seconds(settings.local_ttl),
+        .stale_before = stale_after > 0 ? now - stale_after : 0,
+        .style =
+            HumanStyle{.color = use_color(), .now = now, .width = output_width(), .history = all}});
     run.tally = tally;
     if (job) {
         answer_job(run, *job);
