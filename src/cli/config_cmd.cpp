@@ -23,19 +23,12 @@ namespace {
 // Human output is laid out for this many columns.
 constexpr size_t k_columns = 80;
 
-// Columns a UTF-8 text takes (one per code point).
-size_t width_of(std::string_view text) {
-    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }));
-}
-
 std::string spaces(size_t n) {
     return std::string(n, ' ');
 }
 
 std::string pad_right(const std::string& text, size_t width) {
-    const auto used = width_of(text);
+    const auto used = display_width(text);
     return used >= width ? text : text + spaces(width - used);
 }
 
@@ -107,8 +100,8 @@ void show_human(const Settings& settings, std::string& out) {
     size_t key_width = 3;
     size_t value_width = 5;
     for (const auto& spec : setting_specs()) {
-        key_width = std::max(key_width, width_of(spec.key));
-        const auto value_columns = width_of(shown_value(settings, spec.key));
+        key_width = std::max(key_width, display_width(spec.key));
+        const auto value_columns = display_width(shown_value(settings, spec.key));
         if (value_columns <= k_value_column_max) {
             value_width = std::max(value_width, value_columns);
         }
@@ -119,8 +112,8 @@ void show_human(const Settings& settings, std::string& out) {
     for (const auto& spec : setting_specs()) {
         const auto value = shown_value(settings, spec.key);
         const auto& origin = settings.origin(spec.key);
-        const auto origin_columns = width_of(origin);
-        if (width_of(value) <= value_width && origin_at + origin_columns <= k_columns) {
+        const auto origin_columns = display_width(origin);
+        if (display_width(value) <= value_width && origin_at + origin_columns <= k_columns) {
             out += pad_right(spec.key, key_width) + "  " + pad_right(value, value_width) + "  " +
                    origin + "\n";
         } else {
@@ -167,7 +160,7 @@ std::string shown_value(const Settings& settings, std::string_view key) {
 
 std::vector<std::string> wrap_columns(std::string_view text, size_t width) {
     std::vector<std::string> pieces;
-    while (width_of(text) > width) {
+    while (display_width(text) > width) {
         size_t cut = 0; // bytes of the first `width` columns
         size_t columns = 0;
         size_t soft_cut = 0; // after the last '/' or blank in them
