@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/text.hpp" // quote() and printable(), for the messages
+
 #include <stdexcept>
 #include <string>
 
@@ -34,17 +36,5 @@ class UsageError : public Error {
 public:
     explicit UsageError(const std::string& message) : Error(message, ExitCode::usage) {}
 };
-
-// Quotes a value for a message: 'value', with control bytes (C0, DEL, C1)
-// and bytes that are not well-formed UTF-8 shown as \xNN, so that hostile
-// input cannot garble a terminal and every message is valid UTF-8. Shows at
-// most 300 bytes of the value, then "...".
-std::string quote(std::string_view value);
-
-// The same escaping without quotes or a length limit by default: control
-// characters (C0, DEL, C1) and bytes that are not UTF-8 become \xNN, so the
-// text is safe to print on a terminal. For strings from Hydra that the index
-// keeps (job, system, ...).
-std::string printable(std::string_view value, size_t max_bytes = std::string_view::npos);
 
 } // namespace hs

@@ -193,16 +193,15 @@ void migrate(Database& db) {
 } // namespace
 
 std::string BuildRow::drv_basename() const {
-    return core::nix32_encode(drv_hash) + "-" + drv_name + ".drv";
+    return core::format_basename(drv_hash, drv_name, core::k_drv_suffix);
 }
 
 std::string BuildRow::drv_path() const {
-    return std::string(core::k_store_dir) + "/" + drv_basename();
+    return core::format_store_path(drv_hash, drv_name, core::k_drv_suffix);
 }
 
 std::string LocalFailure::drv_path() const {
-    return std::string(core::k_store_dir) + "/" + core::nix32_encode(drv_hash) + "-" + drv_name +
-           ".drv";
+    return core::format_store_path(drv_hash, drv_name, core::k_drv_suffix);
 }
 
 // A statement prepared on first use: a lookup needs two or three of them,
