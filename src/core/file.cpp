@@ -16,11 +16,14 @@ void Fd::reset(int fd) noexcept {
     m_fd = fd;
 }
 
+std::string errno_text(int error) {
+    return std::generic_category().message(error);
+}
+
 namespace {
 
 Unexpected failure(int error) {
-    // Not strerror(), which is not safe on several threads.
-    return Unexpected{std::generic_category().message(error), error};
+    return Unexpected{errno_text(error), error};
 }
 
 } // namespace

@@ -39,6 +39,10 @@ private:
     int m_fd = -1;
 };
 
+// The system's text for an errno ("No such file or directory"), as
+// strerror() gives it but safe on several threads.
+std::string errno_text(int error);
+
 // The whole content of a file, read to its end (so a pipe such as
 // <(command) works too). On failure, error() is the system's text
 // (as strerror's) and error_code() the errno: ENOENT and ENOTDIR when it does not

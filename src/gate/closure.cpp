@@ -19,7 +19,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -39,11 +38,6 @@ std::string shown(std::string_view path) {
     return std::string(path);
 }
 
-// The current errno as text; strerror() is not safe on several threads.
-std::string errno_text() {
-    return std::generic_category().message(errno);
-}
-
 [[noreturn]] void fail(const std::string& message) {
     throw Error(message, ExitCode::usage);
 }
@@ -59,7 +53,7 @@ bool is_inside(std::string_view real_path, const std::string& real_root) {
 std::string real_path_of(const std::string& path) {
     char* real = ::realpath(path.c_str(), nullptr);
     if (!real) {
-        fail(shown(path) + ": " + errno_text());
+        fail(shown(path) + ": " + errno_text(errno));
     }
     std::string out = real;
     std::free(real);
@@ -136,7 +130,7 @@ std::string_view read_drv_file(const std::string& path, std::string& buffer,
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
         const bool absent = errno == ENOENT || errno == ENOTDIR;
-        std::string message = errno_text();
+        std::string message = errno_text(errno);
         message = shown(path) + ": " + message;
         if (absent && missing) {
             message += store_root_hint(*missing, path);
@@ -173,7 +167,7 @@ std::string_view read_open_drv(int fd, const std::string& path, std::string& buf
             continue;
         }
         if (got <= 0) {
-            fail(shown(path) + ": " + (got < 0 ? errno_text() : "file shrank while reading"));
+            fail(shown(path) + ": " + (got < 0 ? errno_text(errno) : "file shrank while reading"));
         }
         done += static_cast<size_t>(got);
     }

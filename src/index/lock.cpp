@@ -1,6 +1,7 @@
 #include "index/lock.hpp"
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/text.hpp"
 
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <string>
 #include <thread>
 
@@ -66,8 +66,7 @@ ReadLock::ReadLock(const std::string& index_path) {
     // O_NONBLOCK: a FIFO given as the index must not hang the open.
     m_fd.reset(::open(index_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!m_fd.valid()) {
-        throw Error(index_path + ": cannot open index: " + std::strerror(errno),
-                    ExitCode::no_index);
+        throw Error(index_path + ": cannot open index: " + errno_text(errno), ExitCode::no_index);
     }
     struct stat st {};
     if (::fstat(m_fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -113,7 +112,7 @@ SyncLock::SyncLock(const std::string& index_path) {
     const std::string path = index_path + ".lock";
     m_fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!m_fd.valid()) {
-        throw Error(path + ": cannot open lock file: " + std::strerror(errno));
+        throw Error(path + ": cannot open lock file: " + errno_text(errno));
     }
     if (::flock(m_fd.get(), LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
@@ -127,7 +126,7 @@ SyncLock::SyncLock(const std::string& index_path) {
             throw Error("another sync (pid " + pid + ") is writing " + index_path,
                         ExitCode::locked);
         }
-        throw Error(path + ": cannot lock: " + std::strerror(err));
+        throw Error(path + ": cannot lock: " + errno_text(err));
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(m_fd.get(), 0) != 0 || ::pwrite(m_fd.get(), pid.data(), pid.size(), 0) < 0) {

@@ -82,6 +82,11 @@ TEST(Fd, ResetClosesAndReleaseDoesNot) {
     ::close(b);
 }
 
+TEST(ErrnoText, IsTheSystemsText) {
+    EXPECT_EQ(errno_text(ENOENT), "No such file or directory");
+    EXPECT_EQ(errno_text(EACCES), "Permission denied");
+}
+
 TEST(ReadWholeFile, ReadsEveryByte) {
     const test::TempDir dir;
     // Larger than one read, with a NUL byte and no final newline.
