@@ -1,5 +1,7 @@
 #include "sync/array_splitter.hpp"
 
+#include "core/text.hpp"
+
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -10,12 +12,8 @@ namespace hs::sync {
 
 namespace {
 
-constexpr bool is_space(char c) {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
 size_t skip_space(const char* data, size_t size, size_t pos) {
-    while (pos < size && is_space(data[pos])) {
+    while (pos < size && is_blank(data[pos])) {
         ++pos;
     }
     return pos;
@@ -77,10 +75,6 @@ std::string show(char c) {
     char buffer[16];
     std::snprintf(buffer, sizeof buffer, "byte 0x%02x", byte);
     return buffer;
-}
-
-std::string at_byte(uint64_t offset) {
-    return " at byte " + std::to_string(offset);
 }
 
 } // namespace
@@ -275,7 +269,7 @@ bool ArraySplitter::scan_string(const char* data, size_t size, size_t& pos) {
 bool ArraySplitter::scan_scalar(const char* data, size_t size, size_t& pos) {
     for (size_t i = pos; i < size; ++i) {
         const char c = data[i];
-        if (is_space(c) || c == ',' || c == ']') {
+        if (is_blank(c) || c == ',' || c == ']') {
             pos = i;
             return true;
         }

@@ -1,6 +1,7 @@
 #include "sync/http.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 #include <curl/curl.h>
 
@@ -45,49 +46,17 @@ void global_init() {
     }
 }
 
-char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool is_blank(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_blank(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_blank(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return ascii_lower(x) == ascii_lower(y);
-           });
-}
-
 // "application/json", optionally with parameters ("; charset=utf-8").
 bool is_json_content_type(std::string_view content_type) {
     const size_t semicolon = content_type.find(';');
     return iequals(trim(content_type.substr(0, semicolon)), "application/json");
 }
 
-// Text from a server, made safe for a one-line message: control bytes become
-// spaces, and the length is bounded. UTF-8 passes through.
-std::string printable(std::string_view text) {
-    std::string out;
-    for (const char c : text) {
-        if (out.size() >= k_max_error_text) {
-            out += "...";
-            break;
-        }
-        const auto byte = static_cast<unsigned char>(c);
-        out += (byte < 0x20 || byte == 0x7f) ? ' ' : c;
-    }
-    return out;
+// Text from a server, made safe for a one-line message: C0 controls and DEL
+// become spaces (a line break reads as one), C1 controls and bytes that are
+// not UTF-8 are escaped, and the length is bounded.
+std::string one_line(std::string_view text) {
+    return printable(text, k_max_error_text, Controls::space);
 }
 
 std::string seconds_text(milliseconds duration) {
@@ -685,7 +654,7 @@ struct HttpClient::Request {
         const int effective_code = impl.error_body_full ? CURLE_OK : code;
         result.failure = classify(status, effective_code);
         if (effective_code != CURLE_OK && status < 400) {
-            result.message = prefix + printable(transfer_error(code));
+            result.message = prefix + one_line(transfer_error(code));
         } else if (result.failure != Failure::none) {
             result.message = prefix + "HTTP error " + std::to_string(status) + error_body_text();
         }
@@ -710,7 +679,7 @@ struct HttpClient::Request {
         if (options.read_error_body) {
             if (const auto text = options.read_error_body(impl.error_body);
                 text && !text->empty()) {
-                return " (" + printable(*text) + ")";
+                return " (" + one_line(*text) + ")";
             }
         }
         return {};

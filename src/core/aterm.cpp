@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 #include "core/store_path.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -15,10 +16,6 @@ namespace {
 constexpr std::string_view k_derive = "Derive(";
 constexpr std::string_view k_drv_with_version = "DrvWithVersion(";
 constexpr std::string_view k_dyn_drv_version = "xp-dyn-drv";
-
-std::string at_byte(size_t offset) {
-    return " at byte " + std::to_string(offset);
-}
 
 // The contents of a string literal as written, escapes not yet resolved.
 struct RawString {
@@ -403,7 +400,7 @@ std::optional<std::string> derivation_store_path(const Derivation& drv, std::str
     for (size_t i = 0; i < full.size(); ++i) {
         folded[i % folded.size()] ^= full[i];
     }
-    return std::string(k_store_dir) + "/" + nix32_encode(folded) + "-" + file_name;
+    return format_store_path(folded, file_name);
 }
 
 } // namespace hs::core

@@ -1,21 +1,11 @@
 #include "core/config_file.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace hs::core {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-    while (!s.empty() && is_space(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_space(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 // The line without its trailing comment: a '#' after a blank starts one; a
 // '#' right after another character (a URL fragment) is part of the value.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/text.hpp" // quote() and printable(), for the messages
+
 #include <stdexcept>
 #include <string>
 
@@ -16,9 +18,31 @@ enum class ExitCode : int {
     locked = 75,   // another sync holds the lock (EX_TEMPFAIL)
 };
 
-// The one exception type of the project. Library code throws it; only the
-// entry point catches it, prints "hydra-status: error: <what>" and exits with
-// its code.
+// The one exception type of the project. Library code throws it; the entry
+// point (src/main.cpp) catches it, prints "hydra-status: error: <what>" and
+// exits with its code.
+//
+// The other catches, each because an error there is not yet the end of the
+// command (keep this list whole when adding or removing one):
+// - cli/cli.cpp, run: Boost's option errors become UsageError, in the
+//   tool's words and pointing to the command's --help.
+// - cli/config_cmd.cpp, jobsets_command: with --complete a missing or broken
+//   index offers nothing more rather than print into the user's command
+//   line; without it, rethrown.
+// - cli/lookup.cpp, open_index_for_answers: a missing index (no_index) is
+//   kept so that local answers still come first; anything else, rethrown.
+// - gate/closure.cpp, Reading::read: an exception cannot leave a reading
+//   thread; the node keeps it and the walking thread reports or rethrows it
+//   in walk order.
+// - gate/closure.cpp, walk_closure (roots): a bad root is reported as a bad
+//   file is, and the walk goes on with the other roots.
+// - gate/closure.cpp, walk_closure (visitor): a drv found malformed later
+//   must still be reported first (exit 2 before 5); the visitor's error is
+//   rethrown at the end.
+// - index/index.cpp, Index::read: an error in a read torn by a writer is
+//   not real; the read is redone, else rethrown.
+// - sync/http.cpp, write_callback: an exception must not cross libcurl's C
+//   frames; it is carried over and rethrown after curl_easy_perform.
 class Error : public std::runtime_error {
 public:
     explicit Error(const std::string& message, ExitCode code = ExitCode::failure)
@@ -34,17 +58,5 @@ class UsageError : public Error {
 public:
     explicit UsageError(const std::string& message) : Error(message, ExitCode::usage) {}
 };
-
-// Quotes a value for a message: 'value', with control bytes (C0, DEL, C1)
-// and bytes that are not well-formed UTF-8 shown as \xNN, so that hostile
-// input cannot garble a terminal and every message is valid UTF-8. Shows at
-// most 300 bytes of the value, then "...".
-std::string quote(std::string_view value);
-
-// The same escaping without quotes or a length limit by default: control
-// characters (C0, DEL, C1) and bytes that are not UTF-8 become \xNN, so the
-// text is safe to print on a terminal. For strings from Hydra that the index
-// keeps (job, system, ...).
-std::string printable(std::string_view value, size_t max_bytes = std::string_view::npos);
 
 } // namespace hs

@@ -6,9 +6,12 @@
 
 namespace hs {
 
-// Why a recoverable step failed: a lowercase reason for a message.
+// Why a recoverable step failed: a lowercase reason for a message, and a
+// code for callers that act on the kind of failure (an errno for system
+// calls; 0 when there is none).
 struct Unexpected {
     std::string why;
+    int code = 0;
 };
 
 // A value or why there is none, for failures the caller recovers from (bad
@@ -24,8 +27,8 @@ template <class T>
 class [[nodiscard]] Expected {
 public:
     Expected(T value) : m_value(std::move(value)) {} // NOLINT(google-explicit-constructor)
-    Expected(Unexpected failure)
-        : m_error(std::move(failure.why)) {} // NOLINT(google-explicit-constructor)
+    Expected(Unexpected failure)                     // NOLINT(google-explicit-constructor)
+        : m_error(std::move(failure.why)), m_code(failure.code) {}
 
     bool has_value() const { return m_value.has_value(); }
     explicit operator bool() const { return has_value(); }
@@ -36,10 +39,13 @@ public:
     T* operator->() { return &*m_value; }
     // The reason; "" when there is a value.
     const std::string& error() const { return m_error; }
+    // Unexpected::code; 0 when there is a value.
+    int error_code() const { return m_code; }
 
 private:
     std::optional<T> m_value;
     std::string m_error;
+    int m_code = 0;
 };
 
 // A step with nothing to return: success, or why it failed.
@@ -47,15 +53,17 @@ template <>
 class [[nodiscard]] Expected<void> {
 public:
     Expected() = default;
-    Expected(Unexpected failure)
-        : m_error(std::move(failure.why)), m_failed(true) {} // NOLINT(google-explicit-constructor)
+    Expected(Unexpected failure) // NOLINT(google-explicit-constructor)
+        : m_error(std::move(failure.why)), m_code(failure.code), m_failed(true) {}
 
     bool has_value() const { return !m_failed; }
     explicit operator bool() const { return has_value(); }
     const std::string& error() const { return m_error; }
+    int error_code() const { return m_code; }
 
 private:
     std::string m_error;
+    int m_code = 0;
     bool m_failed = false;
 };
 

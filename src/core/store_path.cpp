@@ -72,6 +72,20 @@ std::optional<std::string_view> in_store(std::string_view text, std::string* why
 
 } // namespace
 
+std::string format_basename(const HashBytes& hash, std::string_view name, std::string_view suffix) {
+    std::string out = nix32_encode(hash);
+    out.reserve(out.size() + 1 + name.size() + suffix.size());
+    out += '-';
+    out += name;
+    out += suffix;
+    return out;
+}
+
+std::string format_store_path(const HashBytes& hash, std::string_view name,
+                              std::string_view suffix) {
+    return std::string(k_store_dir) + "/" + format_basename(hash, name, suffix);
+}
+
 bool is_valid_name(std::string_view name) {
     if (name.empty() || name.size() > k_max_name_len) {
         return false;

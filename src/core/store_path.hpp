@@ -16,14 +16,23 @@ inline constexpr std::string_view k_drv_suffix = ".drv";
 // not starting with ".-" or "..-" (Nix >= 2.22 rejects those).
 bool is_valid_name(std::string_view name);
 
+// "<nix32 of hash>-<name><suffix>", a store path's last component; with
+// suffix k_drv_suffix, a drv's from the derivation's name.
+std::string format_basename(const HashBytes& hash, std::string_view name,
+                            std::string_view suffix = {});
+
+// "/nix/store/" + format_basename(hash, name, suffix).
+std::string format_store_path(const HashBytes& hash, std::string_view name,
+                              std::string_view suffix = {});
+
 // The parts of "<hash>-<name>".
 struct StorePath {
     HashBytes hash{};
     std::string name; // ends in ".drv" for a derivation
 
     bool is_drv() const { return name.ends_with(k_drv_suffix); }
-    std::string basename() const { return nix32_encode(hash) + "-" + name; }
-    std::string path() const { return std::string(k_store_dir) + "/" + basename(); }
+    std::string basename() const { return format_basename(hash, name); }
+    std::string path() const { return format_store_path(hash, name); }
     // The name without ".drv" (the derivation's name attribute).
     std::string_view drv_name() const;
 };

@@ -1,15 +1,13 @@
 #include "core/url.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <string>
 
 namespace hs::core {
 
 namespace {
-
-char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // A query parameter whose value is not shown: its name mentions a secret.
 bool is_secret_name(std::string_view name) {

@@ -2,6 +2,7 @@
 
 #include "core/aterm.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/store_path.hpp"
 
 #include <fcntl.h>
@@ -18,7 +19,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -38,31 +38,9 @@ std::string shown(std::string_view path) {
     return std::string(path);
 }
 
-// The current errno as text; strerror() is not safe on several threads.
-std::string errno_text() {
-    return std::generic_category().message(errno);
-}
-
 [[noreturn]] void fail(const std::string& message) {
     throw Error(message, ExitCode::usage);
 }
-
-// Closes a file descriptor when the scope ends.
-class Fd {
-public:
-    explicit Fd(int fd) : m_fd(fd) {}
-    ~Fd() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return m_fd; }
-
-private:
-    int m_fd;
-};
 
 // Whether real_path lies inside real_root ("/" holds everything).
 bool is_inside(std::string_view real_path, const std::string& real_root) {
@@ -75,7 +53,7 @@ bool is_inside(std::string_view real_path, const std::string& real_root) {
 std::string real_path_of(const std::string& path) {
     char* real = ::realpath(path.c_str(), nullptr);
     if (!real) {
-        fail(shown(path) + ": " + errno_text());
+        fail(shown(path) + ": " + errno_text(errno));
     }
     std::string out = real;
     std::free(real);
@@ -96,7 +74,7 @@ std::string opened_path(int fd) {
     return out;
 }
 
-std::string_view read_open_file(int fd, const std::string& path, std::string& buffer);
+std::string_view read_open_drv(int fd, const std::string& path, std::string& buffer);
 
 // Where the drv files are, shared read-only by the reading threads.
 struct Store {
@@ -132,16 +110,16 @@ std::string store_root_hint(const Store& store, const std::string& path) {
     return {};
 }
 
-// Reads a whole file into buffer, which only ever grows (filling it anew for
-// each file would cost more than reading the file), and returns the bytes
-// read. With a store root
-// (real_root not empty) the file is only read if what was opened lies
-// inside it: a symlink in the root may point anywhere. The check is made on
+// Reads a whole drv file into buffer, which only ever grows (filling it anew
+// for each file would cost more than reading the file), and returns the
+// bytes read; unlike hs::read_whole_file, only a regular file of at most
+// 64 MiB. With a store root (real_root not empty) the file is only read if
+// what was opened lies inside it: a symlink in the root may point anywhere. The check is made on
 // the open descriptor, so a symlink swapped after a check cannot slip out.
 // When the file does not exist and `missing` is given (a drv of the real
 // store), the message says which --store-root would find it.
-std::string_view read_file(const std::string& path, std::string& buffer,
-                           const std::string& real_root, const Store* missing = nullptr) {
+std::string_view read_drv_file(const std::string& path, std::string& buffer,
+                               const std::string& real_root, const Store* missing = nullptr) {
     if (!real_root.empty() && !is_inside(real_path_of(path), real_root)) {
         // Checked before opening too, so nothing outside is ever opened
         // (a device or a FIFO may act on open).
@@ -152,7 +130,7 @@ std::string_view read_file(const std::string& path, std::string& buffer,
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
         const bool absent = errno == ENOENT || errno == ENOTDIR;
-        std::string message = errno_text();
+        std::string message = errno_text(errno);
         message = shown(path) + ": " + message;
         if (absent && missing) {
             message += store_root_hint(*missing, path);
@@ -165,11 +143,11 @@ std::string_view read_file(const std::string& path, std::string& buffer,
             fail(shown(path) + ": resolves outside the store root " + shown(real_root));
         }
     }
-    return read_open_file(fd.get(), path, buffer);
+    return read_open_drv(fd.get(), path, buffer);
 }
 
-// Reads the whole regular file open as fd into buffer (as read_file).
-std::string_view read_open_file(int fd, const std::string& path, std::string& buffer) {
+// Reads the whole regular file open as fd into buffer (as read_drv_file).
+std::string_view read_open_drv(int fd, const std::string& path, std::string& buffer) {
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         fail(shown(path) + ": not a regular file");
@@ -189,16 +167,16 @@ std::string_view read_open_file(int fd, const std::string& path, std::string& bu
             continue;
         }
         if (got <= 0) {
-            fail(shown(path) + ": " + (got < 0 ? errno_text() : "file shrank while reading"));
+            fail(shown(path) + ": " + (got < 0 ? errno_text(errno) : "file shrank while reading"));
         }
         done += static_cast<size_t>(got);
     }
     return {buffer.data(), size};
 }
 
-// Reads a drv's file into buffer (as read_file): relative to the store
+// Reads a drv's file into buffer (as read_drv_file): relative to the store
 // directory without following a symlink (which cannot leave the root and
-// needs no realpath() per file), else by the checked path of read_file.
+// needs no realpath() per file), else by the checked path of read_drv_file.
 // `file` receives the file's name, for messages.
 std::string_view read_node(const Store& store, const std::string& path,
                            const std::string& given_file, std::string& buffer, std::string& file) {
@@ -209,10 +187,10 @@ std::string_view read_node(const Store& store, const std::string& path,
                         : ::openat(store.dir, path.c_str() + core::k_store_dir.size() + 1,
                                    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW));
     if (direct.get() >= 0) {
-        return read_open_file(direct.get(), file, buffer);
+        return read_open_drv(direct.get(), file, buffer);
     }
-    return read_file(file, buffer, given ? std::string() : store.real_root,
-                     given || !store.root.empty() ? nullptr : &store);
+    return read_drv_file(file, buffer, given ? std::string() : store.real_root,
+                         given || !store.root.empty() ? nullptr : &store);
 }
 
 // Reads the walk's levels: the files of nodes [begin, end) are read and
@@ -294,7 +272,7 @@ public:
 private:
     // What one thread holds: the file it reads and the input paths it found.
     struct Reader {
-        std::string buffer;       // the drv file being read (read_file)
+        std::string buffer;       // the drv file being read (read_drv_file)
         std::string file;         // its name
         std::string paths;        // one after another
         std::vector<size_t> ends; // where each path ends in `paths`
@@ -430,7 +408,7 @@ Root root_of(const std::string& arg, std::string& buffer) {
                 fail(shown(arg) + ": no such file, and not a store path (" + store_prefix +
                      "<hash>-<name>.drv)");
             }
-            const auto text = read_file(arg, buffer, {});
+            const auto text = read_drv_file(arg, buffer, {});
             const auto drv = core::parse_derivation(text, shown(arg));
             const auto path = core::derivation_store_path(drv, text, &why);
             if (!path) {

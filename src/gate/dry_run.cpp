@@ -22,10 +22,6 @@ bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
-bool is_blank(char c) {
-    return c == ' ' || c == '\t';
-}
-
 // Removes terminal control sequences ESC '[' <parameters> <final byte>:
 // colours (\e[35;1m, \e[0m) and the progress bar's \e[K. A line the
 // progress bar rewrote with '\r' keeps only its last version.
@@ -48,7 +44,7 @@ std::string clean_line(std::string_view line) {
         out += line[i];
         ++i;
     }
-    while (!out.empty() && (out.back() == '\r' || is_blank(out.back()))) {
+    while (!out.empty() && is_blank(out.back())) {
         out.pop_back();
     }
     const size_t carriage_return = out.rfind('\r');

@@ -22,6 +22,10 @@ namespace {
 // system strings are interned in `name`; an eval's member builds are one
 // delta-encoded blob. Lookup by drv hash is one seek on build_by_drv, by
 // output hash one seek on output's primary key.
+// Foreign keys stay declared but unenforced (SQLite's default, PRAGMA
+// foreign_keys is never set): the only writer is this class, which takes
+// every referenced id from the table it references, and enforcement costs a
+// parent lookup per row of a 250k-build eval.
 constexpr const char* k_schema_v1 = R"sql(
 CREATE TABLE hydra (
     id INTEGER PRIMARY KEY,
@@ -193,16 +197,15 @@ void migrate(Database& db) {
 } // namespace
 
 std::string BuildRow::drv_basename() const {
-    return core::nix32_encode(drv_hash) + "-" + drv_name + ".drv";
+    return core::format_basename(drv_hash, drv_name, core::k_drv_suffix);
 }
 
 std::string BuildRow::drv_path() const {
-    return std::string(core::k_store_dir) + "/" + drv_basename();
+    return core::format_store_path(drv_hash, drv_name, core::k_drv_suffix);
 }
 
 std::string LocalFailure::drv_path() const {
-    return std::string(core::k_store_dir) + "/" + core::nix32_encode(drv_hash) + "-" + drv_name +
-           ".drv";
+    return core::format_store_path(drv_hash, drv_name, core::k_drv_suffix);
 }
 
 // A statement prepared on first use: a lookup needs two or three of them,
@@ -493,9 +496,6 @@ Index Index::open_read_write(const std::string& path) {
     db.exec("PRAGMA synchronous = NORMAL");
     // Statement journals in memory, not in /var/tmp (bench/ANALYSIS.md §1).
     db.exec("PRAGMA temp_store = MEMORY");
-    // Foreign keys stay declared but unenforced: the only writer is this
-    // class, which takes every referenced id from the table it references,
-    // and enforcement costs a parent lookup per row of a 250k-build eval.
     db.exec("PRAGMA cache_size = -65536");
     migrate(db);
     return Index(std::move(db));

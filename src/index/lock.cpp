@@ -1,6 +1,8 @@
 #include "index/lock.hpp"
 
 #include "core/error.hpp"
+#include "core/file.hpp"
+#include "core/text.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -9,7 +11,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <string>
 #include <thread>
 
@@ -63,13 +64,12 @@ IndexFiles observe_index_files(const std::string& index_path) {
 
 ReadLock::ReadLock(const std::string& index_path) {
     // O_NONBLOCK: a FIFO given as the index must not hang the open.
-    m_fd = ::open(index_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (m_fd < 0) {
-        throw Error(index_path + ": cannot open index: " + std::strerror(errno),
-                    ExitCode::no_index);
+    m_fd.reset(::open(index_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!m_fd.valid()) {
+        throw Error(index_path + ": cannot open index: " + errno_text(errno), ExitCode::no_index);
     }
     struct stat st {};
-    if (::fstat(m_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (::fstat(m_fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
         return;
     }
     struct flock lock {};
@@ -84,7 +84,7 @@ ReadLock::ReadLock(const std::string& index_path) {
     using namespace std::chrono_literals;
     for (const auto pause : {1ms, 2ms, 5ms, 10ms, 20ms, 50ms, 100ms, 100ms, 100ms, 100ms, 100ms,
                              100ms, 100ms, 100ms, 100ms, 0ms}) {
-        if (::fcntl(m_fd, k_set_lock, &lock) == 0) {
+        if (::fcntl(m_fd.get(), k_set_lock, &lock) == 0) {
             m_held = true;
             return;
         }
@@ -95,8 +95,7 @@ ReadLock::ReadLock(const std::string& index_path) {
         }
         std::this_thread::sleep_for(pause);
     }
-    ::close(m_fd);
-    m_fd = -1;
+    m_fd.reset();
     throw Error(index_path +
                     ": the index is locked by another process that is writing it; try again",
                 ExitCode::no_index);
@@ -104,48 +103,34 @@ ReadLock::ReadLock(const std::string& index_path) {
 
 bool ReadLock::main_file_is(const IndexFiles& files) const {
     struct stat st {};
-    return m_fd >= 0 && ::fstat(m_fd, &st) == 0 && st.st_dev == files.dev &&
+    return m_fd.valid() && ::fstat(m_fd.get(), &st) == 0 && st.st_dev == files.dev &&
            st.st_ino == files.ino && st.st_size == files.size &&
            int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec == files.mtime_ns;
 }
 
-ReadLock::~ReadLock() {
-    if (m_fd >= 0) {
-        ::close(m_fd);
-    }
-}
-
 SyncLock::SyncLock(const std::string& index_path) {
     const std::string path = index_path + ".lock";
-    m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (m_fd < 0) {
-        throw Error(path + ": cannot open lock file: " + std::strerror(errno));
+    m_fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!m_fd.valid()) {
+        throw Error(path + ": cannot open lock file: " + errno_text(errno));
     }
-    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (::flock(m_fd.get(), LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
         char buf[32] = {};
-        const auto got = ::pread(m_fd, buf, sizeof buf - 1, 0);
-        ::close(m_fd);
-        m_fd = -1;
+        const auto got = ::pread(m_fd.get(), buf, sizeof buf - 1, 0);
+        m_fd.reset();
         if (err == EWOULDBLOCK) {
-            std::string pid = got > 0 ? std::string(buf, static_cast<size_t>(got)) : "unknown";
-            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
-                pid.pop_back();
-            }
+            const std::string pid =
+                got > 0 ? std::string(trim(std::string_view(buf, static_cast<size_t>(got))))
+                        : "unknown";
             throw Error("another sync (pid " + pid + ") is writing " + index_path,
                         ExitCode::locked);
         }
-        throw Error(path + ": cannot lock: " + std::strerror(err));
+        throw Error(path + ": cannot lock: " + errno_text(err));
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, pid.data(), pid.size(), 0) < 0) {
+    if (::ftruncate(m_fd.get(), 0) != 0 || ::pwrite(m_fd.get(), pid.data(), pid.size(), 0) < 0) {
         // The lock itself holds; only the pid note for others is missing.
-    }
-}
-
-SyncLock::~SyncLock() {
-    if (m_fd >= 0) {
-        ::close(m_fd);
     }
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/file.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -12,12 +14,9 @@ namespace hs::index {
 class SyncLock {
 public:
     explicit SyncLock(const std::string& index_path);
-    ~SyncLock();
-    SyncLock(const SyncLock&) = delete;
-    SyncLock& operator=(const SyncLock&) = delete;
 
 private:
-    int m_fd = -1;
+    Fd m_fd;
 };
 
 // What a reader knows of an index's files at one moment: the main file's
@@ -58,9 +57,6 @@ public:
     // Something that is not a regular file is opened but not locked: held()
     // is false, and SQLite reports what is wrong with it.
     explicit ReadLock(const std::string& index_path);
-    ~ReadLock();
-    ReadLock(const ReadLock&) = delete;
-    ReadLock& operator=(const ReadLock&) = delete;
 
     bool held() const { return m_held; }
     // Whether the file locked is the main file of `files`, with the same
@@ -68,7 +64,7 @@ public:
     bool main_file_is(const IndexFiles& files) const;
 
 private:
-    int m_fd = -1;
+    Fd m_fd;
     bool m_held = false;
 };
 

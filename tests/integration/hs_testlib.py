@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -345,6 +346,24 @@ def run_hs(args: Iterable[str], *, db: str | None, env: Mapping[str, str | None]
                           env=hs_env(home, env), cwd=cwd or home)
 
 
+def closed_port_url() -> str:
+    """A URL of 127.0.0.1 on which nothing listens."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def copy_index(src: str, dst: str) -> str:
+    """Copies an index with its -wal and -shm (creating dst's directory); returns dst."""
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    shutil.copy(src, dst)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(src + suffix):
+            shutil.copy(src + suffix, dst + suffix)
+    return dst
+
+
 def json_lines(text: str) -> list[dict]:
     """Parses JSON Lines output (blank lines ignored)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -398,6 +417,33 @@ class HsTestCase(unittest.TestCase):
         if proc.returncode != code:
             self.fail(f"exit {proc.returncode}, expected {code}\nargs: {proc.args}\n"
                       f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+
+
+class TemplateIndexCase(HsTestCase):
+    """A demo index synced once per class (cls.template), the fake Hydra serving it."""
+
+    hydra: FakeHydra
+    template: str
+    template_dir: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.hydra = FakeHydra(DEMO_DATASET).start()
+        cls.template_dir = tempfile.mkdtemp(prefix=f"hs-{cls.__name__}-")
+        cls.template = os.path.join(cls.template_dir, "index.sqlite")
+        proc = run_hs(["--url", cls.hydra.url, "sync", "--jobset", "nixpkgs:trunk",
+                       "--min-interval", "0", "-q"], db=cls.template)
+        if proc.returncode != 0:
+            cls.hydra.stop()
+            shutil.rmtree(cls.template_dir, ignore_errors=True)
+            raise RuntimeError(proc.stderr)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.hydra.stop()
+        shutil.rmtree(cls.template_dir, ignore_errors=True)
+        super().tearDownClass()
 
 
 # --------------------------------------------------------------------------

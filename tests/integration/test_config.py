@@ -8,54 +8,20 @@ Run: cd tests/integration && HS_BIN=.../hydra-status python3 -m unittest -v test
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import unittest
 
 import hs_testlib
-from hs_testlib import DEMO_DATASET, FakeHydra, HsTestCase, json_lines, run_hs
+from hs_testlib import TemplateIndexCase, closed_port_url, copy_index, json_lines
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
 
-def closed_port_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-def copy_index(src: str, dst: str) -> str:
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    shutil.copy(src, dst)
-    for suffix in ("-wal", "-shm"):
-        if os.path.exists(src + suffix):
-            shutil.copy(src + suffix, dst + suffix)
-    return dst
-
-
-class ConfigCase(HsTestCase):
-    hydra: FakeHydra
-    template: str
-    template_dir: str
-
+class ConfigCase(TemplateIndexCase):
     @classmethod
     def setUpClass(cls) -> None:
-        cls.hydra = FakeHydra(DEMO_DATASET).start()
-        cls.template_dir = tempfile.mkdtemp(prefix="hs-test-config-")
-        cls.template = os.path.join(cls.template_dir, "index.sqlite")
-        proc = run_hs(["--url", cls.hydra.url, "sync", "--jobset", "nixpkgs:trunk",
-                       "--min-interval", "0"], db=cls.template)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr)
+        super().setUpClass()
         cls.failed_key = cls.hydra.expect["failed"]["key"]
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.hydra.stop()
-        shutil.rmtree(cls.template_dir, ignore_errors=True)
 
     def setUp(self) -> None:
         super().setUp()

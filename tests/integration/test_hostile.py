@@ -24,18 +24,17 @@ import pwd
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 from typing import Any, Callable, Iterable
 
 import hs_testlib
-from hs_testlib import DEMO_DATASET, FakeHydra, HsTestCase, json_lines, make_dataset, run_hs
+from hs_testlib import (FakeHydra, HsTestCase, TemplateIndexCase, closed_port_url, copy_index,
+                        json_lines, make_dataset, run_hs)
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
@@ -49,21 +48,6 @@ HELLO = f"{STORE}/76w21n1f03fs5kw8fnffphx7qrqffw6r-hello.drv"
 # What must never appear in the output of the tool.
 CRASH_MARKS = ("terminate called", "what():", "Traceback", "AddressSanitizer",
                "runtime error:", "Segmentation fault", "core dumped", "Aborted")
-
-
-def closed_port_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-def copy_index(src: str, dst: str) -> str:
-    shutil.copy(src, dst)
-    for suffix in ("-wal", "-shm"):
-        if os.path.exists(src + suffix):
-            shutil.copy(src + suffix, dst + suffix)
-    return dst
 
 
 def user_version(path: str) -> int:
@@ -162,28 +146,8 @@ class RawServer:
         self.server.server_close()
 
 
-class HostileCase(HsTestCase):
+class HostileCase(TemplateIndexCase):
     """A demo index synced once per class (self.template), the fake Hydra serving it."""
-
-    hydra: FakeHydra
-    template: str
-    template_dir: str
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.hydra = FakeHydra(DEMO_DATASET).start()
-        cls.template_dir = tempfile.mkdtemp(prefix="hs-hostile-")
-        cls.template = os.path.join(cls.template_dir, "index.sqlite")
-        proc = run_hs(["--url", cls.hydra.url, "sync", "--jobset", "nixpkgs:trunk",
-                       "--min-interval", "0", "-q"], db=cls.template)
-        if proc.returncode != 0:
-            cls.hydra.stop()
-            raise RuntimeError(proc.stderr)
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.hydra.stop()
-        shutil.rmtree(cls.template_dir, ignore_errors=True)
 
     def setUp(self) -> None:
         super().setUp()

@@ -11,7 +11,6 @@ import os
 import pty
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ import urllib.request
 
 import hs_testlib
 from hs_testlib import (DEMO_DATASET, FakeHydra, HsTestCase, human_blocks, human_details,
-                        human_rows, json_lines, make_dataset, run_hs)
+                        closed_port_url, human_rows, json_lines, make_dataset, run_hs)
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
@@ -72,14 +71,6 @@ def hash_of(path: str) -> str:
 def drv_name(drv: str) -> str:
     """'/nix/store/<hash>-hello-2.12.1.drv' -> 'hello-2.12.1'."""
     return basename(drv)[33:].removesuffix(".drv")
-
-
-def closed_port_url() -> str:
-    """A URL of 127.0.0.1 on which nothing listens."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def contract_status(build: dict) -> tuple[str, str]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import time
 import unittest
 
 import hs_testlib
-from hs_testlib import DEMO_DATASET, FakeHydra, HsTestCase, json_lines, make_dataset
+from hs_testlib import (DEMO_DATASET, FakeHydra, HsTestCase, closed_port_url, json_lines,
+                        make_dataset)
 
 HS_BIN = hs_testlib.skip_unless_binary()
 
@@ -25,13 +25,6 @@ T0 = 1735689600
 EVAL_RE = re.compile(r"^/eval/(\d+)(/builds)?$")
 BUILD_RE = re.compile(r"^/build/(\d+)$")
 LISTING_RE = re.compile(r"^/jobset/([^/]+)/([^/]+)/evals$")
-
-
-def closed_port_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def page_of(record: dict) -> int:

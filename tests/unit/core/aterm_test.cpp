@@ -1,5 +1,6 @@
 #include "core/aterm.hpp"
 #include "core/error.hpp"
+#include "support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -26,13 +26,7 @@ using Env = std::vector<std::pair<std::string, std::string>>;
 
 const fs::path k_data = fs::path(HS_TEST_DATA) / "drv";
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw std::runtime_error("cannot open " + path.string());
-    }
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using test::read_file;
 
 std::string real(std::string_view basename) {
     return read_file(k_data / "real" / basename);

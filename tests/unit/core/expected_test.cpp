@@ -54,5 +54,15 @@ TEST(Expected, VoidTellsSuccessFromFailure) {
     EXPECT_EQ(failed.error(), "not positive");
 }
 
+TEST(Expected, CarriesACodeForCallersThatActOnIt) {
+    const Expected<int> coded(Unexpected{"No such file or directory", 2});
+    EXPECT_EQ(coded.error_code(), 2);
+    EXPECT_EQ(half(7).error_code(), 0); // none given
+    EXPECT_EQ(half(8).error_code(), 0);
+    const Expected<void> void_coded(Unexpected{"busy", 16});
+    EXPECT_EQ(void_coded.error_code(), 16);
+    EXPECT_EQ(check_positive(1).error_code(), 0);
+}
+
 } // namespace
 } // namespace hs

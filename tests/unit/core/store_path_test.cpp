@@ -409,5 +409,25 @@ TEST(StorePath, NearMissHashesDoNotLookLikeKeys) {
     EXPECT_FALSE(looks_like_key(std::string(k_h) + "_x.drv"));
 }
 
+TEST(StorePathFormat, BasenameAndPathFromTheParts) {
+    EXPECT_EQ(format_basename(h_bytes(), "hello"), basename_of("hello"));
+    EXPECT_EQ(format_store_path(h_bytes(), "hello"), path_of(basename_of("hello")));
+}
+
+TEST(StorePathFormat, DrvFromTheDerivationsName) {
+    EXPECT_EQ(format_basename(h_bytes(), "hello-2.12.1", k_drv_suffix),
+              basename_of("hello-2.12.1.drv"));
+    EXPECT_EQ(format_store_path(h_bytes(), "hello-2.12.1", k_drv_suffix),
+              path_of(basename_of("hello-2.12.1.drv")));
+}
+
+TEST(StorePathFormat, RoundTripsWithParse) {
+    const std::string text = path_of(basename_of("bad-leaf.drv"));
+    const auto parsed = parse_store_path(text);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(format_store_path(parsed->hash, parsed->drv_name(), k_drv_suffix), text);
+    EXPECT_EQ(parsed->path(), text);
+}
+
 } // namespace
 } // namespace hs::core

@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "gate/closure.hpp"
+#include "support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,19 +24,16 @@ const std::string k_bad = "/nix/store/b1s1agq35q9fn6pfd5frvq39vjxcaa5h-bad-leaf.
 class StoreRoot {
 public:
     StoreRoot() {
-        char pattern[] = "/tmp/hs-closure-test-XXXXXX";
-        m_root = ::mkdtemp(pattern);
-        fs::create_directories(m_root / "nix/store");
+        fs::create_directories(m_dir.path() / "nix/store");
         for (const auto& entry : fs::directory_iterator(k_real)) {
-            fs::copy_file(entry.path(), m_root / "nix/store" / entry.path().filename());
+            fs::copy_file(entry.path(), m_dir.path() / "nix/store" / entry.path().filename());
         }
     }
-    ~StoreRoot() { fs::remove_all(m_root); }
-    std::string root() const { return m_root.string(); }
-    fs::path store() const { return m_root / "nix/store"; }
+    std::string root() const { return m_dir.path().string(); }
+    fs::path store() const { return m_dir.path() / "nix/store"; }
 
 private:
-    fs::path m_root;
+    test::TempDir m_dir;
 };
 
 std::vector<std::string> paths(const Closure& closure) {

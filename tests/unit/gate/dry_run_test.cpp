@@ -1,12 +1,11 @@
 #include "core/error.hpp"
 #include "gate/dry_run.hpp"
+#include "support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,13 +28,7 @@ const std::string k_top_drv = "/nix/store/jzypq3liijznyjv5k4dx0z66nq14lyv0-top.d
 const std::string k_multi_dev = "/nix/store/3kqxjwbzmw41jbmwy97rk9l7ybg38f75-multi-dev";
 const std::string k_multi_lib = "/nix/store/q26q8rn4sns2dn2qvccmpjilpg5lwni5-multi-lib";
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw std::runtime_error("cannot open " + path.string());
-    }
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using test::read_file;
 
 DryRun parse_file(std::string_view name) {
     return parse_dry_run(read_file(k_data / name));

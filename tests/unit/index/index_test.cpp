@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "index/index.hpp"
+#include "support.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -19,27 +20,7 @@ const std::string k_out_a = "/nix/store/1b7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-hello-2
 const std::string k_dev_a = "/nix/store/2c7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-hello-2.12.1-dev";
 const std::string k_drv_b = "/nix/store/3d7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-bad-leaf.drv";
 
-class TempDir {
-public:
-    TempDir() {
-        char pattern[] = "/tmp/hs-index-test-XXXXXX";
-        m_path = ::mkdtemp(pattern);
-    }
-    ~TempDir() { fs::remove_all(m_path); }
-    std::string file(const std::string& name) const { return (m_path / name).string(); }
-    // The names of the files in it, sorted.
-    std::vector<std::string> names() const {
-        std::vector<std::string> out;
-        for (const auto& entry : fs::directory_iterator(m_path)) {
-            out.push_back(entry.path().filename().string());
-        }
-        std::sort(out.begin(), out.end());
-        return out;
-    }
-
-private:
-    fs::path m_path;
-};
+using test::TempDir;
 
 core::BuildRecord build(int64_t id, const std::string& drv, bool finished,
                         std::optional<int> status, std::optional<int64_t> stoptime,

@@ -1,5 +1,6 @@
 #include "core/error.hpp"
 #include "index/lock.hpp"
+#include "support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,10 +17,11 @@
 namespace hs::index {
 namespace {
 
+using test::TempDir;
+
 TEST(SyncLock, SecondHolderInAnotherProcessGetsExitSeventyFive) {
-    char pattern[] = "/tmp/hs-lock-test-XXXXXX";
-    const std::string dir = ::mkdtemp(pattern);
-    const std::string db = dir + "/i.sqlite";
+    const test::TempDir dir;
+    const std::string db = dir.file("i.sqlite");
     {
         SyncLock lock(db);
         const pid_t child = ::fork();
@@ -41,21 +43,7 @@ TEST(SyncLock, SecondHolderInAnotherProcessGetsExitSeventyFive) {
     }
     // Released: can be taken again.
     EXPECT_NO_THROW(SyncLock again(db));
-    std::filesystem::remove_all(dir);
 }
-
-class TempDir {
-public:
-    TempDir() {
-        char pattern[] = "/tmp/hs-lock-test-XXXXXX";
-        m_path = ::mkdtemp(pattern);
-    }
-    ~TempDir() { std::filesystem::remove_all(m_path); }
-    std::string file(const std::string& name) const { return m_path + "/" + name; }
-
-private:
-    std::string m_path;
-};
 
 // SQLite's EXCLUSIVE lock (os_unix.c): a write lock on the SHARED range.
 struct flock exclusive_lock() {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -35,6 +36,15 @@ TempDir::TempDir() {
         ADD_FAILURE() << "mkdtemp " << pattern << " failed";
     }
     m_path = pattern;
+}
+
+std::vector<std::string> TempDir::names() const {
+    std::vector<std::string> out;
+    for (const auto& entry : std::filesystem::directory_iterator(m_path)) {
+        out.push_back(entry.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 TempDir::~TempDir() {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace hs::test {
 
@@ -25,6 +26,10 @@ public:
     TempDir& operator=(const TempDir&) = delete;
 
     const std::filesystem::path& path() const { return m_path; }
+    // The path of `name` in it.
+    std::string file(const std::string& name) const { return (m_path / name).string(); }
+    // The names of the files in it, sorted.
+    std::vector<std::string> names() const;
 
 private:
     std::filesystem::path m_path;

@@ -963,6 +963,18 @@ TEST(HttpClient, ErrorMessageSkipsOtherMembers) {
               "unable to download '" + url + "': HTTP error 403 (Access denied. Go away)");
 }
 
+TEST(HttpClient, ErrorMessageEscapesC1Controls) {
+    // U+009B is CSI for some terminals; a line break still reads as a blank.
+    TestServer server({status_reply(403, "{\"error\": \"no\xc2\x9b"
+                                         "2J\\nway\"}")});
+    HttpClient client(test_options());
+    StringSink sink;
+    const std::string url = server.url("/eval/1");
+    const FetchResult result = client.get_json(url, sink);
+    EXPECT_EQ(result.message,
+              "unable to download '" + url + "': HTTP error 403 (no\\xc2\\x9b2J way)");
+}
+
 TEST(HttpClient, ErrorBodyIsNotReadWithoutAReader) {
     TestServer server({status_reply(404, R"({"error":"Build with ID 9 doesn't exist."})")});
     HttpOptions options = test_options();

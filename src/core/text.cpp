@@ -1,4 +1,4 @@
-#include "core/error.hpp"
+#include "core/text.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -57,6 +57,32 @@ size_t utf8_sequence(std::string_view value, size_t i) {
 
 } // namespace
 
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_blank(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && is_blank(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string at_byte(uint64_t offset) {
+    return " at byte " + std::to_string(offset);
+}
+
 std::string quote(std::string_view value) {
     constexpr size_t k_max_shown = 300; // bytes of the value
     std::string out = "'";
@@ -65,7 +91,7 @@ std::string quote(std::string_view value) {
     return out;
 }
 
-std::string printable(std::string_view value, size_t max_bytes) {
+std::string printable(std::string_view value, size_t max_bytes, Controls controls) {
     std::string out;
     size_t i = 0;
     while (i < value.size()) {
@@ -75,7 +101,9 @@ std::string printable(std::string_view value, size_t max_bytes) {
         }
         const auto byte = static_cast<unsigned char>(value[i]);
         if (byte < 0x80) {
-            if (byte < 0x20 || byte == 0x7f) {
+            if ((byte < 0x20 || byte == 0x7f) && controls == Controls::space) {
+                out += ' ';
+            } else if (byte < 0x20 || byte == 0x7f) {
                 append_escaped(out, byte);
             } else {
                 out += value[i];
