@@ -27,13 +27,13 @@ constexpr const char* k_usage = R"(usage: hydra-status [OPTIONS] PATH...
 Answers offline whether Hydra (hydra.nixos.org) built or failed a derivation.
 
 Commands:
-  lookup PATH...     status of drv paths, drv basenames, output paths or hashes
-  sync               pull new Hydra evaluations into the local index
-  gate DRV...        check a .drv and its whole closure before building it
-  info               what the index holds, per jobset
-  record --failed DRV  remember a local build failure
-  forget DRV...      drop local failure records
-  config show        every setting, its value and where it came from
+  lookup PATH...        status of drv paths, drv basenames, output paths, hashes
+  sync                  pull new Hydra evaluations into the local index
+  gate DRV...           check a .drv and its whole closure before building it
+  info                  what the index holds, per jobset
+  record --failed DRV   remember a local build failure
+  forget DRV...         drop local failure records
+  config show           every setting, its value and where it came from
 
 Run 'hydra-status COMMAND --help' for a command's options.
 )";

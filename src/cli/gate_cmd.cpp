@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/store_path.hpp"
 #include "gate/closure.hpp"
 #include "gate/dry_run.hpp"
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -29,13 +29,11 @@ std::string read_all(const std::string& file) {
         text << std::cin.rdbuf();
         return text.str();
     }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-        throw UsageError(file + ": cannot read dry-run output");
+    auto text = read_whole_file(file);
+    if (!text) {
+        throw UsageError(file + ": cannot read dry-run output: " + text.error());
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    return *std::move(text);
 }
 
 // Checks drvs against the index and the local record, and keeps the report.

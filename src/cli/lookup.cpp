@@ -213,7 +213,7 @@ void read_stdin_keys(LookupRun& run) {
     std::ios::sync_with_stdio(false);
     std::string line;
     for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
-        const auto key = trim_blanks(line);
+        const auto key = trim(line);
         if (!key.empty()) {
             run.key(std::string(key), "stdin line " + std::to_string(line_no) + ": ");
         }
@@ -284,14 +284,6 @@ std::optional<JobQuery> check_lookup_args(const LookupArgs& args) {
         throw UsageError("--jobset: " + jobset.error());
     }
     return JobQuery{std::move(*jobset), *args.job};
-}
-
-std::string_view trim_blanks(std::string_view line) {
-    const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    return line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
 }
 
 bool put_latest_first(std::vector<index::BuildRow>& rows) {

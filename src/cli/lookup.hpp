@@ -50,10 +50,6 @@ struct JobQuery {
 // look up; the --job query, if any. Throws UsageError.
 std::optional<JobQuery> check_lookup_args(const LookupArgs& args);
 
-// Spaces, tabs and a CR (a file written on Windows) around a line of --stdin
-// removed.
-std::string_view trim_blanks(std::string_view line);
-
 // The contract answers --job for the job's latest build (the greatest id,
 // finished or not), not for the deciding build of some older drv: moves it
 // to the front. False when there is no build.

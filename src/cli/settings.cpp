@@ -2,11 +2,8 @@
 
 #include "core/config_file.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/url.hpp"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -163,43 +160,6 @@ std::string expand_default(std::string value) {
         return xdg_dir("XDG_CONFIG_HOME", ".config") + value.substr(7);
     }
     return value;
-}
-
-// Reads a whole file; returns 0 or the errno that stopped it (EISDIR for a
-// directory).
-int read_whole_file(const std::string& path, std::string& out) {
-    struct Fd {
-        int fd;
-        ~Fd() {
-            if (fd >= 0) {
-                ::close(fd);
-            }
-        }
-    } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0) {
-        return errno;
-    }
-    struct stat st {};
-    if (::fstat(file.fd, &st) != 0) {
-        return errno;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        return EISDIR;
-    }
-    char buf[8192];
-    for (;;) {
-        const ssize_t n = ::read(file.fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return errno;
-        }
-        if (n == 0) {
-            return 0;
-        }
-        out.append(buf, static_cast<size_t>(n));
-    }
 }
 
 Expected<bool> parse_bool(const std::string& text) {
@@ -426,16 +386,17 @@ void Settings::require_valid() const {
 // failure to read it (a directory, no permission) is an error, so that a
 // broken config never goes unnoticed.
 void Settings::read_file(const std::string& path, OriginKind kind, bool must_exist) {
-    std::string text;
-    if (const int error = read_whole_file(path, text); error != 0) {
+    const auto text = read_whole_file(path);
+    if (!text) {
+        const int error = text.error_code();
         if (!must_exist && (error == ENOENT || error == ENOTDIR)) {
             m_files.push_back({path, kind, false});
             return;
         }
-        throw UsageError(path + ": cannot read config file: " + std::strerror(error));
+        throw UsageError(path + ": cannot read config file: " + text.error());
     }
     m_files.push_back({path, kind, true});
-    for (const auto& entry : core::parse_config(text, path)) {
+    for (const auto& entry : core::parse_config(*text, path)) {
         if (!find_setting(entry.key)) {
             throw UsageError(path + ":" + std::to_string(entry.line) + ": unknown key " +
                              quote(entry.key));

@@ -95,14 +95,6 @@ TEST(CheckLookupArgs, JobsetFollowsTheRuleOfSync) {
     }
 }
 
-TEST(TrimBlanks, RemovesSpacesTabsAndCarriageReturns) {
-    EXPECT_EQ(trim_blanks("  abc \t\r"), "abc");
-    EXPECT_EQ(trim_blanks("abc"), "abc");
-    EXPECT_EQ(trim_blanks(" a b "), "a b");
-    EXPECT_EQ(trim_blanks(" \t\r "), "");
-    EXPECT_EQ(trim_blanks(""), "");
-}
-
 index::BuildRow row(int64_t id) {
     index::BuildRow out;
     out.build_id = id;
