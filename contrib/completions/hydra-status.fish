@@ -91,7 +91,7 @@ complete -c hydra-status -l version -d 'show the version'
 
 # Commands, or a store path (an implicit lookup).
 complete -c hydra-status -n '__hydra_status_no_command; and string match -q "/*" -- (commandline -ct)' -a '(__hydra_status_paths)'
-complete -c hydra-status -n __hydra_status_no_command -a lookup -d 'status of drv paths, drv basenames, output paths, hashes'
+complete -c hydra-status -n __hydra_status_no_command -a lookup -d 'status of drv paths or basenames, output paths, hashes'
 complete -c hydra-status -n __hydra_status_no_command -a sync -d 'pull new Hydra evaluations into the local index'
 complete -c hydra-status -n __hydra_status_no_command -a gate -d 'check a .drv and its whole closure before building it'
 complete -c hydra-status -n __hydra_status_no_command -a info -d 'what the index holds, per jobset'

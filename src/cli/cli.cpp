@@ -27,7 +27,7 @@ constexpr const char* k_usage = R"(usage: hydra-status [OPTIONS] PATH...
 Answers offline whether Hydra (hydra.nixos.org) built or failed a derivation.
 
 Commands:
-  lookup PATH...        status of drv paths, drv basenames, output paths, hashes
+  lookup PATH...        status of drv paths or basenames, output paths, hashes
   sync                  pull new Hydra evaluations into the local index
   gate DRV...           check a .drv and its whole closure before building it
   info                  what the index holds, per jobset
