@@ -185,7 +185,7 @@ bool BuildStager::on_element(std::string_view element) {
     core::BuildRecord& record = m_staged[m_staged_count];
     m_error = m_parser.parse_build(element, record);
     if (m_error.empty()) {
-        m_error = index::Index::check_build(record);
+        m_error = index::IndexWriter::check_build(record);
     }
     if (!m_error.empty()) {
         m_error = "element " + std::to_string(m_builds + 1) + ": " + m_error;
@@ -228,12 +228,12 @@ struct RunState {
 
 class JobsetSync {
 public:
-    JobsetSync(index::Index& index, HttpClient& http, JsonParser& parser,
+    JobsetSync(index::IndexWriter& index, HttpClient& http, JsonParser& parser,
                const SyncOptions& options, SyncObserver& observer, RunState& run,
                const std::string& project, const std::string& jobset)
         : m_index(index), m_http(http), m_parser(parser), m_options(options), m_observer(observer),
           m_run(run), m_name(project + ":" + jobset) {
-        m_state = m_index.find_jobset(redact_url(options.url), project, jobset);
+        m_state = m_index.reader().find_jobset(redact_url(options.url), project, jobset);
         m_outcome.jobset = m_name;
     }
 
@@ -303,7 +303,7 @@ private:
     // everything back, the in-memory state included.
     Step in_transaction(const std::function<Step()>& body, Writes writes = Writes::state) {
         const index::JobsetState saved = m_state;
-        index::Transaction txn(m_index.database());
+        auto txn = m_index.transaction();
         if (m_state.id == 0) {
             // Credentials are for requests only: the index (and so every
             // build URL printed from it) keeps the URL without them.
@@ -315,8 +315,7 @@ private:
         const Step step = body();
         if (step != Step::ok) {
             m_state = saved;
-            m_index.forget_caches();
-            return step; // txn rolls back
+            return step; // txn rolls back, and the index forgets what it cached
         }
         if (writes == Writes::state) {
             m_index.set_jobset_state(m_state);
@@ -393,7 +392,7 @@ private:
                 if (!seen.insert(eval.id).second) {
                     continue; // offset paging repeats an entry when a new eval arrives
                 }
-                if (m_index.has_eval(m_state.instance, eval.id)) {
+                if (m_index.reader().has_eval(m_state.instance, eval.id)) {
                     continue;
                 }
                 out.push_back(std::move(eval));
@@ -501,7 +500,7 @@ private:
         m_eval_index = index;
         m_eval_count = count;
         const std::string context = "eval " + std::to_string(eval.id) + ": ";
-        const auto to_fetch = m_index.builds_to_fetch(m_state.instance, eval.builds);
+        const auto to_fetch = m_index.reader().builds_to_fetch(m_state.instance, eval.builds);
         const FetchMethod method =
             choose_method(to_fetch.size(), eval.builds.size(), m_options.by_id_max);
         // Everything is fetched first: the streamed builds are in the index
@@ -575,7 +574,7 @@ private:
         if (absent.empty()) {
             return Step::ok;
         }
-        auto missing = m_index.builds_to_fetch(m_state.instance, absent);
+        auto missing = m_index.reader().builds_to_fetch(m_state.instance, absent);
         if (missing.empty()) {
             return Step::ok;
         }
@@ -597,11 +596,11 @@ private:
         std::unordered_set<int64_t> uncovered(pending.begin(), pending.end());
         const std::unordered_set<int64_t> wanted(pending.begin(), pending.end());
         std::vector<EvalCover> out;
-        for (const int64_t eval_id : m_index.eval_ids(m_state.id)) {
+        for (const int64_t eval_id : m_index.reader().eval_ids(m_state.id)) {
             if ((uncovered.empty() && !out.empty()) || out.size() >= k_max_cover_evals) {
                 break;
             }
-            const auto members = m_index.eval_builds(m_state.instance, eval_id);
+            const auto members = m_index.reader().eval_builds(m_state.instance, eval_id);
             EvalCover cover;
             cover.eval_id = eval_id;
             cover.members = members.size();
@@ -624,7 +623,7 @@ private:
             return Step::ok;
         }
         std::vector<int64_t> pending;
-        for (const int64_t id : m_index.unfinished_builds(m_state.id)) {
+        for (const int64_t id : m_index.reader().unfinished_builds(m_state.id)) {
             if (!contains(fetched, id)) {
                 pending.push_back(id);
             }
@@ -698,7 +697,7 @@ private:
                                m_http.requests());
     }
 
-    index::Index& m_index;
+    index::IndexWriter& m_index;
     HttpClient& m_http;
     JsonParser& m_parser;
     const SyncOptions& m_options;
@@ -714,7 +713,7 @@ private:
 
 } // namespace
 
-SyncSummary run_sync(index::Index& index, HttpClient& http, const SyncOptions& options,
+SyncSummary run_sync(index::IndexWriter& index, HttpClient& http, const SyncOptions& options,
                      SyncObserver& observer) {
     SyncOptions opts = options;
     if (opts.now == 0) {

@@ -274,7 +274,7 @@ int jobsets_command(Context& ctx) {
         names.insert(name);
     }
     try {
-        auto index = index::Index::open_read_only(ctx.settings.get("db"));
+        auto index = index::IndexReader::open(ctx.settings.get("db"));
         for (const auto& info : index.jobsets()) {
             names.insert(info.state.project + ":" + info.state.name);
         }

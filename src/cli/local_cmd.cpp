@@ -27,12 +27,12 @@ core::StorePath parse_drv(const std::string& text) {
     return core::StorePath{key->hash, key->name};
 }
 
-index::Index open_for_writing(const Settings& settings) {
+index::IndexWriter open_for_writing(const Settings& settings) {
     const std::string db = settings.get("db");
     if (settings.origin("db") == "default") {
         std::filesystem::create_directories(std::filesystem::path(db).parent_path());
     }
-    return index::Index::open_read_write(db);
+    return index::IndexWriter::open(db);
 }
 
 // The absolute path of record's --log FILE, which must be a file that
@@ -126,7 +126,7 @@ int info_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("info takes no arguments");
     }
-    auto index = index::Index::open_read_only(ctx.settings.get("db"));
+    auto index = index::IndexReader::open(ctx.settings.get("db"));
     const auto jobsets = index.jobsets();
     struct stat st {};
     int64_t size = 0;

@@ -75,7 +75,7 @@ constexpr size_t k_table_batch = 1024;
 constexpr size_t k_lookup_chunk = 4096;
 
 struct LookupRun {
-    index::Index* index; // null when the index could not be opened: every key is unknown
+    index::IndexReader* index; // null when the index could not be opened: every key is unknown
     bool json;
     bool all;
     int64_t local_not_before;
@@ -213,7 +213,7 @@ std::string_view trim_blanks(std::string_view line) {
 
 // A --job lookup that found nothing in a jobset the index does not hold is
 // most likely a typo: say which jobsets it holds (the answer stays unknown).
-void warn_unless_jobset_known(index::Index& index, const std::string& project,
+void warn_unless_jobset_known(index::IndexReader& index, const std::string& project,
                               const std::string& jobset) {
     std::set<std::string> held;
     for (const auto& info : index.jobsets()) {
@@ -238,10 +238,10 @@ void warn_unless_jobset_known(index::Index& index, const std::string& project,
 
 } // namespace
 
-std::optional<index::Index> open_index_for_answers(const std::string& path,
-                                                   std::optional<Error>& error) {
+std::optional<index::IndexReader> open_index_for_answers(const std::string& path,
+                                                         std::optional<Error>& error) {
     try {
-        return index::Index::open_read_only(path);
+        return index::IndexReader::open(path);
     } catch (const Error& e) {
         if (e.code() != ExitCode::no_index) {
             throw;
@@ -288,9 +288,9 @@ int lookup_command(Context& ctx) {
     }
     // Every answer of the run from one snapshot: one WAL read lock, not one
     // per statement (bench/ANALYSIS.md, change 4).
-    std::optional<index::ReadTransaction> snapshot;
+    std::optional<index::Snapshot> snapshot;
     if (index) {
-        snapshot.emplace(index->database());
+        snapshot.emplace(index->snapshot());
     }
     const int64_t now = unix_now();
     const HumanStyle style{use_color(), now, output_width(), ctx.options.count("all") > 0};

@@ -439,7 +439,7 @@ int sync_command(Context& ctx) {
                     (exists ? " is not a directory" : " does not exist"));
     }
     index::SyncLock lock(db);
-    auto index = index::Index::open_read_write(db);
+    auto index = index::IndexWriter::open(db);
     install_signal_handlers();
 
     const bool quiet = ctx.options.count("quiet") > 0;
