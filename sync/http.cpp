@@ -503,162 +503,241 @@ bool HttpClient::wait_for_retry(RetryWait& wait) {
     return true;
 }
 
-FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
-                                 const Validators& conditional) {
-    Impl& impl = *m_impl;
-    FetchResult result;
-    // A conditional request has its own header list for as long as it runs.
-    // Validators are sent back verbatim; one with a line break is dropped.
+namespace {
+
+// The header list of a conditional request (null for a plain one):
+// Accept, and the validators sent back verbatim; one with a line break is
+// dropped.
+SlistPtr conditional_header_list(const Validators& conditional) {
     const auto usable = [](const std::string& value) {
         return !value.empty() && value.find_first_of("\r\n") == std::string::npos;
     };
-    SlistPtr conditional_headers;
-    const bool is_conditional = usable(conditional.etag) || usable(conditional.last_modified);
-    if (is_conditional) {
-        std::vector<std::string> lines{"Accept: application/json"};
-        if (usable(conditional.etag)) {
-            lines.push_back("If-None-Match: " + conditional.etag);
+    SlistPtr headers;
+    if (!usable(conditional.etag) && !usable(conditional.last_modified)) {
+        return headers;
+    }
+    std::vector<std::string> lines{"Accept: application/json"};
+    if (usable(conditional.etag)) {
+        lines.push_back("If-None-Match: " + conditional.etag);
+    }
+    if (usable(conditional.last_modified)) {
+        lines.push_back("If-Modified-Since: " + conditional.last_modified);
+    }
+    for (const auto& line : lines) {
+        curl_slist* list = curl_slist_append(headers.get(), line.c_str());
+        if (list == nullptr) {
+            throw Error("cannot allocate HTTP headers");
         }
-        if (usable(conditional.last_modified)) {
-            lines.push_back("If-Modified-Since: " + conditional.last_modified);
-        }
-        for (const auto& line : lines) {
-            curl_slist* list = curl_slist_append(conditional_headers.get(), line.c_str());
-            if (list == nullptr) {
-                throw Error("cannot allocate HTTP headers");
-            }
-            if (!conditional_headers) {
-                conditional_headers.reset(list);
-            }
+        if (!headers) {
+            headers.reset(list);
         }
     }
-    struct HeaderScope {
-        CURL* curl;
-        curl_slist* headers;
-        curl_slist* normal;
-        HeaderScope(CURL* c, curl_slist* h, curl_slist* n) : curl(c), headers(h), normal(n) {
-            if (headers != nullptr) {
-                curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    return headers;
+}
+
+// Sends a conditional request's headers for as long as it runs, then the
+// normal ones again.
+class HeaderScope {
+public:
+    HeaderScope(CURL* curl, curl_slist* headers, curl_slist* normal)
+        : m_curl(curl), m_headers(headers), m_normal(normal) {
+        if (m_headers != nullptr) {
+            curl_easy_setopt(m_curl, CURLOPT_HTTPHEADER, m_headers);
+        }
+    }
+    ~HeaderScope() {
+        if (m_headers != nullptr) {
+            curl_easy_setopt(m_curl, CURLOPT_HTTPHEADER, m_normal);
+        }
+    }
+    HeaderScope(const HeaderScope&) = delete;
+    HeaderScope& operator=(const HeaderScope&) = delete;
+
+private:
+    CURL* m_curl;
+    curl_slist* m_headers;
+    curl_slist* m_normal;
+};
+
+} // namespace
+
+// One call of get_json: its tries, and the result they make.
+struct HttpClient::Request {
+    HttpClient& client;
+    Impl& impl;
+    const HttpOptions& options;
+    const std::string& url;
+    BodySink& sink;
+    SlistPtr conditional_headers; // null for a plain request
+    std::string prefix;           // of every message
+    FetchResult result;
+
+    Request(HttpClient& http, const std::string& target, BodySink& body_sink,
+            const Validators& conditional)
+        : client(http), impl(*http.m_impl), options(http.m_options), url(target), sink(body_sink),
+          conditional_headers(conditional_header_list(conditional)),
+          prefix("unable to download '" + redact_url(target) + "': ") {}
+
+    FetchResult run() {
+        const HeaderScope scope(impl.curl.get(), conditional_headers.get(), impl.headers.get());
+        set_option(impl.curl.get(), CURLOPT_URL, url.c_str());
+        for (int attempt = 1; attempt <= options.max_tries; ++attempt) {
+            if (const auto why = wait_for_turn()) {
+                return cancelled(*why);
+            }
+            const CURLcode code = perform(attempt);
+            if (auto refused = refusal(code)) {
+                return *refused;
+            }
+            if (result.http_status == 304 && code == CURLE_OK && conditional_headers) {
+                result.not_modified = true;
+                result.validators = impl.validators;
+                return result;
+            }
+            describe_failure(code);
+            if (result.failure == Failure::none) {
+                return finish();
+            }
+            auto wait = next_wait(attempt);
+            if (!wait) {
+                return result;
+            }
+            if (!client.wait_for_retry(*wait)) {
+                return cancelled("interrupted");
             }
         }
-        ~HeaderScope() {
-            if (headers != nullptr) {
-                curl_easy_setopt(curl, CURLOPT_HTTPHEADER, normal);
-            }
-        }
-        HeaderScope(const HeaderScope&) = delete;
-        HeaderScope& operator=(const HeaderScope&) = delete;
-    } header_scope(impl.curl.get(), conditional_headers.get(), impl.headers.get());
-    const std::string prefix = "unable to download '" + redact_url(url) + "': ";
-    const auto cancelled = [&](const std::string& why) {
-        result.failure = Failure::cancelled;
+        return result; // not reached: the last try returns above
+    }
+
+    FetchResult cancelled(const std::string& why) { return failed(Failure::cancelled, why); }
+
+    FetchResult failed(Failure failure, const std::string& why) {
+        result.failure = failure;
         result.message = prefix + why;
         return result;
-    };
+    }
 
-    set_option(impl.curl.get(), CURLOPT_URL, url.c_str());
-    for (int attempt = 1; attempt <= m_options.max_tries; ++attempt) {
+    // Waits for the next try's turn (pacing between request starts): why
+    // it may not be sent (a stop request, the budget), or nullopt.
+    std::optional<std::string> wait_for_turn() const {
         if (impl.stop_requested()) {
-            return cancelled("interrupted");
+            return "interrupted";
         }
-        if (m_requests >= m_options.max_requests) {
-            return cancelled("request budget of " + std::to_string(m_options.max_requests) +
-                             " spent");
+        if (client.m_requests >= options.max_requests) {
+            return "request budget of " + std::to_string(options.max_requests) + " spent";
         }
-        if (impl.last_start && !impl.sleep_until(*impl.last_start + m_options.min_interval)) {
-            return cancelled("interrupted");
+        if (impl.last_start && !impl.sleep_until(*impl.last_start + options.min_interval)) {
+            return "interrupted";
         }
+        return std::nullopt;
+    }
 
+    // Sends try number `attempt` and receives its answer.
+    CURLcode perform(int attempt) {
         sink.reset();
         impl.start_try(sink);
         impl.last_start = Clock::now();
-        ++m_requests;
+        ++client.m_requests;
         result.tries = attempt;
         const CURLcode code = curl_easy_perform(impl.curl.get());
         if (impl.sink_exception) {
             std::rethrow_exception(std::exchange(impl.sink_exception, nullptr));
         }
-
         curl_off_t wire_bytes = 0;
         if (curl_easy_getinfo(impl.curl.get(), CURLINFO_SIZE_DOWNLOAD_T, &wire_bytes) == CURLE_OK &&
             wire_bytes > 0) {
-            m_bytes += static_cast<uint64_t>(wire_bytes);
+            client.m_bytes += static_cast<uint64_t>(wire_bytes);
         }
         result.http_status = impl.response_code();
         result.bytes = impl.body_bytes;
+        return code;
+    }
+
+    // A try that ended on this side, never tried again: a stop request, or
+    // an answer refused (not JSON, too large, rejected by the sink).
+    std::optional<FetchResult> refusal(CURLcode code) {
         const long status = result.http_status;
         const bool success_status = status >= 200 && status < 300;
-
         if (code == CURLE_ABORTED_BY_CALLBACK && impl.stop_requested()) {
             return cancelled("interrupted");
         }
         if (impl.blocked ||
             (success_status && code == CURLE_OK && impl.first_chunk && !impl.inspect_answer())) {
             // A body-less 2xx is inspected here: the write callback never ran.
-            result.failure = Failure::blocked;
-            result.message = prefix + "Hydra " + impl.blocked_reason +
-                             " (a bot filter, or a missing Accept: application/json header)";
-            return result;
+            return failed(Failure::blocked,
+                          "Hydra " + impl.blocked_reason +
+                              " (a bot filter, or a missing Accept: application/json header)");
         }
         if (impl.too_large) {
-            result.failure = Failure::malformed;
-            result.message = prefix + "answer larger than " +
-                             std::to_string(m_options.max_body_bytes) + " bytes";
-            return result;
+            return failed(Failure::malformed, "answer larger than " +
+                                                  std::to_string(options.max_body_bytes) +
+                                                  " bytes");
         }
         if (impl.sink_failed) {
-            result.failure = Failure::malformed;
-            result.message = prefix + sink.error();
-            return result;
+            return failed(Failure::malformed, sink.error());
         }
+        return std::nullopt;
+    }
 
-        if (status == 304 && code == CURLE_OK && is_conditional) {
-            result.not_modified = true;
-            result.validators = impl.validators;
-            return result;
-        }
+    // Classifies the try, and says what went wrong when it failed.
+    void describe_failure(CURLcode code) {
+        const long status = result.http_status;
         const int effective_code = impl.error_body_full ? CURLE_OK : code;
         result.failure = classify(status, effective_code);
         if (effective_code != CURLE_OK && status < 400) {
-            std::string detail = impl.error_buffer[0] != '\0'
-                                     ? std::string(impl.error_buffer)
-                                     : std::string(curl_easy_strerror(code));
-            if (detail.size() > 1 && ascii_lower(detail[1]) == detail[1]) {
-                detail[0] = ascii_lower(detail[0]); // "Failed to ..." but not "URL ..."
-            }
-            if (code == CURLE_TOO_MANY_REDIRECTS) {
-                detail = "redirect loop (more than " + std::to_string(m_options.max_redirects) +
-                         " redirects)";
-            }
-            result.message = prefix + printable(detail);
+            result.message = prefix + printable(transfer_error(code));
         } else if (result.failure != Failure::none) {
-            result.message = prefix + "HTTP error " + std::to_string(status);
-            if (m_options.read_error_body) {
-                if (const auto text = m_options.read_error_body(impl.error_body);
-                    text && !text->empty()) {
-                    result.message += " (" + printable(*text) + ")";
-                }
-            }
+            result.message = prefix + "HTTP error " + std::to_string(status) + error_body_text();
         }
+    }
 
-        if (result.failure == Failure::none) {
-            result.validators = impl.validators;
-            if (!sink.finish()) {
-                result.failure = Failure::malformed;
-                result.message = prefix + sink.error();
+    // What curl says about a failed transfer.
+    std::string transfer_error(CURLcode code) const {
+        if (code == CURLE_TOO_MANY_REDIRECTS) {
+            return "redirect loop (more than " + std::to_string(options.max_redirects) +
+                   " redirects)";
+        }
+        std::string detail = impl.error_buffer[0] != '\0' ? std::string(impl.error_buffer)
+                                                          : std::string(curl_easy_strerror(code));
+        if (detail.size() > 1 && ascii_lower(detail[1]) == detail[1]) {
+            detail[0] = ascii_lower(detail[0]); // "Failed to ..." but not "URL ..."
+        }
+        return detail;
+    }
+
+    // Hydra's message out of an error body, as " (...)", or "".
+    std::string error_body_text() const {
+        if (options.read_error_body) {
+            if (const auto text = options.read_error_body(impl.error_body);
+                text && !text->empty()) {
+                return " (" + printable(*text) + ")";
             }
-            return result;
         }
+        return {};
+    }
+
+    // A complete 2xx JSON answer: the sink checks it.
+    FetchResult finish() {
+        result.validators = impl.validators;
+        if (!sink.finish()) {
+            result.failure = Failure::malformed;
+            result.message = prefix + sink.error();
+        }
+        return result;
+    }
+
+    // The wait before the next try of a failed one, or nullopt (the message
+    // says why, when it is not obvious) when it is not tried again.
+    std::optional<RetryWait> next_wait(int attempt) {
         if (result.failure != Failure::transient) {
-            return result;
+            return std::nullopt;
         }
-        if (attempt == m_options.max_tries) {
+        if (attempt == options.max_tries) {
             if (attempt > 1) {
                 result.message += " (gave up after " + std::to_string(attempt) + " tries)";
             }
-            return result;
+            return std::nullopt;
         }
-
         const auto retry_after =
             impl.retry_after.empty()
                 ? std::nullopt
@@ -666,22 +745,24 @@ FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
         if (retry_after && *retry_after > k_max_retry_after) {
             result.message += " (the server asks to retry after " + seconds_text(*retry_after) +
                               ", longer than 1 hour: giving up)";
-            return result;
+            return std::nullopt;
         }
-        const milliseconds delay = backoff_delay(attempt, m_options.backoff_base,
-                                                 m_options.backoff_ceiling, retry_after, impl.rng);
-        RetryWait wait{delay,
-                       delay,
-                       retry_after.has_value(),
-                       attempt + 1,
-                       m_options.max_tries,
-                       result.message.starts_with(prefix) ? result.message.substr(prefix.size())
-                                                          : result.message};
-        if (!wait_for_retry(wait)) {
-            return cancelled("interrupted");
-        }
+        const milliseconds delay = backoff_delay(attempt, options.backoff_base,
+                                                 options.backoff_ceiling, retry_after, impl.rng);
+        return RetryWait{delay,
+                         delay,
+                         retry_after.has_value(),
+                         attempt + 1,
+                         options.max_tries,
+                         result.message.starts_with(prefix) ? result.message.substr(prefix.size())
+                                                            : result.message};
     }
-    return result; // not reached: the last try returns above
+};
+
+FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
+                                 const Validators& conditional) {
+    Request request(*this, url, sink, conditional);
+    return request.run();
 }
 
 } // namespace hs::sync

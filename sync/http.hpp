@@ -158,6 +158,8 @@ private:
     // Sleeps wait.delay, telling on_retry_wait; false if a stop was requested.
     bool wait_for_retry(RetryWait& wait);
 
+    struct Request; // one call of get_json, in steps
+
     struct Impl;
     std::unique_ptr<Impl> m_impl;
     HttpOptions m_options;

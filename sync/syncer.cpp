@@ -218,6 +218,33 @@ bool BuildStager::flush() {
     return true;
 }
 
+std::string evals_url(const std::string& base, const std::string& project,
+                      const std::string& jobset) {
+    return base + "/jobset/" + project + "/" + jobset + "/evals";
+}
+
+std::string eval_builds_url(const std::string& base, int64_t eval_id) {
+    return base + "/eval/" + std::to_string(eval_id) + "/builds";
+}
+
+std::string build_url(const std::string& base, int64_t build_id) {
+    return base + "/build/" + std::to_string(build_id);
+}
+
+FetchResult HttpSource::evals_page(const std::string& project, const std::string& jobset,
+                                   const std::string& query, BodySink& sink,
+                                   const Validators& conditional) {
+    return m_http.get_json(evals_url(m_base, project, jobset) + query, sink, conditional);
+}
+
+FetchResult HttpSource::eval_builds(int64_t eval_id, BodySink& sink) {
+    return m_http.get_json(eval_builds_url(m_base, eval_id), sink);
+}
+
+FetchResult HttpSource::build(int64_t build_id, BodySink& sink) {
+    return m_http.get_json(build_url(m_base, build_id), sink);
+}
+
 namespace {
 
 // Run-wide counters shared by the jobsets of one run.
@@ -226,27 +253,46 @@ struct RunState {
     StopReason stopped = StopReason::none;
 };
 
+// What every jobset of one run works with.
+struct RunContext {
+    index::IndexWriter& index;
+    HydraSource& source;
+    JsonParser& parser;
+    const SyncOptions& options;
+    SyncObserver& observer;
+    RunState& run;
+};
+
+// What an eval's fetch brought, before it is committed (ingest_eval).
+struct EvalFetch {
+    FetchMethod method = FetchMethod::by_id;
+    std::vector<int64_t> to_fetch;          // its members unknown or unfinished
+    std::vector<int64_t> streamed;          // eval-builds: the ids streamed, sorted
+    uint64_t streamed_builds = 0;           // eval-builds: elements streamed
+    std::vector<int64_t> by_id;             // eval-builds: members it lacked, asked by id
+    std::vector<core::BuildRecord> records; // fetched by id, written with the eval
+};
+
 class JobsetSync {
 public:
-    JobsetSync(index::IndexWriter& index, HttpClient& http, JsonParser& parser,
-               const SyncOptions& options, SyncObserver& observer, RunState& run,
-               const std::string& project, const std::string& jobset)
-        : m_index(index), m_http(http), m_parser(parser), m_options(options), m_observer(observer),
-          m_run(run), m_name(project + ":" + jobset) {
-        m_state = m_index.reader().find_jobset(redact_url(options.url), project, jobset);
+    JobsetSync(const RunContext& context, const std::string& project, const std::string& jobset)
+        : m_index(context.index), m_source(context.source), m_parser(context.parser),
+          m_options(context.options), m_observer(context.observer), m_run(context.run),
+          m_name(project + ":" + jobset) {
+        m_state = m_index.reader().find_jobset(redact_url(m_options.url), project, jobset);
         m_outcome.jobset = m_name;
     }
 
     JobsetOutcome run() {
-        const uint64_t requests = m_http.requests();
-        const uint64_t bytes = m_http.bytes();
+        const uint64_t requests = m_source.requests();
+        const uint64_t bytes = m_source.bytes();
         const Step step = sync();
         if (step == Step::stopped && m_run.stopped == StopReason::none) {
-            m_run.stopped = m_http.budget_spent() ? StopReason::budget : StopReason::signal;
+            m_run.stopped = m_source.budget_spent() ? StopReason::budget : StopReason::signal;
         }
         m_outcome.completed = step == Step::ok;
-        m_outcome.requests = m_http.requests() - requests;
-        m_outcome.bytes = m_http.bytes() - bytes;
+        m_outcome.requests = m_source.requests() - requests;
+        m_outcome.bytes = m_source.bytes() - bytes;
         m_observer.on_jobset_done(m_outcome);
         return m_outcome;
     }
@@ -284,7 +330,7 @@ private:
             m_run.stopped = StopReason::signal;
             return Step::stopped;
         }
-        if (budget_stops(m_http.requests(), m_options.max_requests, m_run.steps_done)) {
+        if (budget_stops(m_source.requests(), m_options.max_requests, m_run.steps_done)) {
             m_run.stopped = StopReason::budget;
             return Step::stopped;
         }
@@ -339,9 +385,12 @@ private:
         return fail(context + result.message, result.failure);
     }
 
-    std::string evals_url() const {
-        return m_options.url + "/jobset/" + m_state.project + "/" + m_state.name + "/evals";
+    // For messages: a URL of this jobset's instance, without credentials.
+    std::string shown_evals_url(const std::string& query) const {
+        return redact_url(evals_url(m_options.url, m_state.project, m_state.name) + query);
     }
+
+    // --- new evals ------------------------------------------------------
 
     // The evals to ingest, oldest first: on a first sync the newest
     // max_evals; later every eval newer than the newest one ingested. The
@@ -349,53 +398,19 @@ private:
     // validators with it; a 304 means nothing new.
     Step new_evals(std::vector<core::EvalRecord>& out) {
         const bool first_sync = !m_state.newest_eval.has_value();
-        const int64_t newest = m_state.newest_eval.value_or(0);
         std::set<int64_t> seen;
-        std::string url = evals_url();
+        std::string query;
         for (int page = 1;; ++page) {
-            StringSink sink;
-            const Validators validators = page == 1 && !first_sync
-                                              ? Validators{m_state.etag, m_state.last_modified}
-                                              : Validators{};
-            const auto result = m_http.get_json(url, sink, validators);
-            if (!result.ok()) {
-                if (result.failure == Failure::not_found && page == 1) {
-                    return fail("jobset " + m_name + " does not exist on " +
-                                    redact_url(m_options.url) + " (" + result.message + ")",
-                                result.failure);
-                }
-                return failed_fetch(result);
-            }
-            if (result.not_modified) {
-                m_outcome.not_modified = true;
-                m_validators = result.validators.empty() ? validators : result.validators;
-                return Step::ok;
-            }
-            if (page == 1) {
-                m_validators = result.validators;
-            }
             core::EvalsPage parsed;
-            if (auto why = m_parser.parse_evals_page(sink.body(), parsed); !why.empty()) {
-                return fail("'" + redact_url(url) + "': " + why, Failure::malformed);
+            bool not_modified = false;
+            if (const Step s = read_evals_page(page, query, parsed, not_modified);
+                s != Step::ok || not_modified) {
+                return s;
             }
             bool reached_known = false;
-            for (auto& eval : parsed.evals) {
-                if (eval.id <= 0 || eval.id > index::k_id_mask) {
-                    return fail("'" + redact_url(url) + "': eval id " + std::to_string(eval.id) +
-                                    " out of range",
-                                Failure::malformed);
-                }
-                if (eval.id <= newest) {
-                    reached_known = true; // listings are newest first
-                    continue;
-                }
-                if (!seen.insert(eval.id).second) {
-                    continue; // offset paging repeats an entry when a new eval arrives
-                }
-                if (m_index.reader().has_eval(m_state.instance, eval.id)) {
-                    continue;
-                }
-                out.push_back(std::move(eval));
+            if (const Step s = collect_new_evals(parsed, query, seen, out, reached_known);
+                s != Step::ok) {
+                return s;
             }
             const bool enough =
                 first_sync && out.size() >= static_cast<size_t>(m_options.max_evals);
@@ -403,28 +418,96 @@ private:
                 break;
             }
             if (!is_page_query(*parsed.next)) {
-                return fail("'" + redact_url(url) + "': unexpected 'next' value " +
+                return fail("'" + shown_evals_url(query) + "': unexpected 'next' value " +
                                 quote(*parsed.next),
                             Failure::malformed);
             }
-            url = evals_url() + *parsed.next;
+            query = *parsed.next;
         }
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id > b.id; });
-        if (first_sync && out.size() > static_cast<size_t>(m_options.max_evals)) {
-            out.resize(static_cast<size_t>(m_options.max_evals));
-        }
-        std::reverse(out.begin(), out.end());
+        keep_newest(out, first_sync);
         return Step::ok;
     }
+
+    // Reads one page of the evals listing into `parsed` (see new_evals);
+    // a 304 answer sets not_modified, and the validators to keep.
+    Step read_evals_page(int page, const std::string& query, core::EvalsPage& parsed,
+                         bool& not_modified) {
+        const bool first_sync = !m_state.newest_eval.has_value();
+        StringSink sink;
+        const Validators validators = page == 1 && !first_sync
+                                          ? Validators{m_state.etag, m_state.last_modified}
+                                          : Validators{};
+        const auto result =
+            m_source.evals_page(m_state.project, m_state.name, query, sink, validators);
+        if (!result.ok()) {
+            if (result.failure == Failure::not_found && page == 1) {
+                return fail("jobset " + m_name + " does not exist on " + redact_url(m_options.url) +
+                                " (" + result.message + ")",
+                            result.failure);
+            }
+            return failed_fetch(result);
+        }
+        if (result.not_modified) {
+            m_outcome.not_modified = not_modified = true;
+            m_validators = result.validators.empty() ? validators : result.validators;
+            return Step::ok;
+        }
+        if (page == 1) {
+            m_validators = result.validators;
+        }
+        if (auto why = m_parser.parse_evals_page(sink.body(), parsed); !why.empty()) {
+            return fail("'" + shown_evals_url(query) + "': " + why, Failure::malformed);
+        }
+        return Step::ok;
+    }
+
+    // Adds the page's evals that are new to `out`; reached_known is set when
+    // the page reaches the newest eval ingested (listings are newest first).
+    Step collect_new_evals(core::EvalsPage& parsed, const std::string& query,
+                           std::set<int64_t>& seen, std::vector<core::EvalRecord>& out,
+                           bool& reached_known) {
+        const int64_t newest = m_state.newest_eval.value_or(0);
+        for (auto& eval : parsed.evals) {
+            if (eval.id <= 0 || eval.id > index::k_id_mask) {
+                return fail("'" + shown_evals_url(query) + "': eval id " + std::to_string(eval.id) +
+                                " out of range",
+                            Failure::malformed);
+            }
+            if (eval.id <= newest) {
+                reached_known = true;
+                continue;
+            }
+            if (!seen.insert(eval.id).second) {
+                continue; // offset paging repeats an entry when a new eval arrives
+            }
+            if (m_index.reader().has_eval(m_state.instance, eval.id)) {
+                continue;
+            }
+            out.push_back(std::move(eval));
+        }
+        return Step::ok;
+    }
+
+    // Keeps the evals newest first up to max_evals on a first sync, then
+    // puts them oldest first.
+    void keep_newest(std::vector<core::EvalRecord>& evals, bool first_sync) const {
+        std::sort(evals.begin(), evals.end(),
+                  [](const auto& a, const auto& b) { return a.id > b.id; });
+        if (first_sync && evals.size() > static_cast<size_t>(m_options.max_evals)) {
+            evals.resize(static_cast<size_t>(m_options.max_evals));
+        }
+        std::reverse(evals.begin(), evals.end());
+    }
+
+    // --- fetching builds --------------------------------------------------
 
     // Fetches builds one by one into records; a build Hydra no longer has
     // (404) is skipped with a warning.
     Step fetch_by_id(const std::vector<int64_t>& ids, std::vector<core::BuildRecord>& out,
                      const std::string& context) {
         for (const int64_t id : ids) {
-            const std::string url = m_options.url + "/build/" + std::to_string(id);
             StringSink sink;
-            const auto result = m_http.get_json(url, sink);
+            const auto result = m_source.build(id, sink);
             if (result.failure == Failure::not_found) {
                 m_observer.on_warning(m_name + ": build " + std::to_string(id) + " is gone from " +
                                       redact_url(m_options.url) + "; skipped");
@@ -434,12 +517,12 @@ private:
                 return failed_fetch(result, context);
             }
             core::BuildRecord record;
+            const std::string shown = "'" + redact_url(build_url(m_options.url, id)) + "': ";
             if (auto why = m_parser.parse_build(sink.body(), record); !why.empty()) {
-                return fail(context + "'" + redact_url(url) + "': " + why, Failure::malformed);
+                return fail(context + shown + why, Failure::malformed);
             }
             if (record.id != id) {
-                return fail(context + "'" + redact_url(url) + "': answered build " +
-                                std::to_string(record.id),
+                return fail(context + shown + "answered build " + std::to_string(record.id),
                             Failure::malformed);
             }
             out.push_back(std::move(record));
@@ -481,11 +564,10 @@ private:
     // transactions (BuildStager). `ids` receives the ids streamed, sorted.
     Step stream_eval_builds(int64_t eval_id, std::vector<int64_t>& ids, uint64_t& builds,
                             const std::string& context) {
-        const std::string url = m_options.url + "/eval/" + std::to_string(eval_id) + "/builds";
         BuildStager sink(
             m_parser, BatchLimits{}, [this](auto batch) { return write_batch(batch); },
             [this](uint64_t n) { report_progress(n); });
-        const auto result = m_http.get_json(url, sink);
+        const auto result = m_source.eval_builds(eval_id, sink);
         if (!result.ok()) {
             return failed_fetch(result, context);
         }
@@ -494,66 +576,70 @@ private:
         return Step::ok;
     }
 
+    // --- ingesting an eval ------------------------------------------------
+
     // Adds the builds it fetched to `fetched` (sorted).
     Step ingest_eval(const core::EvalRecord& eval, size_t index, size_t count,
                      std::vector<int64_t>& fetched) {
         m_eval_index = index;
         m_eval_count = count;
         const std::string context = "eval " + std::to_string(eval.id) + ": ";
-        const auto to_fetch = m_index.reader().builds_to_fetch(m_state.instance, eval.builds);
-        const FetchMethod method =
-            choose_method(to_fetch.size(), eval.builds.size(), m_options.by_id_max);
         // Everything is fetched first: the streamed builds are in the index
         // (written batch by batch as they arrived), those fetched by id are
-        // in `records`; then one short transaction writes these and commits
-        // the eval.
-        uint64_t streamed_builds = 0;
-        std::vector<int64_t> streamed;
-        std::vector<int64_t> by_id;
-        std::vector<core::BuildRecord> records;
-        if (method == FetchMethod::by_id) {
-            if (const Step s = fetch_by_id(to_fetch, records, context); s != Step::ok) {
-                return s;
-            }
-        } else {
-            if (const Step s = stream_eval_builds(eval.id, streamed, streamed_builds, context);
-                s != Step::ok) {
-                return s;
-            }
-            if (const Step s = fetch_missing_members(eval, streamed, by_id, records, context);
-                s != Step::ok) {
-                return s;
-            }
+        // in got.records; then one short transaction writes these and
+        // commits the eval.
+        EvalFetch got;
+        if (const Step s = fetch_eval(eval, got, context); s != Step::ok) {
+            return s;
         }
-        const Step step = in_transaction([&] {
-            if (const Step s = write_records(records, context); s != Step::ok) {
+        if (const Step s = commit_eval(eval, got, index + 1 == count, context); s != Step::ok) {
+            return s;
+        }
+        const uint64_t builds = got.streamed_builds + got.records.size();
+        if (got.method == FetchMethod::by_id) {
+            merge_ids(fetched, got.to_fetch);
+        } else {
+            merge_ids(fetched, std::move(got.streamed));
+            merge_ids(fetched, std::move(got.by_id));
+        }
+        ++m_run.steps_done;
+        m_outcome.evals++;
+        m_outcome.builds += builds;
+        m_observer.on_eval_done(m_name, eval.id, builds, std::string(method_name(got.method)));
+        return Step::ok;
+    }
+
+    // Fetches what the index lacks of an eval's builds, by the method
+    // choose_method() says.
+    Step fetch_eval(const core::EvalRecord& eval, EvalFetch& got, const std::string& context) {
+        got.to_fetch = m_index.reader().builds_to_fetch(m_state.instance, eval.builds);
+        got.method = choose_method(got.to_fetch.size(), eval.builds.size(), m_options.by_id_max);
+        if (got.method == FetchMethod::by_id) {
+            return fetch_by_id(got.to_fetch, got.records, context);
+        }
+        if (const Step s = stream_eval_builds(eval.id, got.streamed, got.streamed_builds, context);
+            s != Step::ok) {
+            return s;
+        }
+        return fetch_missing_members(eval, got.streamed, got.by_id, got.records, context);
+    }
+
+    // Writes the builds fetched by id and the eval in one transaction.
+    Step commit_eval(const core::EvalRecord& eval, const EvalFetch& got, bool newest,
+                     const std::string& context) {
+        return in_transaction([&] {
+            if (const Step s = write_records(got.records, context); s != Step::ok) {
                 return s;
             }
             m_index.put_eval(m_state, eval);
             m_state.newest_eval = std::max(m_state.newest_eval.value_or(0), eval.id);
-            if ((method == FetchMethod::eval_builds && index + 1 == count) ||
-                !m_state.rechecked_at) {
+            if ((got.method == FetchMethod::eval_builds && newest) || !m_state.rechecked_at) {
                 // The newest eval was just read whole, or the re-check
                 // interval starts with the jobset's first eval.
                 m_state.rechecked_at = m_options.now;
             }
             return Step::ok;
         });
-        if (step != Step::ok) {
-            return step;
-        }
-        const uint64_t builds = streamed_builds + records.size();
-        if (method == FetchMethod::by_id) {
-            merge_ids(fetched, to_fetch);
-        } else {
-            merge_ids(fetched, std::move(streamed));
-            merge_ids(fetched, std::move(by_id));
-        }
-        ++m_run.steps_done;
-        m_outcome.evals++;
-        m_outcome.builds += builds;
-        m_observer.on_eval_done(m_name, eval.id, builds, std::string(method_name(method)));
-        return Step::ok;
     }
 
     // /eval/<id>/builds should hold every member the listing named; members
@@ -588,6 +674,8 @@ private:
         return Step::ok;
     }
 
+    // --- re-check ---------------------------------------------------------
+
     // The ingested evals that hold pending builds, newest first, until every
     // pending build is covered (pending builds are nearly always in recent
     // evals; past k_max_cover_evals the rest go by id).
@@ -615,6 +703,24 @@ private:
         return out;
     }
 
+    // The jobset's unfinished builds that this run did not read yet
+    // (`fetched`, sorted).
+    std::vector<int64_t> pending_builds(const std::vector<int64_t>& fetched) {
+        std::vector<int64_t> pending;
+        for (const int64_t id : m_index.reader().unfinished_builds(m_state.id)) {
+            if (!contains(fetched, id)) {
+                pending.push_back(id);
+            }
+        }
+        return pending;
+    }
+
+    // Whether the newest eval is due to be re-read whole.
+    bool newest_eval_due() const {
+        return m_state.newest_eval &&
+               m_state.rechecked_at.value_or(0) + m_options.recheck_interval <= m_options.now;
+    }
+
     // Re-reads builds that were unfinished, and the newest eval's builds once
     // per recheck interval (to see restarts), as plan_recheck() says.
     // `fetched` (sorted): the builds this run already read.
@@ -622,15 +728,8 @@ private:
         if (m_state.id == 0) {
             return Step::ok;
         }
-        std::vector<int64_t> pending;
-        for (const int64_t id : m_index.reader().unfinished_builds(m_state.id)) {
-            if (!contains(fetched, id)) {
-                pending.push_back(id);
-            }
-        }
-        const bool due =
-            m_state.newest_eval &&
-            m_state.rechecked_at.value_or(0) + m_options.recheck_interval <= m_options.now;
+        const std::vector<int64_t> pending = pending_builds(fetched);
+        const bool due = newest_eval_due();
         if (pending.empty() && !due) {
             return Step::ok;
         }
@@ -643,28 +742,39 @@ private:
             if (const Step s = before_step(); s != Step::ok) {
                 return s;
             }
-            uint64_t builds = 0;
-            const std::string context = "re-check of eval " + std::to_string(eval_id) + ": ";
-            std::vector<int64_t> ids;
-            if (const Step s = stream_eval_builds(eval_id, ids, builds, context); s != Step::ok) {
+            if (const Step s = recheck_eval(eval_id); s != Step::ok) {
                 return s;
             }
-            if (eval_id == m_state.newest_eval) {
-                const Step step = in_transaction([&] {
-                    m_state.rechecked_at = m_options.now;
-                    return Step::ok;
-                });
-                if (step != Step::ok) {
-                    return step;
-                }
-            }
-            ++m_run.steps_done;
-            m_outcome.rechecked += builds;
         }
-        // The rest by id, in batches of by_id_max (each committed on its
-        // own), starting at a place that moves with the clock so that a run
-        // cut short by the budget does not always re-read the same builds.
-        std::vector<int64_t> rest = plan.by_id;
+        return recheck_by_id(plan.by_id);
+    }
+
+    // One step of the re-check: an eval read whole.
+    Step recheck_eval(int64_t eval_id) {
+        uint64_t builds = 0;
+        const std::string context = "re-check of eval " + std::to_string(eval_id) + ": ";
+        std::vector<int64_t> ids;
+        if (const Step s = stream_eval_builds(eval_id, ids, builds, context); s != Step::ok) {
+            return s;
+        }
+        if (eval_id == m_state.newest_eval) {
+            const Step step = in_transaction([&] {
+                m_state.rechecked_at = m_options.now;
+                return Step::ok;
+            });
+            if (step != Step::ok) {
+                return step;
+            }
+        }
+        ++m_run.steps_done;
+        m_outcome.rechecked += builds;
+        return Step::ok;
+    }
+
+    // The rest by id, in batches of by_id_max (each committed on its own),
+    // starting at a place that moves with the clock so that a run cut short
+    // by the budget does not always re-read the same builds.
+    Step recheck_by_id(std::vector<int64_t> rest) {
         if (!rest.empty()) {
             const auto offset = static_cast<size_t>(m_options.now) % rest.size();
             std::rotate(rest.begin(), rest.begin() + static_cast<ptrdiff_t>(offset), rest.end());
@@ -677,28 +787,36 @@ private:
             const auto end = std::min(rest.size(), start + batch_size);
             const std::vector<int64_t> batch(rest.begin() + static_cast<ptrdiff_t>(start),
                                              rest.begin() + static_cast<ptrdiff_t>(end));
-            const std::string context = "re-check: ";
-            std::vector<core::BuildRecord> records;
-            if (const Step s = fetch_by_id(batch, records, context); s != Step::ok) {
+            if (const Step s = recheck_batch(batch); s != Step::ok) {
                 return s;
             }
-            if (const Step s = in_transaction([&] { return write_records(records, context); });
-                s != Step::ok) {
-                return s;
-            }
-            ++m_run.steps_done;
-            m_outcome.rechecked += records.size();
         }
         return Step::ok;
     }
 
+    // One step of the re-check: a batch of builds by id.
+    Step recheck_batch(const std::vector<int64_t>& batch) {
+        const std::string context = "re-check: ";
+        std::vector<core::BuildRecord> records;
+        if (const Step s = fetch_by_id(batch, records, context); s != Step::ok) {
+            return s;
+        }
+        if (const Step s = in_transaction([&] { return write_records(records, context); });
+            s != Step::ok) {
+            return s;
+        }
+        ++m_run.steps_done;
+        m_outcome.rechecked += records.size();
+        return Step::ok;
+    }
+
     void report_progress(uint64_t builds) {
-        m_observer.on_progress(m_name, m_eval_index, m_eval_count, builds, m_http.bytes(),
-                               m_http.requests());
+        m_observer.on_progress(m_name, m_eval_index, m_eval_count, builds, m_source.bytes(),
+                               m_source.requests());
     }
 
     index::IndexWriter& m_index;
-    HttpClient& m_http;
+    HydraSource& m_source;
     JsonParser& m_parser;
     const SyncOptions& m_options;
     SyncObserver& m_observer;
@@ -715,6 +833,12 @@ private:
 
 SyncSummary run_sync(index::IndexWriter& index, HttpClient& http, const SyncOptions& options,
                      SyncObserver& observer) {
+    HttpSource source(http, options.url);
+    return run_sync(index, source, options, observer);
+}
+
+SyncSummary run_sync(index::IndexWriter& index, HydraSource& source, const SyncOptions& options,
+                     SyncObserver& observer) {
     SyncOptions opts = options;
     if (opts.now == 0) {
         opts.now = static_cast<int64_t>(std::time(nullptr));
@@ -722,24 +846,25 @@ SyncSummary run_sync(index::IndexWriter& index, HttpClient& http, const SyncOpti
     JsonParser parser;
     SyncSummary summary;
     RunState run;
+    const RunContext context{index, source, parser, opts, observer, run};
     for (const auto& [project, jobset] : opts.jobsets) {
         if (opts.stop != nullptr && opts.stop->load()) {
             run.stopped = StopReason::signal;
             break;
         }
-        if (budget_stops(http.requests(), opts.max_requests, run.steps_done)) {
+        if (budget_stops(source.requests(), opts.max_requests, run.steps_done)) {
             run.stopped = StopReason::budget;
             break;
         }
-        JobsetSync job(index, http, parser, opts, observer, run, project, jobset);
+        JobsetSync job(context, project, jobset);
         summary.jobsets.push_back(job.run());
         if (run.stopped != StopReason::none) {
             break;
         }
     }
     summary.stopped = run.stopped;
-    summary.requests = http.requests();
-    summary.bytes = http.bytes();
+    summary.requests = source.requests();
+    summary.bytes = source.bytes();
     return summary;
 }
 

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hs::sync {
@@ -202,6 +203,54 @@ struct SyncSummary {
     bool all_ok() const;
 };
 
+// Where a sync reads Hydra's answers: the seam between the sync's
+// decisions (JobsetSync, in syncer.cpp) and the network. In production an
+// HttpClient (HttpSource); in the unit tests a fake with canned answers.
+// Each call is one request (retries included) whose body goes to `sink` as
+// HttpClient::get_json sends it: reset() before each try, write() as it
+// arrives, finish() once after a complete 2xx answer.
+class HydraSource {
+public:
+    virtual ~HydraSource() = default;
+    // GET <url>/jobset/<project>/<jobset>/evals<query> (query: "" or a
+    // "?page=<n>" that is_page_query() accepted).
+    virtual FetchResult evals_page(const std::string& project, const std::string& jobset,
+                                   const std::string& query, BodySink& sink,
+                                   const Validators& conditional) = 0;
+    // GET <url>/eval/<id>/builds
+    virtual FetchResult eval_builds(int64_t eval_id, BodySink& sink) = 0;
+    // GET <url>/build/<id>
+    virtual FetchResult build(int64_t build_id, BodySink& sink) = 0;
+    virtual uint64_t requests() const = 0; // sent in all, retries included
+    virtual uint64_t bytes() const = 0;    // body bytes received in all
+    virtual bool budget_spent() const = 0; // no request will be sent any more
+};
+
+// The URLs a sync asks for, under a Hydra base URL (no trailing slash).
+std::string evals_url(const std::string& base, const std::string& project,
+                      const std::string& jobset);
+std::string eval_builds_url(const std::string& base, int64_t eval_id);
+std::string build_url(const std::string& base, int64_t build_id);
+
+// The production source: the HttpClient's requests under a base URL.
+class HttpSource : public HydraSource {
+public:
+    HttpSource(HttpClient& http, std::string base_url)
+        : m_http(http), m_base(std::move(base_url)) {}
+    FetchResult evals_page(const std::string& project, const std::string& jobset,
+                           const std::string& query, BodySink& sink,
+                           const Validators& conditional) override;
+    FetchResult eval_builds(int64_t eval_id, BodySink& sink) override;
+    FetchResult build(int64_t build_id, BodySink& sink) override;
+    uint64_t requests() const override { return m_http.requests(); }
+    uint64_t bytes() const override { return m_http.bytes(); }
+    bool budget_spent() const override { return m_http.budget_spent(); }
+
+private:
+    HttpClient& m_http;
+    std::string m_base;
+};
+
 // Syncs every jobset in options; one jobset's failure does not stop the
 // others. No write transaction ever waits on the network: answers are
 // fetched (by id) or staged (BuildStager) first, then written in short
@@ -213,6 +262,10 @@ struct SyncSummary {
 // uncommitted and every earlier one complete. Throws hs::Error only for
 // index failures (disk full, ...).
 SyncSummary run_sync(index::IndexWriter& index, HttpClient& http, const SyncOptions& options,
+                     SyncObserver& observer);
+// The same with any source (options.url still names the instance in the
+// index and in messages).
+SyncSummary run_sync(index::IndexWriter& index, HydraSource& source, const SyncOptions& options,
                      SyncObserver& observer);
 
 } // namespace hs::sync

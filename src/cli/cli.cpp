@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include "cli/commands.hpp"
+#include "cli/sync_seam.hpp"
 #include "core/error.hpp"
 #include "core/store_path.hpp"
 
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace hs::cli {
@@ -36,42 +38,85 @@ Commands:
 Run 'hydra-status COMMAND --help' for a command's options.
 )";
 
+// What a settings check at load does for a command.
+enum class SettingsCheck {
+    required, // a value that is not valid is an error before the command runs
+    shown,    // the command shows values and flags the invalid ones (config)
+};
+
 struct Command {
     const char* name;
     const char* synopsis;
     const char* summary;
-    void (*options)(po::options_description&);
+    void (*options)(po::options_description&); // its own options
     int (*run)(Context&);
+    unsigned settings = option_of::none; // the settings it takes as options
+    // Called as soon as the command is known, before options are parsed:
+    // sync's hands the process over to hydra-status-sync (sync_seam.hpp).
+    void (*handoff)(char** argv) = nullptr;
+    SettingsCheck check = SettingsCheck::required;
+    bool hidden = false; // not in `hydra-status --help` or the man page
 };
 
 const Command k_commands[] = {
-    {"lookup", "hydra-status lookup [--all] [--stdin] [--job NAME --jobset P:J] KEY...",
-     "Answers from the index, offline, whether Hydra built or failed each key (a drv\n"
-     "path, drv basename, output path or 32-character hash).",
-     lookup_options, lookup_command},
-    {"sync", "hydra-status sync [--jobset PROJECT:JOBSET]... [--max-evals N]",
-     "Pulls new evaluations of the jobsets from Hydra into the index.", sync_options, sync_command},
-    {"gate",
-     "hydra-status gate [--policy warn|fail] [--strict] [--store-root DIR]\n"
-     "                         [--from-dry-run FILE|-] DRV...",
-     "Checks each .drv and its whole closure against the index and the local failures.",
-     gate_options, gate_command},
-    {"info", "hydra-status info", "Shows what the index holds, per jobset.", info_options,
-     info_command},
-    {"record", "hydra-status record --failed DRV [--log FILE] [--reason TEXT]",
-     "Remembers a local build failure of DRV.", record_options, record_command},
-    {"forget", "hydra-status forget DRV... | --all", "Drops local failure records.", forget_options,
-     forget_command},
-    {"config", "hydra-status config [show | get KEY]",
-     "Shows every setting with its value and where it came from (default, a config\n"
-     "file and line, the environment or the command line), or prints one setting's\n"
-     "value. A value that is not valid for its setting is marked, and exits 2.",
-     config_options, config_command},
-    // Hidden (not in k_usage or the man page): for the shell completions.
-    {"jobsets", "hydra-status jobsets [--complete]",
-     "Lists the jobsets in the index and the config (for shell completion).", jobsets_options,
-     jobsets_command},
+    {.name = "lookup",
+     .synopsis = "hydra-status lookup [--all] [--stdin] [--job NAME --jobset P:J] KEY...",
+     .summary = "Answers from the index, offline, whether Hydra built or failed each key (a drv\n"
+                "path, drv basename, output path or 32-character hash).",
+     .options = lookup_options,
+     .run = lookup_command,
+     .settings = option_of::lookup},
+    {.name = "sync",
+     .synopsis = "hydra-status sync [--jobset PROJECT:JOBSET]... [--max-evals N]",
+     .summary = "Pulls new evaluations of the jobsets from Hydra into the index.",
+     .options = sync_options,
+     .run = sync_command,
+     .settings = option_of::sync,
+     .handoff = sync_handoff},
+    {.name = "gate",
+     .synopsis = "hydra-status gate [--policy warn|fail] [--strict] [--store-root DIR]\n"
+                 "                         [--from-dry-run FILE|-] DRV...",
+     .summary = "Checks each .drv and its whole closure against the index and the local failures.",
+     .options = gate_options,
+     .run = gate_command,
+     .settings = option_of::gate},
+    {.name = "info",
+     .synopsis = "hydra-status info",
+     .summary = "Shows what the index holds, per jobset.",
+     .options = info_options,
+     .run = info_command},
+    {.name = "record",
+     .synopsis = "hydra-status record --failed DRV [--log FILE] [--reason TEXT]",
+     .summary = "Remembers a local build failure of DRV.",
+     .options = record_options,
+     .run = record_command},
+    {.name = "forget",
+     .synopsis = "hydra-status forget DRV... | --all",
+     .summary = "Drops local failure records.",
+     .options = forget_options,
+     .run = forget_command},
+    {.name = "config",
+     .synopsis = "hydra-status config [show | get KEY]",
+     .summary = "Shows every setting with its value and where it came from (default, a config\n"
+                "file and line, the environment or the command line), or prints one setting's\n"
+                "value. A value that is not valid for its setting is marked, and exits 2.",
+     .options = config_options,
+     .run = config_command,
+     .check = SettingsCheck::shown},
+    // For the shell completions.
+    {.name = "jobsets",
+     .synopsis = "hydra-status jobsets [--complete]",
+     .summary = "Lists the jobsets in the index and the config (for shell completion).",
+     .options = jobsets_options,
+     .run = jobsets_command,
+     .hidden = true},
 };
+
+// A command's own options and the settings it takes as options.
+void command_options(const Command& command, po::options_description& desc) {
+    command.options(desc);
+    add_setting_options(desc, command.settings);
+}
 
 const Command* find_command(std::string_view name) {
     for (const auto& command : k_commands) {
@@ -86,7 +131,7 @@ const Command* find_command(std::string_view name) {
 std::vector<std::string> public_commands() {
     std::vector<std::string> names;
     for (const auto& command : k_commands) {
-        if (std::string_view(command.name) != "jobsets") {
+        if (!command.hidden) {
             names.emplace_back(command.name);
         }
     }
@@ -95,11 +140,8 @@ std::vector<std::string> public_commands() {
 
 po::options_description global_options() {
     po::options_description desc("Global options");
+    add_setting_options(desc, option_of::global);
     desc.add_options() //
-        ("db", po::value<std::string>()->value_name("FILE"),
-         "the index (env HYDRA_STATUS_DB; default $XDG_STATE_HOME/hydra-status/index.sqlite)") //
-        ("url", po::value<std::string>()->value_name("URL"),
-         "the Hydra instance (env HYDRA_STATUS_URL; default https://hydra.nixos.org)") //
         ("config", po::value<std::string>()->value_name("FILE"),
          "config file (env HYDRA_STATUS_CONFIG; default $XDG_CONFIG_HOME/hydra-status/config)") //
         ("json", "machine output: JSON Lines on stdout")                                        //
@@ -119,7 +161,7 @@ struct OptionCatalog {
     OptionCatalog() {
         for (const auto& command : k_commands) {
             auto desc = std::make_unique<po::options_description>();
-            command.options(*desc);
+            command_options(command, *desc);
             own.emplace_back(&command, std::move(desc));
         }
     }
@@ -164,7 +206,7 @@ bool option_takes_value(const std::string& word) {
 std::vector<std::string> commands_with_option(const std::string& word) {
     std::vector<std::string> names;
     for (const auto& [command, desc] : OptionCatalog::get().own) {
-        if (std::string_view(command->name) != "jobsets" && find_option(*desc, word)) {
+        if (!command->hidden && find_option(*desc, word)) {
             names.emplace_back(command->name);
         }
     }
@@ -199,7 +241,7 @@ std::string unknown_option_message(const std::string& word, const Command* comma
     }
     std::vector<const po::options_description*> descs{&catalog.global};
     for (const auto& [c, desc] : catalog.own) {
-        if (command ? c == command : std::string_view(c->name) != "jobsets") {
+        if (command ? c == command : !c->hidden) {
             descs.push_back(desc.get());
         }
     }
@@ -284,6 +326,142 @@ int print_usage_error(const std::string& message) {
 // run() knows it.
 const char* g_help_command = nullptr;
 
+// Counts and removes -v, --verbose and -vv... (repeatable) before option
+// parsing; after "--" every argument stays.
+int take_verbose(std::vector<std::string>& args) {
+    int verbose = 0;
+    std::vector<std::string> rest;
+    bool options_end = false;
+    for (auto& arg : args) {
+        if (options_end) {
+            rest.push_back(std::move(arg));
+        } else if (arg == "-v" || arg == "--verbose") {
+            ++verbose;
+        } else if (arg.size() > 2 && arg.starts_with("-v") &&
+                   arg.find_first_not_of('v', 1) == std::string::npos) {
+            verbose += static_cast<int>(arg.size() - 1);
+        } else {
+            options_end = arg == "--";
+            rest.push_back(std::move(arg));
+        }
+    }
+    args = std::move(rest);
+    return verbose;
+}
+
+// The command word: the first argument that is neither an option nor an
+// option's value. After "--" every argument is a key.
+struct CommandWord {
+    const Command* command = nullptr; // none given (yet): see run_without_command
+    size_t at = 0;                    // the word's index in args; args.size(): nothing to remove
+    bool keys_follow = false;         // "--" and keys after it
+    std::string problem;              // an unknown command word
+};
+
+CommandWord find_command_word(const std::vector<std::string>& args) {
+    CommandWord word{nullptr, args.size(), false, {}};
+    for (size_t i = 0; i < args.size(); ++i) {
+        const auto& arg = args[i];
+        if (arg == "--") {
+            word.keys_follow = i + 1 < args.size();
+            return word;
+        }
+        if (arg.size() > 1 && arg.front() == '-') {
+            if (arg.find('=') == std::string::npos && option_takes_value(arg)) {
+                ++i;
+            }
+            continue;
+        }
+        word.command = find_command(arg);
+        word.at = i;
+        if (!word.command && core::looks_like_key(arg)) {
+            word.command = find_command("lookup");
+            word.at = args.size(); // the key stays an argument
+        } else if (!word.command) {
+            word.problem = "unknown command " + quote(arg);
+            if (const auto guess = nearest(arg, public_commands()); !guess.empty()) {
+                word.problem += " (did you mean " + quote(guess) + "?)";
+            }
+        }
+        return word;
+    }
+    return word;
+}
+
+// A command line without a command word: --version, --help, a usage error
+// (its exit code), or nullopt when it is a lookup (`hydra-status -- KEY`,
+// `hydra-status --stdin`).
+std::optional<int> run_without_command(const std::vector<std::string>& args, bool keys_follow) {
+    const auto before_keys = std::find(args.begin(), args.end(), "--");
+    if (std::find(args.begin(), before_keys, "--version") != before_keys) {
+        std::printf("hydra-status %s\n", HS_VERSION);
+        return 0;
+    }
+    if (std::any_of(args.begin(), before_keys,
+                    [](const auto& a) { return a == "--help" || a == "-h"; })) {
+        std::fputs(k_usage, stdout);
+        std::cout << '\n' << global_options() << "\nSee 'man hydra-status' for more.\n";
+        return 0;
+    }
+    if (args.empty()) {
+        return print_usage_error("no command given");
+    }
+    const auto options = options_without_command(args);
+    if (!options.problem.empty()) {
+        throw UsageError(options.problem);
+    }
+    if (!keys_follow && !options.lookup_options) {
+        return print_usage_error("no command or key given");
+    }
+    return std::nullopt;
+}
+
+// The global and the command's own options and its arguments. Boost's option
+// errors are rethrown as usage errors in the tool's words ("--db requires a
+// value"), each pointing to this command's --help.
+po::variables_map parse_options(const std::vector<std::string>& args, const Command& command,
+                                const po::options_description& own) {
+    po::options_description all;
+    all.add(global_options()).add(own);
+    all.add_options()("args", po::value<std::vector<std::string>>());
+    po::positional_options_description positional;
+    positional.add("args", -1);
+    po::variables_map options;
+    try {
+        po::store(po::command_line_parser(args).options(all).positional(positional).run(), options);
+        po::notify(options);
+    } catch (const po::error& error) {
+        throw UsageError(option_error_message(error, command));
+    }
+    return options;
+}
+
+void print_command_help(const Command& command, const po::options_description& own) {
+    std::cout << "usage: " << command.synopsis << "\n\n" << command.summary << "\n\n";
+    if (!own.options().empty()) {
+        std::cout << own << '\n';
+    }
+    std::cout << global_options() << "\nSee 'man hydra-status' for more.\n";
+}
+
+// The settings with every one given as an option of this command on top.
+Settings load_settings(const po::variables_map& options) {
+    std::map<std::string, std::string> given;
+    for (const auto& spec : setting_specs()) {
+        if (options.count(spec.key) && !options[spec.key].defaulted()) {
+            const auto& value = options[spec.key].value();
+            if (const auto* text = boost::any_cast<std::string>(&value)) {
+                given[spec.key] = *text;
+            } else if (boost::any_cast<bool>(&value) && boost::any_cast<bool>(value)) {
+                given[spec.key] = "true";
+            }
+        }
+    }
+    const std::string config =
+        options.count("config") ? options["config"].as<std::string>() : std::string();
+    return Settings::load(given, config);
+}
+
 } // namespace
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -323,140 +501,56 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
 
 // Here, not in sync_cmd.cpp, so that hydra-status knows sync's options too
 // (to skip their values and to point a misplaced -q to sync) without linking
-// the real sync: every setting that tunes a sync is an option of it.
+// the real sync. The settings that tune a sync come from the settings table.
 void sync_options(po::options_description& desc) {
     desc.add_options() //
         ("jobset", po::value<std::vector<std::string>>()->value_name("PROJECT:JOBSET"),
          "a jobset to sync; repeatable (default: config key 'jobsets')") //
         ("quiet,q", "no progress or summary on stderr (errors only)");
+}
+
+void add_setting_options(po::options_description& desc, unsigned commands) {
     for (const auto& spec : setting_specs()) {
-        const std::string key = spec.key;
-        if (key == "db" || key == "url" || key == "jobsets" || key == "local-ttl" ||
-            key == "policy" || key == "stale-after") {
+        if ((spec.options & commands) == 0) {
             continue;
         }
+        const auto help = option_help(spec);
         if (spec.kind == SettingKind::boolean) {
-            desc.add_options()(spec.key, po::bool_switch(), spec.help);
+            desc.add_options()(spec.key, po::bool_switch(), help.c_str());
         } else {
-            desc.add_options()(spec.key, po::value<std::string>()->value_name("VALUE"), spec.help);
+            desc.add_options()(spec.key,
+                               po::value<std::string>()->value_name(option_value_name(spec)),
+                               help.c_str());
         }
     }
 }
 
 int run(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
-    // -v may be repeated; count and remove it before option parsing.
-    int verbose = 0;
-    std::vector<std::string> rest;
-    bool options_end = false;
-    for (const auto& arg : args) {
-        if (options_end) {
-            rest.push_back(arg);
-        } else if (arg == "-v" || arg == "--verbose") {
-            ++verbose;
-        } else if (arg.size() > 2 && arg.starts_with("-v") &&
-                   arg.find_first_not_of('v', 1) == std::string::npos) {
-            verbose += static_cast<int>(arg.size() - 1);
-        } else {
-            options_end = arg == "--";
-            rest.push_back(arg);
+    const int verbose = take_verbose(args);
+    const auto word = find_command_word(args);
+    if (!word.problem.empty()) {
+        return print_usage_error(word.problem);
+    }
+    if (word.command && word.command->handoff) {
+        word.command->handoff(argv);
+    }
+    if (!word.command) {
+        if (const auto done = run_without_command(args, word.keys_follow)) {
+            return *done;
         }
     }
-    args = std::move(rest);
-
-    // Find the command word: the first argument that is neither an option
-    // nor an option's value. After "--" every argument is a key.
-    const Command* command = nullptr;
-    size_t command_at = args.size();
-    bool keys_follow = false;
-    for (size_t i = 0; i < args.size(); ++i) {
-        const auto& arg = args[i];
-        if (arg == "--") {
-            keys_follow = i + 1 < args.size();
-            break;
-        }
-        if (arg.size() > 1 && arg.front() == '-') {
-            if (arg.find('=') == std::string::npos && option_takes_value(arg)) {
-                ++i;
-            }
-            continue;
-        }
-        command_at = i;
-        command = find_command(arg);
-        if (!command && core::looks_like_key(arg)) {
-            command = find_command("lookup");
-            command_at = args.size(); // the key stays an argument
-        } else if (!command) {
-            std::string message = "unknown command " + quote(arg);
-            if (const auto guess = nearest(arg, public_commands()); !guess.empty()) {
-                message += " (did you mean " + quote(guess) + "?)";
-            }
-            return print_usage_error(message);
-        }
-        break;
+    const Command& command = word.command ? *word.command : *find_command("lookup");
+    g_help_command = command.name;
+    if (word.at < args.size()) {
+        args.erase(args.begin() + static_cast<ptrdiff_t>(word.at));
     }
-    if (command && std::string_view(command->name) == "sync") {
-        sync_handoff(argv);
-    }
-    const auto before_keys = std::find(args.begin(), args.end(), "--");
-    const bool wants_help = std::any_of(args.begin(), before_keys,
-                                        [](const auto& a) { return a == "--help" || a == "-h"; });
-    const bool wants_version = std::find(args.begin(), before_keys, "--version") != before_keys;
-    if (wants_version && !command) {
-        std::printf("hydra-status %s\n", HS_VERSION);
-        return 0;
-    }
-    if (!command && wants_help) {
-        std::fputs(k_usage, stdout);
-        std::cout << '\n' << global_options() << "\nSee 'man hydra-status' for more.\n";
-        return 0;
-    }
-    if (!command) {
-        if (args.empty()) {
-            return print_usage_error("no command given");
-        }
-        const auto options = options_without_command(args);
-        if (!options.problem.empty()) {
-            throw UsageError(options.problem);
-        }
-        if (!keys_follow && !options.lookup_options) {
-            return print_usage_error("no command or key given");
-        }
-        command = find_command("lookup"); // `hydra-status -- KEY`, `hydra-status --stdin`
-    }
-    g_help_command = command->name;
-    if (command_at < args.size()) {
-        args.erase(args.begin() + static_cast<ptrdiff_t>(command_at));
-    }
-
-    po::options_description desc;
-    desc.add(global_options());
-    po::options_description own(std::string(command->name) + " options");
-    command->options(own);
-    desc.add(own);
-    po::options_description hidden;
-    hidden.add_options()("args", po::value<std::vector<std::string>>());
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description positional;
-    positional.add("args", -1);
-
+    po::options_description own(std::string(command.name) + " options");
+    command_options(command, own);
     Context ctx;
-    // Boost's option errors are rethrown as usage errors in the tool's words
-    // ("--db requires a value"), each pointing to this command's --help.
-    try {
-        po::store(po::command_line_parser(args).options(all).positional(positional).run(),
-                  ctx.options);
-        po::notify(ctx.options);
-    } catch (const po::error& error) {
-        throw UsageError(option_error_message(error, *command));
-    }
+    ctx.options = parse_options(args, command, own);
     if (ctx.options.count("help")) {
-        std::cout << "usage: " << command->synopsis << "\n\n" << command->summary << "\n\n";
-        if (!own.options().empty()) {
-            std::cout << own << '\n';
-        }
-        std::cout << global_options() << "\nSee 'man hydra-status' for more.\n";
+        print_command_help(command, own);
         return 0;
     }
     if (ctx.options.count("version")) {
@@ -468,23 +562,11 @@ int run(int argc, char** argv) {
     }
     ctx.json = ctx.options.count("json") > 0;
     ctx.verbose = verbose;
-
-    // Every setting given as an option of this command overrides the rest.
-    std::map<std::string, std::string> overrides;
-    for (const auto& spec : setting_specs()) {
-        if (ctx.options.count(spec.key) && !ctx.options[spec.key].defaulted()) {
-            const auto& value = ctx.options[spec.key].value();
-            if (const auto* text = boost::any_cast<std::string>(&value)) {
-                overrides[spec.key] = *text;
-            } else if (boost::any_cast<bool>(&value) && boost::any_cast<bool>(value)) {
-                overrides[spec.key] = "true";
-            }
-        }
+    ctx.settings = load_settings(ctx.options);
+    if (command.check == SettingsCheck::required) {
+        ctx.settings.require_valid();
     }
-    const std::string config =
-        ctx.options.count("config") ? ctx.options["config"].as<std::string>() : std::string();
-    ctx.settings = Settings::load(overrides, config);
-    return command->run(ctx);
+    return command.run(ctx);
 }
 
 int report_error(const std::exception& error) noexcept {

@@ -27,16 +27,9 @@ namespace po = boost::program_options;
 // Each command adds its own options, then runs.
 void lookup_options(po::options_description& desc);
 int lookup_command(Context& ctx);
-// sync's options are in cli.cpp: hydra-status knows them without the sync.
+// sync's own options are in cli.cpp: hydra-status knows them without the
+// real sync; sync_command is in sync_seam.hpp.
 void sync_options(po::options_description& desc);
-int sync_command(Context& ctx);
-// sync comes in two libraries (src/cli/CMakeLists.txt): hs_cli_sync, the real
-// command, in hydra-status-sync; hs_cli_sync_exec in hydra-status, which keeps
-// libcurl out of lookups. run() calls sync_handoff() as soon as the command is
-// sync, before any option is parsed: hs_cli_sync's returns at once,
-// hs_cli_sync_exec's replaces the process with hydra-status-sync (same argv
-// and environment) and returns only by throwing.
-void sync_handoff(char** argv);
 void gate_options(po::options_description& desc);
 int gate_command(Context& ctx);
 void info_options(po::options_description& desc);
@@ -51,6 +44,10 @@ void jobsets_options(po::options_description& desc);
 int jobsets_command(Context& ctx);
 
 // Shared helpers.
+
+// Adds the settings that these commands take as options (option_of bits of
+// the settings table), each with its default in the help.
+void add_setting_options(po::options_description& desc, unsigned commands);
 
 // Opens the index for lookup or gate. A missing or unusable index (exit 5)
 // is not thrown but returned in `error`, since the keys or drvs are still

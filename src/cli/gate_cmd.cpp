@@ -1,3 +1,5 @@
+#include "cli/gate_cmd.hpp"
+
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/error.hpp"
@@ -7,6 +9,7 @@
 #include "index/index.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -35,25 +38,6 @@ std::string read_all(const std::string& file) {
     return text.str();
 }
 
-// Appends the nodes of `more` that `closure` does not hold yet. Parents come
-// before their children in a walk, so each parent is already mapped.
-void merge(gate::Closure& closure, gate::Closure more) {
-    std::unordered_map<std::string, int32_t> at;
-    for (size_t i = 0; i < closure.nodes.size(); ++i) {
-        at.emplace(closure.nodes[i].path, static_cast<int32_t>(i));
-    }
-    std::vector<int32_t> moved(more.nodes.size(), -1);
-    for (size_t i = 0; i < more.nodes.size(); ++i) {
-        auto& node = more.nodes[i];
-        const auto [it, added] = at.emplace(node.path, static_cast<int32_t>(closure.nodes.size()));
-        moved[i] = it->second;
-        if (added) {
-            const int32_t parent = node.parent < 0 ? -1 : moved[static_cast<size_t>(node.parent)];
-            closure.nodes.push_back({std::move(node.path), parent});
-        }
-    }
-}
-
 // Checks drvs against the index and the local record, and keeps the report.
 struct GateRun {
     GateRun(index::IndexReader& db, bool as_json, int64_t expired_before, HumanStyle human)
@@ -66,10 +50,7 @@ struct GateRun {
     // (inside the walk, whose visitor's errors wait for the drvs' own).
     std::optional<bool> any_local;
     HumanStyle style;
-    size_t permanent = 0;
-    size_t transient = 0;
-    size_t unknown = 0;
-    size_t good = 0;
+    GateCounts counts;
     std::string out;              // JSON Lines
     std::vector<Answer> failures; // human output: formatted as one table at the end
 
@@ -116,12 +97,12 @@ struct GateRun {
             // Most drvs are good or unknown: their state alone says so.
             const auto state = index.deciding_state(hash);
             if (!state) {
-                ++unknown;
+                ++counts.unknown;
                 return std::nullopt;
             }
             if (core::status_of(state->finished, state->buildstatus).cls ==
                 core::StatusClass::good) {
-                ++good;
+                ++counts.good;
                 return std::nullopt;
             }
         }
@@ -131,16 +112,16 @@ struct GateRun {
         }
         switch (answer.status().cls) {
         case core::StatusClass::good:
-            ++good;
+            ++counts.good;
             return std::nullopt;
         case core::StatusClass::unknown:
-            ++unknown;
+            ++counts.unknown;
             return std::nullopt;
         case core::StatusClass::permanent:
-            ++permanent;
+            ++counts.permanent;
             break;
         case core::StatusClass::transient:
-            ++transient;
+            ++counts.transient;
             break;
         }
         return answer;
@@ -168,10 +149,123 @@ struct GateRun {
     }
 };
 
-// Where Nix keeps its store when /nix cannot be used: its automatic chroot
-// store, $NIX_DATA_HOME/root or ${XDG_DATA_HOME:-~/.local/share}/nix/root
-// (Nix >= 2.4). A drv missing from /nix/store but found there gets a
-// --store-root suggestion.
+// What `gate` was given on its command line.
+struct GateArgs {
+    std::vector<std::string> drvs;
+    bool strict = false;
+    std::string store_root;
+    std::optional<std::string> from_dry_run; // FILE or "-"
+};
+
+GateArgs gate_args(const Context& ctx) {
+    GateArgs args;
+    args.drvs = ctx.args;
+    args.strict = ctx.options.count("strict") > 0;
+    if (ctx.options.count("store-root")) {
+        args.store_root = ctx.options["store-root"].as<std::string>();
+    }
+    if (ctx.options.count("from-dry-run")) {
+        args.from_dry_run = ctx.options["from-dry-run"].as<std::string>();
+    }
+    if (args.drvs.empty() && !args.from_dry_run) {
+        throw UsageError("gate: no .drv given");
+    }
+    return args;
+}
+
+// The closure to check: the drvs a dry run will build, plus the closure of
+// the drvs given beside it (a drv in both is checked once), or the closure
+// of the drvs given. `check` sees each part as soon as it is read, so that
+// drvs are checked while the walk reads the next ones. Drvs that cannot be
+// read are appended to `bad_drvs`.
+gate::Closure gate_closure(const GateArgs& args, const gate::Visit& check,
+                           std::vector<Error>& bad_drvs) {
+    const auto chroot_stores = nix_chroot_stores();
+    if (!args.from_dry_run) {
+        return gate::walk_closure(args.drvs, args.store_root, check, &bad_drvs, chroot_stores);
+    }
+    const auto& file = *args.from_dry_run;
+    const auto dry_run = gate::parse_dry_run(
+        read_all(file), file == "-" ? "dry-run output (stdin)" : "dry-run output " + quote(file));
+    auto closure = gate::flat_closure(drvs_to_build(dry_run.will_build));
+    if (!args.drvs.empty()) {
+        merge_closure(closure,
+                      gate::walk_closure(args.drvs, args.store_root, {}, &bad_drvs, chroot_stores));
+    }
+    check(closure, 0, closure.nodes.size());
+    return closure;
+}
+
+void report_bad_drvs(const std::vector<Error>& bad_drvs) {
+    for (const auto& bad : bad_drvs) {
+        print_error(bad.what());
+    }
+}
+
+// Without an index nothing was checked: the drvs' errors first (exit 2),
+// else the index's (exit 5).
+int fail_without_index(const std::vector<Error>& bad_drvs, const Error& index_error) {
+    if (bad_drvs.empty()) {
+        throw Error(index_error.what(), index_error.code());
+    }
+    report_bad_drvs(bad_drvs);
+    print_error(index_error.what());
+    return static_cast<int>(ExitCode::usage);
+}
+
+// The failures on stdout, the counts on stderr.
+void print_gate_report(GateRun& run, const GateVerdict& verdict, size_t drvs, int code) {
+    if (run.json) {
+        run.out += gate_summary_json(drvs, run.counts, code);
+    } else {
+        append_human_table(run.out, run.failures, run.style);
+    }
+    write_stdout(run.out);
+    std::fflush(stdout);
+    const auto& counts = run.counts;
+    const std::string summary =
+        wrap_list("gate: " + plural(drvs, "drv") + " checked: ",
+                  {std::to_string(counts.permanent) + " failed",
+                   std::to_string(counts.transient) + " transient",
+                   std::to_string(counts.good) + " succeeded",
+                   std::to_string(counts.unknown) + " never built by Hydra"},
+                  80, 6);
+    std::fprintf(stderr, "%s\n", summary.c_str());
+    if (counts.transient > 0 && !verdict.strict && verdict.policy == Policy::fail) {
+        print_warning("transient failures (aborted, timed out, queued, ...) do not block without "
+                      "--strict");
+    }
+}
+
+} // namespace
+
+void merge_closure(gate::Closure& closure, gate::Closure more) {
+    std::unordered_map<std::string, int32_t> at;
+    for (size_t i = 0; i < closure.nodes.size(); ++i) {
+        at.emplace(closure.nodes[i].path, static_cast<int32_t>(i));
+    }
+    std::vector<int32_t> moved(more.nodes.size(), -1);
+    for (size_t i = 0; i < more.nodes.size(); ++i) {
+        auto& node = more.nodes[i];
+        const auto [it, added] = at.emplace(node.path, static_cast<int32_t>(closure.nodes.size()));
+        moved[i] = it->second;
+        if (added) {
+            const int32_t parent = node.parent < 0 ? -1 : moved[static_cast<size_t>(node.parent)];
+            closure.nodes.push_back({std::move(node.path), parent});
+        }
+    }
+}
+
+std::vector<std::string> drvs_to_build(const std::vector<std::string>& will_build) {
+    std::vector<std::string> drvs;
+    for (const auto& path : will_build) {
+        if (path.ends_with(core::k_drv_suffix)) {
+            drvs.push_back(path);
+        }
+    }
+    return drvs;
+}
+
 std::vector<std::string> nix_chroot_stores() {
     std::vector<std::string> out;
     const auto env = [](const char* name) {
@@ -189,137 +283,85 @@ std::vector<std::string> nix_chroot_stores() {
     return out;
 }
 
-} // namespace
+int gate_exit_code(const GateVerdict& verdict) {
+    const bool fail = verdict.policy == Policy::fail;
+    if (verdict.bad_drvs) {
+        return static_cast<int>(ExitCode::usage);
+    }
+    if (fail && verdict.counts.permanent > 0) {
+        return static_cast<int>(ExitCode::failure);
+    }
+    if (fail && !verdict.synced) {
+        return static_cast<int>(ExitCode::no_index);
+    }
+    if (fail && verdict.strict && verdict.counts.transient > 0) {
+        return static_cast<int>(ExitCode::transient);
+    }
+    return 0;
+}
+
+std::string gate_summary_json(size_t drvs, const GateCounts& counts, int code) {
+    return R"({"summary":true,"drvs":)" + std::to_string(drvs) +
+           ",\"permanent\":" + std::to_string(counts.permanent) +
+           ",\"transient\":" + std::to_string(counts.transient) +
+           ",\"succeeded\":" + std::to_string(counts.good) +
+           ",\"unknown\":" + std::to_string(counts.unknown) + ",\"exit\":" + std::to_string(code) +
+           "}\n";
+}
 
 void gate_options(po::options_description& desc) {
-    desc.add_options() //
-        ("policy", po::value<std::string>()->value_name("warn|fail"),
-         "fail (default): exit 1 on a permanent failure; warn: report and exit 0") //
-        ("strict", "transient failures (and queued builds) exit 4")                //
+    desc.add_options()                                              //
+        ("strict", "transient failures (and queued builds) exit 4") //
         ("store-root", po::value<std::string>()->value_name("DIR"),
          "read /nix/store/x from DIR/nix/store/x") //
         ("from-dry-run", po::value<std::string>()->value_name("FILE|-"),
-         "check the drvs that 'nix-build --dry-run' says will be built") //
-        ("local-ttl", po::value<std::string>()->value_name("DURATION"),
-         "how long a local failure record counts (default 7d)");
+         "check the drvs that 'nix-build --dry-run' says will be built");
 }
 
 int gate_command(Context& ctx) {
-    const std::string policy = ctx.settings.get("policy");
-    if (policy != "warn" && policy != "fail") {
-        throw UsageError(ctx.settings.origin("policy") + ": policy: expected warn or fail, got " +
-                         quote(policy));
-    }
-    const bool strict = ctx.options.count("strict") > 0;
-    const std::string store_root =
-        ctx.options.count("store-root") ? ctx.options["store-root"].as<std::string>() : "";
-    const bool from_dry_run = ctx.options.count("from-dry-run") > 0;
-    if (ctx.args.empty() && !from_dry_run) {
-        throw UsageError("gate: no .drv given");
-    }
+    const auto args = gate_args(ctx);
+    const auto& settings = ctx.settings.values();
     const int64_t now = unix_now();
-    const int64_t not_before = now - ctx.settings.get_seconds("local-ttl");
-
     // The index is opened first, so that drvs are checked while the walk
     // reads the next ones. If it cannot be opened, the drvs are still read:
     // a malformed one (exit 2) comes before a missing index (exit 5).
     std::optional<Error> index_error;
-    auto index = open_index_for_answers(ctx.settings.get("db"), index_error);
+    auto index = open_index_for_answers(settings.db, index_error);
     std::optional<index::Snapshot> snapshot;
     std::optional<GateRun> run;
     if (index) {
         snapshot.emplace(index->snapshot());
-        run.emplace(*index, ctx.json, not_before,
-                    HumanStyle{use_color(), now, output_width(), false});
+        const int64_t ttl =
+            std::chrono::duration_cast<std::chrono::seconds>(settings.local_ttl).count();
+        run.emplace(*index, ctx.json, now - ttl,
+                    HumanStyle{.color = use_color(), .now = now, .width = output_width()});
     }
-    const gate::Visit check = [&](const gate::Closure& closure, size_t begin, size_t end) {
-        if (run) {
-            run->check(closure, begin, end);
-        }
-    };
     // Drvs that cannot be read are reported after the others were checked
     // (exit 2), as lookup answers every valid key beside a malformed one.
     std::vector<Error> bad_drvs;
-    const auto chroot_stores = nix_chroot_stores();
-    gate::Closure closure;
-    if (from_dry_run) {
-        const auto file = ctx.options["from-dry-run"].as<std::string>();
-        const auto dry_run =
-            gate::parse_dry_run(read_all(file), file == "-" ? "dry-run output (stdin)"
-                                                            : "dry-run output " + quote(file));
-        std::vector<std::string> drvs;
-        for (const auto& path : dry_run.will_build) {
-            if (path.ends_with(core::k_drv_suffix)) {
-                drvs.push_back(path);
+    const auto closure = gate_closure(
+        args,
+        [&](const gate::Closure& part, size_t begin, size_t end) {
+            if (run) {
+                run->check(part, begin, end);
             }
-        }
-        closure = gate::flat_closure(drvs);
-        if (!ctx.args.empty()) {
-            // Drvs given beside the dry run are walked, and their closure added;
-            // a drv in both is checked once.
-            merge(closure, gate::walk_closure(ctx.args, store_root, {}, &bad_drvs, chroot_stores));
-        }
-        check(closure, 0, closure.nodes.size());
-    } else {
-        closure = gate::walk_closure(ctx.args, store_root, check, &bad_drvs, chroot_stores);
-    }
-    const auto report_bad_drvs = [&] {
-        for (const auto& bad : bad_drvs) {
-            print_error(bad.what());
-        }
-    };
+        },
+        bad_drvs);
     if (!run) {
-        if (!bad_drvs.empty()) {
-            // 2 before 5: the drvs' errors decide the exit.
-            report_bad_drvs();
-            print_error(index_error->what());
-            return static_cast<int>(ExitCode::usage);
-        }
-        throw Error(index_error->what(), index_error->code());
+        return fail_without_index(bad_drvs, *index_error);
     }
-    const bool synced = index->ever_synced();
-    if (!synced) {
+    const GateVerdict verdict{.bad_drvs = !bad_drvs.empty(),
+                              .policy = settings.policy,
+                              .strict = args.strict,
+                              .synced = index->ever_synced(),
+                              .counts = run->counts};
+    if (!verdict.synced) {
         print_warning(index->path() +
                       ": the index was never synced; only local failures are checked");
     }
-    // A local failure in a never-synced index still blocks (it is the only
-    // evidence there is, and a wrapper treats 5 as "no gate"); with nothing
-    // found, a never-synced index is exit 5 as for lookup, not a clean 0.
-    int code = 0;
-    if (!bad_drvs.empty()) {
-        code = static_cast<int>(ExitCode::usage);
-    } else if (policy == "fail" && run->permanent > 0) {
-        code = static_cast<int>(ExitCode::failure);
-    } else if (policy == "fail" && !synced) {
-        code = static_cast<int>(ExitCode::no_index);
-    } else if (policy == "fail" && strict && run->transient > 0) {
-        code = static_cast<int>(ExitCode::transient);
-    }
-    if (ctx.json) {
-        run->out += R"({"summary":true,"drvs":)" + std::to_string(closure.nodes.size()) +
-                    ",\"permanent\":" + std::to_string(run->permanent) +
-                    ",\"transient\":" + std::to_string(run->transient) +
-                    ",\"succeeded\":" + std::to_string(run->good) +
-                    ",\"unknown\":" + std::to_string(run->unknown) +
-                    ",\"exit\":" + std::to_string(code) + "}\n";
-    }
-    if (!ctx.json) {
-        append_human_table(run->out, run->failures, run->style);
-    }
-    write_stdout(run->out);
-    std::fflush(stdout);
-    const std::string summary = wrap_list(
-        "gate: " + plural(closure.nodes.size(), "drv") + " checked: ",
-        {std::to_string(run->permanent) + " failed", std::to_string(run->transient) + " transient",
-         std::to_string(run->good) + " succeeded",
-         std::to_string(run->unknown) + " never built by Hydra"},
-        80, 6);
-    std::fprintf(stderr, "%s\n", summary.c_str());
-    if (run->transient > 0 && !strict && policy == "fail") {
-        print_warning("transient failures (aborted, timed out, queued, ...) do not block without "
-                      "--strict");
-    }
-    report_bad_drvs();
+    const int code = gate_exit_code(verdict);
+    print_gate_report(*run, verdict, closure.nodes.size(), code);
+    report_bad_drvs(bad_drvs);
     return code;
 }
 

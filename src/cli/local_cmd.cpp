@@ -1,3 +1,5 @@
+#include "cli/local_cmd.hpp"
+
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/error.hpp"
@@ -15,6 +17,28 @@ namespace hs::cli {
 
 namespace {
 
+index::IndexWriter open_for_writing(const Settings& settings) {
+    const std::string& db = settings.values().db;
+    if (settings.origin_kind("db") == OriginKind::default_value) {
+        std::filesystem::create_directories(std::filesystem::path(db).parent_path());
+    }
+    return index::IndexWriter::open(db);
+}
+
+// The index file and its -wal: what the index takes on disk.
+int64_t index_bytes(const std::string& path) {
+    int64_t bytes = 0;
+    for (const auto& file : {path, path + "-wal"}) {
+        struct stat st {};
+        if (::stat(file.c_str(), &st) == 0) {
+            bytes += st.st_size;
+        }
+    }
+    return bytes;
+}
+
+} // namespace
+
 core::StorePath parse_drv(const std::string& text) {
     std::string why;
     const auto key = core::parse_key(text, &why);
@@ -27,16 +51,6 @@ core::StorePath parse_drv(const std::string& text) {
     return core::StorePath{key->hash, key->name};
 }
 
-index::IndexWriter open_for_writing(const Settings& settings) {
-    const std::string db = settings.get("db");
-    if (settings.origin("db") == "default") {
-        std::filesystem::create_directories(std::filesystem::path(db).parent_path());
-    }
-    return index::IndexWriter::open(db);
-}
-
-// The absolute path of record's --log FILE, which must be a file that
-// exists: a record pointing at no log helps nobody. Exit 2 otherwise.
 std::string log_file(const std::string& file) {
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0) {
@@ -63,8 +77,6 @@ std::string iso_time(int64_t t) {
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
     return buf;
 }
-
-} // namespace
 
 void record_options(po::options_description& desc) {
     desc.add_options()                                                                 //
@@ -122,69 +134,68 @@ int forget_command(Context& ctx) {
 
 void info_options(po::options_description&) {}
 
+std::string info_json(const IndexInfo& info) {
+    std::string out;
+    for (const auto& jobset : info.jobsets) {
+        const auto& state = jobset.state;
+        out += "{\"jobset\":";
+        append_json_string(out, state.project + ":" + state.name);
+        out += ",\"url\":";
+        append_json_string(out, state.url);
+        out += ",\"synced_at\":" + (state.synced_at ? std::to_string(*state.synced_at) : "null") +
+               ",\"newest_eval\":" +
+               (state.newest_eval ? std::to_string(*state.newest_eval) : "null") +
+               ",\"evals\":" + std::to_string(jobset.evals) +
+               ",\"builds\":" + std::to_string(jobset.builds) + "}\n";
+    }
+    out += "{\"index\":";
+    append_json_string(out, info.path);
+    out += ",\"size\":" + std::to_string(info.bytes) +
+           ",\"jobsets\":" + std::to_string(info.jobsets.size()) + "}\n";
+    return out;
+}
+
+// 80 columns with any jobset name and URL of up to 65 characters; paths are
+// not cut.
+std::string info_human(const IndexInfo& info, int64_t now) {
+    std::string out;
+    const auto line = [&out](std::string_view indent, std::string_view label,
+                             const std::string& value) {
+        out += indent;
+        out += label;
+        out.append(13 - indent.size() - label.size() + 2, ' ');
+        out += value + "\n";
+    };
+    line("", "index", info.path);
+    line("", "size", std::to_string(info.bytes / 1024) + " KiB");
+    for (const auto& jobset : info.jobsets) {
+        const auto& state = jobset.state;
+        out += state.project + ":" + state.name + "\n";
+        line("  ", "url", state.url);
+        line("  ", "last sync",
+             state.synced_at
+                 ? iso_time(*state.synced_at) + " (" + relative_age(*state.synced_at, now) + ")"
+                 : std::string("never"));
+        line("  ", "newest eval", state.newest_eval ? std::to_string(*state.newest_eval) : "none");
+        line("  ", "evals", std::to_string(jobset.evals));
+        line("  ", "builds", std::to_string(jobset.builds));
+    }
+    if (info.jobsets.empty()) {
+        out += "no jobsets synced yet (run 'hydra-status sync --jobset PROJECT:JOBSET')\n";
+    }
+    return out;
+}
+
 int info_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("info takes no arguments");
     }
-    auto index = index::IndexReader::open(ctx.settings.get("db"));
-    const auto jobsets = index.jobsets();
-    struct stat st {};
-    int64_t size = 0;
-    if (::stat(index.path().c_str(), &st) == 0) {
-        size = st.st_size;
-    }
-    const std::string wal = index.path() + "-wal";
-    if (::stat(wal.c_str(), &st) == 0) {
-        size += st.st_size;
-    }
-    std::string out;
-    const int64_t now = unix_now();
-    if (ctx.json) {
-        for (const auto& info : jobsets) {
-            out += "{\"jobset\":";
-            append_json_string(out, info.state.project + ":" + info.state.name);
-            out += ",\"url\":";
-            append_json_string(out, info.state.url);
-            out += ",\"synced_at\":" +
-                   (info.state.synced_at ? std::to_string(*info.state.synced_at) : "null") +
-                   ",\"newest_eval\":" +
-                   (info.state.newest_eval ? std::to_string(*info.state.newest_eval) : "null") +
-                   ",\"evals\":" + std::to_string(info.evals) +
-                   ",\"builds\":" + std::to_string(info.builds) + "}\n";
-        }
-        out += "{\"index\":";
-        append_json_string(out, index.path());
-        out += ",\"size\":" + std::to_string(size) +
-               ",\"jobsets\":" + std::to_string(jobsets.size()) + "}\n";
-    } else {
-        // Labels in one column, values from column 15 (80 columns with any
-        // jobset name and URL of up to 65 characters; paths are not cut).
-        const auto line = [&out](std::string_view indent, std::string_view label,
-                                 const std::string& value) {
-            out += indent;
-            out += label;
-            out.append(13 - indent.size() - label.size() + 2, ' ');
-            out += value + "\n";
-        };
-        line("", "index", index.path());
-        line("", "size", std::to_string(size / 1024) + " KiB");
-        for (const auto& info : jobsets) {
-            out += info.state.project + ":" + info.state.name + "\n";
-            line("  ", "url", info.state.url);
-            line("  ", "last sync",
-                 info.state.synced_at ? iso_time(*info.state.synced_at) + " (" +
-                                            relative_age(*info.state.synced_at, now) + ")"
-                                      : std::string("never"));
-            line("  ", "newest eval",
-                 info.state.newest_eval ? std::to_string(*info.state.newest_eval) : "none");
-            line("  ", "evals", std::to_string(info.evals));
-            line("  ", "builds", std::to_string(info.builds));
-        }
-        if (jobsets.empty()) {
-            out += "no jobsets synced yet (run 'hydra-status sync --jobset PROJECT:JOBSET')\n";
-        }
-    }
-    write_stdout(out);
+    auto index = index::IndexReader::open(ctx.settings.values().db);
+    IndexInfo info;
+    info.jobsets = index.jobsets();
+    info.path = index.path();
+    info.bytes = index_bytes(info.path);
+    write_stdout(ctx.json ? info_json(info) : info_human(info, unix_now()));
     return 0;
 }
 

@@ -1,3 +1,5 @@
+#include "cli/lookup.hpp"
+
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/error.hpp"
@@ -5,6 +7,7 @@
 #include "index/index.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -18,54 +21,6 @@ namespace hs::cli {
 
 namespace {
 
-// Folds answers into the contract's exit code: 2, then 5, then 1, 4, 3, 0.
-class ExitTally {
-public:
-    void add(core::StatusClass cls) {
-        switch (cls) {
-        case core::StatusClass::permanent:
-            m_permanent = true;
-            break;
-        case core::StatusClass::transient:
-            m_transient = true;
-            break;
-        case core::StatusClass::unknown:
-            m_unknown = true;
-            break;
-        case core::StatusClass::good:
-            break;
-        }
-    }
-    void malformed() { m_malformed = true; }
-    void no_index() { m_no_index = true; }
-
-    int code() const {
-        if (m_malformed) {
-            return static_cast<int>(ExitCode::usage);
-        }
-        if (m_no_index) {
-            return static_cast<int>(ExitCode::no_index);
-        }
-        if (m_permanent) {
-            return static_cast<int>(ExitCode::failure);
-        }
-        if (m_transient) {
-            return static_cast<int>(ExitCode::transient);
-        }
-        if (m_unknown) {
-            return static_cast<int>(ExitCode::unknown);
-        }
-        return 0;
-    }
-
-private:
-    bool m_malformed = false;
-    bool m_no_index = false;
-    bool m_permanent = false;
-    bool m_transient = false;
-    bool m_unknown = false;
-};
-
 // Human output is aligned in batches of this many answers.
 constexpr size_t k_table_batch = 1024;
 
@@ -74,16 +29,31 @@ constexpr size_t k_table_batch = 1024;
 // fraction of the pages), and answered in the order they were given.
 constexpr size_t k_lookup_chunk = 4096;
 
+// How a lookup run answers: its index, output and limits.
+struct LookupSetup {
+    index::IndexReader* index = nullptr; // null when it could not be opened: every key is unknown
+    bool json = false;
+    bool all = false;             // --all: every build of each key
+    int64_t local_not_before = 0; // local failures recorded before this have expired
+    int64_t stale_before = 0;     // a jobset synced before this is stale (0: no check)
+    HumanStyle style;
+};
+
 struct LookupRun {
-    index::IndexReader* index; // null when the index could not be opened: every key is unknown
+    explicit LookupRun(const LookupSetup& setup)
+        : index(setup.index), json(setup.json), all(setup.all),
+          local_not_before(setup.local_not_before), stale_before(setup.stale_before),
+          human(setup.style) {}
+
+    index::IndexReader* index;
     bool json;
     bool all;
     int64_t local_not_before;
+    int64_t stale_before;
     HumanTable human;
     ExitTally tally;
     std::string out;
-    std::vector<Answer> table; // human answers not yet formatted
-    int64_t stale_before = 0;  // a jobset synced before this is stale (0: no check)
+    std::vector<Answer> table;                              // human answers not yet formatted
     std::map<std::string, int64_t> stale_jobsets;           // "project:jobset (url)" -> synced_at
     std::vector<std::pair<std::string, core::Key>> pending; // keys not looked up yet
     std::optional<bool> any_local; // whether any local failure counts, asked once
@@ -193,16 +163,129 @@ struct LookupRun {
     }
 };
 
-// "project:jobset" -> its parts; throws UsageError.
-std::pair<std::string, std::string> split_jobset(const std::string& text) {
-    const auto colon = text.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-        throw UsageError("--jobset: expected PROJECT:JOBSET, got " + quote(text));
+// The index a lookup answers from, or none (every key is then unknown, and
+// the run exits 5). The keys are still read: a malformed one makes it exit 2.
+std::optional<index::IndexReader> open_answering_index(const std::string& db, ExitTally& tally) {
+    std::optional<Error> error;
+    auto index = open_index_for_answers(db, error);
+    if (error) {
+        print_error(error->what());
+        tally.no_index();
+    } else if (!index->ever_synced()) {
+        print_error(index->path() + ": the index was never synced (run 'hydra-status sync')");
+        tally.no_index();
     }
-    return {text.substr(0, colon), text.substr(colon + 1)};
+    return index;
 }
 
-// Spaces, tabs and a CR (a file written on Windows) around a line of --stdin.
+LookupArgs lookup_args(const Context& ctx) {
+    LookupArgs args;
+    args.keys = ctx.args;
+    args.from_stdin = ctx.options.count("stdin") > 0;
+    if (ctx.options.count("job")) {
+        args.job = ctx.options["job"].as<std::string>();
+    }
+    if (ctx.options.count("jobset")) {
+        args.jobset = ctx.options["jobset"].as<std::string>();
+    }
+    return args;
+}
+
+// A --job lookup that found nothing in a jobset the index does not hold is
+// most likely a typo: say which jobsets it holds (the answer stays unknown).
+void answer_job(LookupRun& run, const JobQuery& query) {
+    auto rows = run.index
+                    ? run.index->builds_of_job(query.jobset.project, query.jobset.jobset, query.job)
+                    : std::vector<index::BuildRow>{};
+    if (!put_latest_first(rows) && run.index && run.index->ever_synced()) {
+        std::set<std::string> held;
+        for (const auto& info : run.index->jobsets()) {
+            held.insert(info.state.project + ":" + info.state.name);
+        }
+        if (const auto warning = unknown_jobset_warning(query.jobset, held); !warning.empty()) {
+            print_warning(warning);
+        }
+    }
+    run.answer(query.job, std::move(rows), std::nullopt);
+}
+
+void read_stdin_keys(LookupRun& run) {
+    std::ios::sync_with_stdio(false);
+    std::string line;
+    for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
+        const auto key = trim_blanks(line);
+        if (!key.empty()) {
+            run.key(std::string(key), "stdin line " + std::to_string(line_no) + ": ");
+        }
+    }
+}
+
+void warn_stale(const LookupRun& run, const Settings& settings, int64_t now) {
+    for (const auto& [jobset, synced_at] : run.stale_jobsets) {
+        print_warning(jobset + " was last synced " + relative_age(synced_at, now) +
+                      ", longer ago than stale-after (" + settings.text("stale-after") +
+                      "); run 'hydra-status sync' to refresh it");
+    }
+}
+
+int64_t seconds(std::chrono::milliseconds duration) {
+    return std::chrono::duration_cast<std::chrono::seconds>(duration).count();
+}
+
+} // namespace
+
+void ExitTally::add(core::StatusClass cls) {
+    switch (cls) {
+    case core::StatusClass::permanent:
+        m_permanent = true;
+        break;
+    case core::StatusClass::transient:
+        m_transient = true;
+        break;
+    case core::StatusClass::unknown:
+        m_unknown = true;
+        break;
+    case core::StatusClass::good:
+        break;
+    }
+}
+
+int ExitTally::code() const {
+    if (m_malformed) {
+        return static_cast<int>(ExitCode::usage);
+    }
+    if (m_no_index) {
+        return static_cast<int>(ExitCode::no_index);
+    }
+    if (m_permanent) {
+        return static_cast<int>(ExitCode::failure);
+    }
+    if (m_transient) {
+        return static_cast<int>(ExitCode::transient);
+    }
+    if (m_unknown) {
+        return static_cast<int>(ExitCode::unknown);
+    }
+    return 0;
+}
+
+std::optional<JobQuery> check_lookup_args(const LookupArgs& args) {
+    if (args.job.has_value() != args.jobset.has_value()) {
+        throw UsageError("--job and --jobset go together");
+    }
+    if (args.keys.empty() && !args.from_stdin && !args.job) {
+        throw UsageError("lookup: no key given");
+    }
+    if (!args.job) {
+        return std::nullopt;
+    }
+    auto jobset = core::parse_jobset_name(*args.jobset);
+    if (!jobset) {
+        throw UsageError("--jobset: " + jobset.error());
+    }
+    return JobQuery{std::move(*jobset), *args.job};
+}
+
 std::string_view trim_blanks(std::string_view line) {
     const auto first = line.find_first_not_of(" \t\r");
     if (first == std::string_view::npos) {
@@ -211,16 +294,21 @@ std::string_view trim_blanks(std::string_view line) {
     return line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
 }
 
-// A --job lookup that found nothing in a jobset the index does not hold is
-// most likely a typo: say which jobsets it holds (the answer stays unknown).
-void warn_unless_jobset_known(index::IndexReader& index, const std::string& project,
-                              const std::string& jobset) {
-    std::set<std::string> held;
-    for (const auto& info : index.jobsets()) {
-        if (info.state.project == project && info.state.name == jobset) {
-            return;
-        }
-        held.insert(info.state.project + ":" + info.state.name);
+bool put_latest_first(std::vector<index::BuildRow>& rows) {
+    const auto latest =
+        std::max_element(rows.begin(), rows.end(),
+                         [](const auto& a, const auto& b) { return a.build_id < b.build_id; });
+    if (latest == rows.end()) {
+        return false;
+    }
+    std::rotate(rows.begin(), latest, latest + 1);
+    return true;
+}
+
+std::string unknown_jobset_warning(const core::JobsetName& jobset,
+                                   const std::set<std::string>& held) {
+    if (held.count(jobset.text())) {
+        return "";
     }
     constexpr size_t k_named = 8; // the rest: 'hydra-status info'
     std::string list;
@@ -232,11 +320,9 @@ void warn_unless_jobset_known(index::IndexReader& index, const std::string& proj
         }
         list += (list.empty() ? "" : ", ") + name;
     }
-    print_warning("jobset " + quote(project + ":" + jobset) + " is not in the index (" +
-                  (held.empty() ? std::string("it holds none") : "it holds: " + list) + ")");
+    return "jobset " + quote(jobset.text()) + " is not in the index (" +
+           (held.empty() ? std::string("it holds none") : "it holds: " + list) + ")";
 }
-
-} // namespace
 
 std::optional<index::IndexReader> open_index_for_answers(const std::string& path,
                                                          std::optional<Error>& error) {
@@ -257,35 +343,15 @@ void lookup_options(po::options_description& desc) {
         ("stdin", "read keys from standard input, one per line")    //
         ("job", po::value<std::string>()->value_name("NAME"),
          "answer for the latest build of this job (with --jobset)") //
-        ("jobset", po::value<std::string>()->value_name("PROJECT:JOBSET"),
-         "the jobset of --job") //
-        ("local-ttl", po::value<std::string>()->value_name("DURATION"),
-         "how long a local failure record counts (default 7d)") //
-        ("stale-after", po::value<std::string>()->value_name("DURATION"),
-         "warn when a jobset's last sync is older (default 48h; 0: never)");
+        ("jobset", po::value<std::string>()->value_name("PROJECT:JOBSET"), "the jobset of --job");
 }
 
 int lookup_command(Context& ctx) {
-    const bool from_stdin = ctx.options.count("stdin") > 0;
-    const bool by_job = ctx.options.count("job") > 0;
-    if (by_job != (ctx.options.count("jobset") > 0)) {
-        throw UsageError("--job and --jobset go together");
-    }
-    if (ctx.args.empty() && !from_stdin && !by_job) {
-        throw UsageError("lookup: no key given");
-    }
-    const int64_t ttl = ctx.settings.get_seconds("local-ttl");
-    const int64_t stale_after = ctx.settings.get_seconds("stale-after");
-    const auto job_jobset = by_job ? split_jobset(ctx.options["jobset"].as<std::string>())
-                                   : std::pair<std::string, std::string>{};
-    // A missing or unreadable index is exit 5, but the keys are still read:
-    // a malformed one makes it exit 2, and every valid one is answered
-    // (unknown), as when the index was never synced.
-    std::optional<Error> index_error;
-    auto index = open_index_for_answers(ctx.settings.get("db"), index_error);
-    if (index_error) {
-        print_error(index_error->what());
-    }
+    const auto args = lookup_args(ctx);
+    const auto job = check_lookup_args(args);
+    const auto& settings = ctx.settings.values();
+    ExitTally tally;
+    auto index = open_answering_index(settings.db, tally);
     // Every answer of the run from one snapshot: one WAL read lock, not one
     // per statement (bench/ANALYSIS.md, change 4).
     std::optional<index::Snapshot> snapshot;
@@ -293,61 +359,28 @@ int lookup_command(Context& ctx) {
         snapshot.emplace(index->snapshot());
     }
     const int64_t now = unix_now();
-    const HumanStyle style{use_color(), now, output_width(), ctx.options.count("all") > 0};
-    LookupRun run{index ? &*index : nullptr,
-                  ctx.json,
-                  ctx.options.count("all") > 0,
-                  now - ttl,
-                  HumanTable(style),
-                  {},
-                  {},
-                  {},
-                  stale_after > 0 ? now - stale_after : 0,
-                  {},
-                  {},
-                  {}};
-    if (!index) {
-        run.tally.no_index();
-    } else if (!index->ever_synced()) {
-        print_error(index->path() + ": the index was never synced (run 'hydra-status sync')");
-        run.tally.no_index();
+    const int64_t stale_after = seconds(settings.stale_after);
+    const bool all = ctx.options.count("all") > 0;
+    LookupRun run(LookupSetup{
+        .index = index ? &*index : nullptr,
+        .json = ctx.json,
+        .all = all,
+        .local_not_before = now - seconds(settings.local_ttl),
+        .stale_before = stale_after > 0 ? now - stale_after : 0,
+        .style =
+            HumanStyle{.color = use_color(), .now = now, .width = output_width(), .history = all}});
+    run.tally = tally;
+    if (job) {
+        answer_job(run, *job);
     }
-    if (by_job) {
-        const auto& [project, jobset] = job_jobset;
-        const auto job = ctx.options["job"].as<std::string>();
-        auto rows =
-            index ? index->builds_of_job(project, jobset, job) : std::vector<index::BuildRow>{};
-        // The contract answers for the job's latest build (the greatest id,
-        // finished or not), not for the deciding build of some older drv.
-        const auto latest =
-            std::max_element(rows.begin(), rows.end(),
-                             [](const auto& a, const auto& b) { return a.build_id < b.build_id; });
-        if (latest != rows.end()) {
-            std::rotate(rows.begin(), latest, latest + 1);
-        } else if (index && index->ever_synced()) {
-            warn_unless_jobset_known(*index, project, jobset);
-        }
-        run.answer(job, std::move(rows), std::nullopt);
+    for (const auto& key : args.keys) {
+        run.key(key);
     }
-    for (const auto& arg : ctx.args) {
-        run.key(arg);
-    }
-    if (from_stdin) {
-        std::ios::sync_with_stdio(false);
-        std::string line;
-        for (size_t line_no = 1; std::getline(std::cin, line); ++line_no) {
-            const auto key = trim_blanks(line);
-            if (!key.empty()) {
-                run.key(std::string(key), "stdin line " + std::to_string(line_no) + ": ");
-            }
-        }
+    if (args.from_stdin) {
+        read_stdin_keys(run);
     }
     run.flush();
-    for (const auto& [jobset, synced_at] : run.stale_jobsets) {
-        print_warning(jobset + " was last synced " + relative_age(synced_at, now) +
-                      ", longer ago than stale-after (" + ctx.settings.get("stale-after") +
-                      "); run 'hydra-status sync' to refresh it");
-    }
+    warn_stale(run, ctx.settings, now);
     return run.tally.code();
 }
 

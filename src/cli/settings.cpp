@@ -8,51 +8,144 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
 
 namespace hs::cli {
 
-const std::vector<SettingSpec>& setting_specs() {
-    using enum SettingKind;
-    static const std::vector<SettingSpec> specs{
-        {"db", "$STATE/hydra-status/index.sqlite", "HYDRA_STATUS_DB", "the index file", path},
-        {"url", "https://hydra.nixos.org", "HYDRA_STATUS_URL", "the Hydra instance", url},
-        {"jobsets", "", nullptr, "jobsets to sync, space-separated PROJECT:JOBSET", jobsets},
-        {"max-evals", "1", nullptr, "newest evals ingested on a jobset's first sync", count, 1,
-         1000},
-        {"max-requests", "10000", nullptr, "request budget of one sync run", count, 1, 100'000'000},
-        {"min-interval", "1s", nullptr, "least time between request starts", duration},
-        // The client sends one request at a time (sync/http.cpp); 2 is the
-        // most the contract's politeness allows and is accepted.
-        {"max-in-flight", "1", nullptr,
-         "most requests in flight to one host, 1 or 2 (the client sends one at a time)", count, 1,
-         2},
-        {"max-tries", "6", nullptr, "tries of one request on transient errors", count, 1, 100},
-        {"backoff-ceiling", "5m", nullptr, "longest backoff between tries", duration},
-        {"connect-timeout", "30s", nullptr, "connection timeout", duration},
-        {"timeout", "15m", nullptr, "total timeout of one request", duration},
-        {"by-id-max", "100", nullptr,
-         "most builds of an eval fetched one by one before using /eval/<id>/builds", count, 0,
-         100'000},
-        {"recheck-interval", "24h", nullptr, "how often the newest eval is re-read for restarts",
-         duration},
-        {"local-ttl", "7d", nullptr, "how long a local failure record counts", duration},
-        {"policy", "fail", nullptr, "gate policy: fail or warn", policy},
-        {"insecure", "false", nullptr, "do not verify TLS certificates (warns on every use)",
-         boolean},
-        {"max-body", "4GiB", nullptr, "largest answer accepted, after decompression", size},
-        {"stale-after", "48h", nullptr,
-         "lookups warn when a jobset's last sync is older than this (0: never)", duration},
-    };
-    return specs;
-}
-
 namespace {
+
+using V = SettingValues;
+
+// Every setting, declared once (as ccache's k_config_key_table): the rest of
+// the CLI derives its options, help, config checks and `config show` from
+// this table.
+constexpr SettingSpec k_settings[] = {
+    {.key = "db",
+     .kind = SettingKind::path,
+     .field = &V::db,
+     .default_value = "$STATE/hydra-status/index.sqlite",
+     .env = "HYDRA_STATUS_DB",
+     .options = option_of::global,
+     .help = "the index"},
+    {.key = "url",
+     .kind = SettingKind::url,
+     .field = &V::url,
+     .default_value = "https://hydra.nixos.org",
+     .env = "HYDRA_STATUS_URL",
+     .options = option_of::global,
+     .help = "the Hydra instance"},
+    // Not an option: sync takes --jobset, repeatable, instead.
+    {.key = "jobsets",
+     .kind = SettingKind::jobsets,
+     .field = &V::jobsets,
+     .default_value = "",
+     .help = "jobsets to sync, space-separated PROJECT:JOBSET"},
+    {.key = "max-evals",
+     .kind = SettingKind::count,
+     .field = &V::max_evals,
+     .default_value = "1",
+     .options = option_of::sync,
+     .help = "newest evals ingested on a jobset's first sync",
+     .min = 1,
+     .max = 1000},
+    {.key = "max-requests",
+     .kind = SettingKind::count,
+     .field = &V::max_requests,
+     .default_value = "10000",
+     .options = option_of::sync,
+     .help = "request budget of one sync run",
+     .min = 1,
+     .max = 100'000'000},
+    {.key = "min-interval",
+     .kind = SettingKind::duration,
+     .field = &V::min_interval,
+     .default_value = "1s",
+     .options = option_of::sync,
+     .help = "least time between request starts"},
+    // The client sends one request at a time (sync/http.cpp); 2 is the most
+    // the contract's politeness allows and is accepted, with a warning.
+    {.key = "max-in-flight",
+     .kind = SettingKind::count,
+     .field = &V::max_in_flight,
+     .default_value = "1",
+     .options = option_of::sync,
+     .help = "most requests in flight to one host, 1 or 2; the client sends one at a time",
+     .min = 1,
+     .max = 2},
+    {.key = "max-tries",
+     .kind = SettingKind::count,
+     .field = &V::max_tries,
+     .default_value = "6",
+     .options = option_of::sync,
+     .help = "tries of one request on transient errors",
+     .min = 1,
+     .max = 100},
+    {.key = "backoff-ceiling",
+     .kind = SettingKind::duration,
+     .field = &V::backoff_ceiling,
+     .default_value = "5m",
+     .options = option_of::sync,
+     .help = "longest backoff between tries"},
+    {.key = "connect-timeout",
+     .kind = SettingKind::duration,
+     .field = &V::connect_timeout,
+     .default_value = "30s",
+     .options = option_of::sync,
+     .help = "connection timeout"},
+    {.key = "timeout",
+     .kind = SettingKind::duration,
+     .field = &V::timeout,
+     .default_value = "15m",
+     .options = option_of::sync,
+     .help = "total timeout of one request"},
+    {.key = "by-id-max",
+     .kind = SettingKind::count,
+     .field = &V::by_id_max,
+     .default_value = "100",
+     .options = option_of::sync,
+     .help = "most builds of an eval fetched one by one before using /eval/<id>/builds",
+     .min = 0,
+     .max = 100'000},
+    {.key = "recheck-interval",
+     .kind = SettingKind::duration,
+     .field = &V::recheck_interval,
+     .default_value = "24h",
+     .options = option_of::sync,
+     .help = "how often the newest eval is re-read for restarts"},
+    {.key = "local-ttl",
+     .kind = SettingKind::duration,
+     .field = &V::local_ttl,
+     .default_value = "7d",
+     .options = option_of::lookup | option_of::gate,
+     .help = "how long a local failure record counts"},
+    {.key = "policy",
+     .kind = SettingKind::policy,
+     .field = &V::policy,
+     .default_value = "fail",
+     .options = option_of::gate,
+     .help = "fail: exit 1 on a permanent failure; warn: report and exit 0"},
+    {.key = "insecure",
+     .kind = SettingKind::boolean,
+     .field = &V::insecure,
+     .default_value = "false",
+     .options = option_of::sync,
+     .help = "do not verify TLS certificates (warns on every use)"},
+    {.key = "max-body",
+     .kind = SettingKind::size,
+     .field = &V::max_body,
+     .default_value = "4GiB",
+     .options = option_of::sync,
+     .help = "largest answer accepted, after decompression"},
+    {.key = "stale-after",
+     .kind = SettingKind::duration,
+     .field = &V::stale_after,
+     .default_value = "48h",
+     .options = option_of::lookup,
+     .help = "warn when a jobset's last sync is older than this; 0: never"},
+};
 
 std::string xdg_dir(const char* var, const char* fallback) {
     if (const char* value = std::getenv(var); value && *value == '/') {
@@ -109,89 +202,107 @@ int read_whole_file(const std::string& path, std::string& out) {
     }
 }
 
-std::string duration_problem(const std::string& text) {
-    return "invalid duration " + quote(text) + " (expected e.g. 90, 90s, 500ms, 15m, 24h, 7d)";
-}
-
-std::string count_problem(const std::string& text, int64_t min, int64_t max) {
-    int64_t value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || ptr != text.data() + text.size() || value < min || value > max) {
-        return "expected a number from " + std::to_string(min) + " to " + std::to_string(max) +
-               ", got " + quote(text);
-    }
-    return "";
-}
-
-std::optional<bool> parse_bool(const std::string& text) {
+Expected<bool> parse_bool(const std::string& text) {
     if (text == "true" || text == "yes" || text == "1") {
         return true;
     }
     if (text == "false" || text == "no" || text == "0") {
         return false;
     }
-    return std::nullopt;
+    return Unexpected{"expected true or false, got " + quote(text)};
 }
 
-// As sync_cmd.cpp's normalize_url: trailing slashes are dropped.
-std::string url_problem(std::string url) {
+// Trailing slashes are dropped: "<url>/jobset/..." is built from it.
+Expected<std::string> parse_url(std::string url) {
     while (url.ends_with('/')) {
         url.pop_back();
     }
     if (!url.starts_with("https://") && !url.starts_with("http://")) {
-        return "expected http:// or https://, got " + quote(core::redact_url(url));
+        return Unexpected{"expected http:// or https://, got " + quote(core::redact_url(url))};
     }
     if (url.find_first_of(" \t\r\n?#") != std::string::npos) {
-        return "invalid URL " + quote(core::redact_url(url)) + " (no query, fragment or blanks)";
+        return Unexpected{"invalid URL " + quote(core::redact_url(url)) +
+                          " (no query, fragment or blanks)"};
     }
-    return "";
+    return url;
 }
 
-// As sync_cmd.cpp's parse_jobset: PROJECT:JOBSET, each of [A-Za-z0-9_.-].
-bool is_jobset(const std::string& text) {
-    const auto is_name = [](std::string_view name) {
-        if (name.empty() || name.size() > 200 || name == "." || name == "..") {
-            return false;
+Expected<std::vector<core::JobsetName>> parse_jobsets(const std::string& text) {
+    std::vector<core::JobsetName> out;
+    std::istringstream words(text);
+    for (std::string word; words >> word;) {
+        auto name = core::parse_jobset_name(word);
+        if (!name) {
+            return Unexpected{name.error()};
         }
-        return std::all_of(name.begin(), name.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '_' || c == '-' || c == '.';
-        });
-    };
-    const auto colon = text.find(':');
-    return colon != std::string::npos && is_name(std::string_view(text).substr(0, colon)) &&
-           is_name(std::string_view(text).substr(colon + 1));
-}
-
-// As sync_cmd.cpp's parse_size: "1000000", "64KiB", "4GiB", "64MB", ...;
-// at least one byte, at most 2^50.
-bool size_ok(const std::string& text) {
-    uint64_t number = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    const std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
-    uint64_t factor = 0;
-    if (unit.empty() || unit == "B") {
-        factor = 1;
-    } else if (unit == "K" || unit == "KiB" || unit == "k") {
-        factor = 1ULL << 10;
-    } else if (unit == "M" || unit == "MiB") {
-        factor = 1ULL << 20;
-    } else if (unit == "G" || unit == "GiB") {
-        factor = 1ULL << 30;
-    } else if (unit == "kB" || unit == "KB") {
-        factor = 1000;
-    } else if (unit == "MB") {
-        factor = uint64_t{1000} * 1000;
-    } else if (unit == "GB") {
-        factor = uint64_t{1000} * 1000 * 1000;
+        out.push_back(std::move(*name));
     }
-    constexpr uint64_t k_max = 1ULL << 50;
-    return ec == std::errc{} && ptr != text.data() && factor != 0 && number != 0 &&
-           number <= k_max / factor;
+    return out;
 }
 
-const SettingSpec* find_spec(const std::string& key) {
-    for (const auto& spec : setting_specs()) {
+Expected<Policy> parse_policy(const std::string& text) {
+    if (text == "fail") {
+        return Policy::fail;
+    }
+    if (text == "warn") {
+        return Policy::warn;
+    }
+    return Unexpected{"expected warn or fail, got " + quote(text)};
+}
+
+// The value of one kind of setting, or why the text is none.
+template <class T>
+Expected<T> parse_as(const SettingSpec& spec, const std::string& text);
+
+template <>
+Expected<std::string> parse_as(const SettingSpec& spec, const std::string& text) {
+    if (spec.kind == SettingKind::url) {
+        return parse_url(text);
+    }
+    if (text.empty()) {
+        return Unexpected{"the path is empty"};
+    }
+    return text;
+}
+
+template <>
+Expected<std::vector<core::JobsetName>> parse_as(const SettingSpec&, const std::string& text) {
+    return parse_jobsets(text);
+}
+
+template <>
+Expected<int64_t> parse_as(const SettingSpec& spec, const std::string& text) {
+    return core::parse_count(text, spec.min, spec.max);
+}
+
+template <>
+Expected<std::chrono::milliseconds> parse_as(const SettingSpec&, const std::string& text) {
+    return core::parse_duration(text);
+}
+
+template <>
+Expected<uint64_t> parse_as(const SettingSpec&, const std::string& text) {
+    return core::parse_size(text);
+}
+
+template <>
+Expected<bool> parse_as(const SettingSpec&, const std::string& text) {
+    return parse_bool(text);
+}
+
+template <>
+Expected<Policy> parse_as(const SettingSpec&, const std::string& text) {
+    return parse_policy(text);
+}
+
+} // namespace
+
+std::span<const SettingSpec> setting_specs() {
+    return k_settings;
+}
+
+const SettingSpec* find_setting(std::string_view key) {
+    for (const auto& spec : k_settings) {
         if (key == spec.key) {
             return &spec;
         }
@@ -199,81 +310,62 @@ const SettingSpec* find_spec(const std::string& key) {
     return nullptr;
 }
 
-} // namespace
-
-std::optional<int64_t> try_parse_millis(const std::string& text) {
-    double number = 0;
-    const char* begin = text.data();
-    const char* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(begin, end, number);
-    const std::string unit(ptr, end);
-    double factor = 0;
-    if (unit.empty() || unit == "s") {
-        factor = 1000;
-    } else if (unit == "ms") {
-        factor = 1;
-    } else if (unit == "m") {
-        factor = 60'000;
-    } else if (unit == "h") {
-        factor = 3'600'000;
-    } else if (unit == "d") {
-        factor = 86'400'000;
+std::string option_help(const SettingSpec& spec) {
+    std::string extra;
+    if (spec.env) {
+        extra = std::string("env ") + spec.env;
     }
-    if (ec != std::errc{} || ptr == begin || factor == 0 || number < 0 || number > 1e9) {
-        return std::nullopt;
-    }
-    return static_cast<int64_t>(number * factor);
-}
-
-int64_t parse_millis(const std::string& text, const std::string& what) {
-    const auto millis = try_parse_millis(text);
-    if (!millis) {
-        throw UsageError(what + ": " + duration_problem(text));
-    }
-    return *millis;
-}
-
-std::string setting_problem(const std::string& key, const std::string& value) {
-    const auto* spec = find_spec(key);
-    if (!spec) {
-        return "unknown key";
-    }
-    switch (spec->kind) {
-    case SettingKind::path:
-        return value.empty() ? "the path is empty" : "";
-    case SettingKind::url:
-        return url_problem(value);
-    case SettingKind::jobsets: {
-        std::istringstream words(value);
-        for (std::string word; words >> word;) {
-            if (!is_jobset(word)) {
-                return "invalid jobset " + quote(word) +
-                       " (expected PROJECT:JOBSET of [A-Za-z0-9_.-])";
-            }
+    // A switch's default is off; saying so helps nobody.
+    if (*spec.default_value && spec.kind != SettingKind::boolean) {
+        std::string shown = spec.default_value;
+        if (shown.starts_with("$STATE")) {
+            shown = "$XDG_STATE_HOME" + shown.substr(6);
         }
-        return "";
+        extra += (extra.empty() ? "default " : "; default ") + shown;
     }
+    return extra.empty() ? spec.help : std::string(spec.help) + " (" + extra + ")";
+}
+
+const char* option_value_name(const SettingSpec& spec) {
+    switch (spec.kind) {
+    case SettingKind::path:
+        return "FILE";
+    case SettingKind::url:
+        return "URL";
+    case SettingKind::jobsets:
+        return "PROJECT:JOBSET...";
     case SettingKind::count:
-        return count_problem(value, spec->min, spec->max);
+        return "N";
     case SettingKind::duration:
-        return try_parse_millis(value) ? "" : duration_problem(value);
+        return "DURATION";
     case SettingKind::size:
-        return size_ok(value)
-                   ? ""
-                   : "invalid size " + quote(value) + " (expected e.g. 1000000, 64MiB, 4GiB)";
+        return "SIZE";
     case SettingKind::boolean:
-        return parse_bool(value) ? "" : "expected true or false, got " + quote(value);
+        return "BOOL";
     case SettingKind::policy:
-        return value == "warn" || value == "fail" ? ""
-                                                  : "expected warn or fail, got " + quote(value);
+        break;
     }
-    return "";
+    return "warn|fail";
+}
+
+Expected<void> parse_setting(const SettingSpec& spec, const std::string& text, SettingValues& out) {
+    return std::visit(
+        [&](auto member) -> Expected<void> {
+            using T = std::remove_reference_t<decltype(out.*member)>;
+            auto value = parse_as<T>(spec, text);
+            if (!value) {
+                return Unexpected{value.error()};
+            }
+            out.*member = std::move(*value);
+            return {};
+        },
+        spec.field);
 }
 
 Settings Settings::load(const std::map<std::string, std::string>& command_line,
                         const std::string& config_from_command_line) {
     Settings settings;
-    for (const auto& spec : setting_specs()) {
+    for (const auto& spec : k_settings) {
         settings.set(spec.key, expand_default(spec.default_value), "default",
                      OriginKind::default_value);
     }
@@ -294,7 +386,7 @@ Settings Settings::load(const std::map<std::string, std::string>& command_line,
     settings.m_config_path = config;
     settings.read_file(config, OriginKind::user_file, named);
 
-    for (const auto& spec : setting_specs()) {
+    for (const auto& spec : k_settings) {
         if (spec.env) {
             if (const char* value = std::getenv(spec.env); value && *value) {
                 settings.set(spec.key, value, std::string("environment ") + spec.env,
@@ -305,10 +397,29 @@ Settings Settings::load(const std::map<std::string, std::string>& command_line,
     for (const auto& [key, value] : command_line) {
         settings.set(key, value, "command line", OriginKind::command_line);
     }
-    if (settings.get("db").empty()) {
+    if (settings.text("db").empty()) {
         throw UsageError(settings.origin("db") + ": --db (db): the index path is empty");
     }
+    settings.parse_all();
     return settings;
+}
+
+void Settings::parse_all() {
+    for (const auto& spec : k_settings) {
+        if (auto parsed = parse_setting(spec, text(spec.key), m_parsed); !parsed) {
+            m_problems.emplace(spec.key, parsed.error());
+            // The member keeps the default (which always parses).
+            (void)parse_setting(spec, expand_default(spec.default_value), m_parsed);
+        }
+    }
+}
+
+void Settings::require_valid() const {
+    for (const auto& spec : k_settings) {
+        if (const auto found = m_problems.find(spec.key); found != m_problems.end()) {
+            throw UsageError(origin(spec.key) + ": " + spec.key + ": " + found->second);
+        }
+    }
 }
 
 // A file that does not exist is skipped unless it was named; any other
@@ -325,7 +436,7 @@ void Settings::read_file(const std::string& path, OriginKind kind, bool must_exi
     }
     m_files.push_back({path, kind, true});
     for (const auto& entry : core::parse_config(text, path)) {
-        if (!find_spec(entry.key)) {
+        if (!find_setting(entry.key)) {
             throw UsageError(path + ":" + std::to_string(entry.line) + ": unknown key " +
                              quote(entry.key));
         }
@@ -333,21 +444,29 @@ void Settings::read_file(const std::string& path, OriginKind kind, bool must_exi
     }
 }
 
-void Settings::set(const std::string& key, const std::string& value, const std::string& origin,
+void Settings::set(const std::string& key, const std::string& text, const std::string& origin,
                    OriginKind kind) {
-    m_values[key] = Value{value, origin, kind};
+    m_values.insert_or_assign(key, Value{text, origin, kind});
 }
 
-const std::string& Settings::get(const std::string& key) const {
-    return m_values.at(key).value;
+const Settings::Value& Settings::value(std::string_view key) const {
+    const auto found = m_values.find(key);
+    if (found == m_values.end()) {
+        throw Error("no setting " + quote(key)); // a bug: keys come from the table
+    }
+    return found->second;
 }
 
-const std::string& Settings::origin(const std::string& key) const {
-    return m_values.at(key).origin;
+const std::string& Settings::text(std::string_view key) const {
+    return value(key).text;
 }
 
-OriginKind Settings::origin_kind(const std::string& key) const {
-    return m_values.at(key).kind;
+const std::string& Settings::origin(std::string_view key) const {
+    return value(key).origin;
+}
+
+OriginKind Settings::origin_kind(std::string_view key) const {
+    return value(key).kind;
 }
 
 const char* origin_kind_name(OriginKind kind) {
@@ -364,37 +483,6 @@ const char* origin_kind_name(OriginKind kind) {
         break;
     }
     return "command-line";
-}
-
-int64_t Settings::get_int(const std::string& key, int64_t min, int64_t max) const {
-    const auto& text = get(key);
-    if (const auto problem = count_problem(text, min, max); !problem.empty()) {
-        throw UsageError(origin(key) + ": " + key + ": " + problem);
-    }
-    int64_t value = 0;
-    std::from_chars(text.data(), text.data() + text.size(), value);
-    return value;
-}
-
-int64_t Settings::get_millis(const std::string& key) const {
-    return parse_millis(get(key), origin(key) + ": " + key);
-}
-
-bool Settings::get_bool(const std::string& key) const {
-    const auto& text = get(key);
-    if (const auto value = parse_bool(text)) {
-        return *value;
-    }
-    throw UsageError(origin(key) + ": " + key + ": expected true or false, got " + quote(text));
-}
-
-std::vector<std::string> Settings::get_list(const std::string& key) const {
-    std::vector<std::string> out;
-    std::istringstream words(get(key));
-    for (std::string word; words >> word;) {
-        out.push_back(word);
-    }
-    return out;
 }
 
 } // namespace hs::cli

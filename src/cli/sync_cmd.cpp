@@ -1,5 +1,8 @@
+#include "cli/sync_cmd.hpp"
+
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "cli/sync_seam.hpp"
 #include "core/error.hpp"
 #include "core/url.hpp"
 #include "index/index.hpp"
@@ -24,11 +27,6 @@
 namespace hs::cli {
 
 namespace {
-
-// The body size limit: a sync option, and a config key once settings.cpp
-// declares it (then it comes through Settings like every other key).
-constexpr const char* k_max_body_key = "max-body";
-constexpr const char* k_max_body_default = "4GiB";
 
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};
@@ -59,60 +57,6 @@ const char* signal_name(int signo) {
     default:
         return "a signal";
     }
-}
-
-std::string human_bytes(uint64_t bytes) {
-    char buf[32];
-    if (bytes < 1024) {
-        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-    } else if (bytes < uint64_t{1024} * 1024) {
-        std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024);
-    } else if (bytes < 1024ULL * 1024 * 1024) {
-        std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
-    } else {
-        std::snprintf(buf, sizeof buf, "%.2f GiB",
-                      static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
-    }
-    return buf;
-}
-
-// "1000000", "64KiB", "64MiB", "4GiB" (1024-based; K, M, G alike), "64kB",
-// "64MB", "4GB" (1000-based); a trailing "B" alone means bytes.
-uint64_t parse_size(const std::string& text, const std::string& what) {
-    uint64_t number = 0;
-    const char* begin = text.data();
-    const char* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(begin, end, number);
-    const std::string unit(ptr, end);
-    uint64_t factor = 0;
-    if (unit.empty() || unit == "B") {
-        factor = 1;
-    } else if (unit == "K" || unit == "KiB" || unit == "k") {
-        factor = 1ULL << 10;
-    } else if (unit == "M" || unit == "MiB") {
-        factor = 1ULL << 20;
-    } else if (unit == "G" || unit == "GiB") {
-        factor = 1ULL << 30;
-    } else if (unit == "kB" || unit == "KB") {
-        factor = 1000;
-    } else if (unit == "MB") {
-        factor = uint64_t{1000} * 1000;
-    } else if (unit == "GB") {
-        factor = uint64_t{1000} * 1000 * 1000;
-    }
-    constexpr uint64_t k_max = 1ULL << 50;
-    if (ec != std::errc{} || ptr == begin || factor == 0 || number == 0 ||
-        number > k_max / factor) {
-        throw UsageError(what + ": invalid size " + quote(text) +
-                         " (expected e.g. 1000000, 64MiB, 4GiB)");
-    }
-    return number * factor;
-}
-
-bool settings_know(const char* key) {
-    const auto& specs = setting_specs();
-    return std::any_of(specs.begin(), specs.end(),
-                       [&](const SettingSpec& spec) { return std::strcmp(spec.key, key) == 0; });
 }
 
 // Progress on stderr. On a terminal: one line redrawn in place (cut to the
@@ -291,52 +235,13 @@ bool stderr_is_terminal() {
     return ::isatty(STDERR_FILENO) == 1 && !(term != nullptr && std::string_view(term) == "dumb");
 }
 
-bool is_jobset_name(std::string_view name) {
-    if (name.empty() || name.size() > 200) {
-        return false;
-    }
-    for (const char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-        if (!ok) {
-            return false;
-        }
-    }
-    return name != "." && name != "..";
-}
-
-std::pair<std::string, std::string> parse_jobset(const std::string& text) {
-    const auto colon = text.find(':');
-    if (colon == std::string::npos || !is_jobset_name(text.substr(0, colon)) ||
-        !is_jobset_name(text.substr(colon + 1))) {
-        throw UsageError("invalid jobset " + quote(text) +
-                         " (expected PROJECT:JOBSET of [A-Za-z0-9_.-])");
-    }
-    return {text.substr(0, colon), text.substr(colon + 1)};
-}
-
-std::string normalize_url(std::string url, const std::string& origin) {
-    while (url.ends_with('/')) {
-        url.pop_back();
-    }
-    if (!url.starts_with("https://") && !url.starts_with("http://")) {
-        throw UsageError(origin + ": url: expected http:// or https://, got " +
-                         quote(core::redact_url(url)));
-    }
-    if (url.find_first_of(" \t\r\n?#") != std::string::npos) {
-        throw UsageError(origin + ": url: invalid URL " + quote(core::redact_url(url)) +
-                         " (no query, fragment or blanks)");
-    }
-    return url;
-}
-
 std::string millis_text(std::chrono::milliseconds value) {
     return std::to_string(value.count()) + " ms";
 }
 
 // -v: what the HTTP client and the syncer were given, and from where.
 void print_effective(const Settings& s, const sync::HttpOptions& http,
-                     const sync::SyncOptions& sync, const std::string& max_body_origin) {
+                     const sync::SyncOptions& sync) {
     const auto line = [](const char* key, const std::string& value, const std::string& origin) {
         std::fprintf(stderr, "hydra-status: sync: %s = %s (%s)\n", key, value.c_str(),
                      origin.c_str());
@@ -351,141 +256,58 @@ void print_effective(const Settings& s, const sync::HttpOptions& http,
          s.origin("connect-timeout"));
     line("timeout", std::to_string(http.total_timeout.count()) + " s", s.origin("timeout"));
     line("max-requests", std::to_string(sync.max_requests), s.origin("max-requests"));
-    line("max-body", std::to_string(http.max_body_bytes) + " bytes", max_body_origin);
+    line("max-body", std::to_string(http.max_body_bytes) + " bytes", s.origin("max-body"));
     line("by-id-max", std::to_string(sync.by_id_max), s.origin("by-id-max"));
     line("recheck-interval", std::to_string(sync.recheck_interval) + " s",
          s.origin("recheck-interval"));
     line("max-evals", std::to_string(sync.max_evals), s.origin("max-evals"));
 }
 
-} // namespace
+std::vector<std::string> given_jobsets(const Context& ctx) {
+    return ctx.options.count("jobset") ? ctx.options["jobset"].as<std::vector<std::string>>()
+                                       : std::vector<std::string>{};
+}
 
-int sync_command(Context& ctx) {
-    if (!ctx.args.empty()) {
-        throw UsageError("sync takes no arguments (got " + quote(ctx.args.front()) + ")");
-    }
-    const auto& s = ctx.settings;
-    std::vector<std::string> names;
-    if (ctx.options.count("jobset")) {
-        names = ctx.options["jobset"].as<std::vector<std::string>>();
-    } else {
-        names = s.get_list("jobsets");
-    }
-    if (names.empty()) {
-        throw UsageError("no jobsets to sync: give --jobset PROJECT:JOBSET or set 'jobsets' in " +
-                         s.config_path());
-    }
-    sync::SyncOptions options;
-    for (const auto& name : names) {
-        auto jobset = parse_jobset(name);
-        if (std::find(options.jobsets.begin(), options.jobsets.end(), jobset) ==
-            options.jobsets.end()) {
-            options.jobsets.push_back(std::move(jobset));
-        }
-    }
-    options.url = normalize_url(s.get("url"), s.origin("url"));
-    options.max_evals = static_cast<int>(s.get_int("max-evals", 1, 1000));
-    options.recheck_interval = s.get_seconds("recheck-interval");
-    options.by_id_max = static_cast<size_t>(s.get_int("by-id-max", 0, 100'000));
-    options.max_requests = static_cast<uint64_t>(s.get_int("max-requests", 1, 100'000'000));
-    options.stop = &g_stop;
-
-    sync::HttpOptions http_options;
-    http_options.user_agent =
-        std::string("hydra-status/") + HS_VERSION + " (+" + HS_PROJECT_URL + ")";
-    http_options.read_error_body = sync::parse_error_body;
-    http_options.min_interval = std::chrono::milliseconds(s.get_millis("min-interval"));
-    http_options.max_in_flight = static_cast<int>(s.get_int("max-in-flight", 1, 2));
-    http_options.max_tries = static_cast<int>(s.get_int("max-tries", 1, 100));
-    http_options.backoff_ceiling = std::chrono::milliseconds(s.get_millis("backoff-ceiling"));
-    // The first retry waits up to a second, or up to the ceiling if lower.
-    http_options.backoff_base = std::min(http_options.backoff_base, http_options.backoff_ceiling);
-    http_options.connect_timeout =
-        std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("connect-timeout")));
-    http_options.total_timeout =
-        std::chrono::seconds(std::max<int64_t>(1, s.get_seconds("timeout")));
-    http_options.max_requests =
-        sync::request_cap(options.max_requests, options.by_id_max, http_options.max_tries);
-    std::string max_body_origin = "default";
-    if (settings_know(k_max_body_key)) {
-        http_options.max_body_bytes =
-            parse_size(s.get(k_max_body_key), s.origin(k_max_body_key) + ": max-body");
-        max_body_origin = s.origin(k_max_body_key);
-    } else if (ctx.options.count(k_max_body_key)) {
-        http_options.max_body_bytes =
-            parse_size(ctx.options[k_max_body_key].as<std::string>(), "command line: max-body");
-        max_body_origin = "command line";
-    } else {
-        http_options.max_body_bytes = parse_size(k_max_body_default, "max-body");
-    }
-    http_options.insecure = s.get_bool("insecure");
-    http_options.stop = &g_stop;
-    if (http_options.insecure) {
+// Warnings about the settings in use, before anything is sent.
+void warn_about_settings(const Settings& settings, bool quiet) {
+    if (settings.values().insecure) {
         print_warning("TLS certificate verification is off ('insecure' from " +
-                      s.origin("insecure") + ")");
+                      settings.origin("insecure") + ")");
     }
-    if (ctx.verbose > 0) {
-        print_effective(s, http_options, options, max_body_origin);
+    if (const auto warning = max_in_flight_warning(settings); !warning.empty() && !quiet) {
+        print_warning(warning);
     }
+}
 
-    const std::string db = s.get("db");
-    if (s.origin("db") == "default") {
-        std::filesystem::create_directories(std::filesystem::path(db).parent_path());
-    } else if (const auto dir = std::filesystem::path(db).parent_path();
-               !dir.empty() && !std::filesystem::is_directory(dir)) {
+// The index's directory: made for the default path, else it must exist.
+void prepare_index_dir(const Settings& settings) {
+    const auto& db = settings.values().db;
+    const auto dir = std::filesystem::path(db).parent_path();
+    if (settings.origin_kind("db") == OriginKind::default_value) {
+        std::filesystem::create_directories(dir);
+    } else if (!dir.empty() && !std::filesystem::is_directory(dir)) {
         std::error_code ec;
         const bool exists = std::filesystem::exists(dir, ec);
         throw Error("cannot create index " + db + ": " + dir.string() +
                     (exists ? " is not a directory" : " does not exist"));
     }
-    index::SyncLock lock(db);
-    auto index = index::IndexWriter::open(db);
-    install_signal_handlers();
+}
 
-    const bool quiet = ctx.options.count("quiet") > 0;
-    Progress progress(quiet, stderr_is_terminal(), ctx.verbose > 0);
-    http_options.on_retry_wait = [&progress](const sync::RetryWait& wait) {
-        progress.on_retry_wait(wait);
-    };
-    sync::HttpClient http(http_options);
-    const auto start = std::chrono::steady_clock::now();
-    const auto summary = sync::run_sync(index, http, options, progress);
-    progress.clear_line();
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+void print_blocked_hint(const sync::SyncOptions& options, const sync::HttpOptions& http) {
+    std::fprintf(stderr,
+                 "hydra-status: hint: %s answered with an HTML page instead of JSON, which is "
+                 "how the bot filter in front of hydra.nixos.org turns away clients it "
+                 "dislikes; nothing of it was ingested. This client identifies itself as "
+                 "'%s'; if this persists, check --url and ask the Hydra operators\n",
+                 core::redact_url(options.url).c_str(), http.user_agent.c_str());
+}
 
-    size_t evals = 0;
-    size_t completed = 0;
-    size_t failed = 0;
-    uint64_t builds = 0;
-    uint64_t rechecked = 0;
-    bool blocked = false;
-    for (const auto& outcome : summary.jobsets) {
-        evals += outcome.evals;
-        builds += outcome.builds;
-        rechecked += outcome.rechecked;
-        completed += outcome.completed ? 1 : 0;
-        failed += outcome.ok ? 0 : 1;
-        blocked = blocked || outcome.failure == sync::Failure::blocked;
-    }
-    if (!quiet) {
-        const std::string failures =
-            failed > 0 ? " (" + std::to_string(failed) + " failed)" : std::string();
-        const std::string rechecks =
-            rechecked > 0 ? ", " + std::to_string(rechecked) + " re-checked" : std::string();
-        std::fprintf(stderr, "synced %zu of %s%s: %s, %s%s; %s, %s in %.1f s\n", completed,
-                     plural(options.jobsets.size(), "jobset").c_str(), failures.c_str(),
-                     plural(evals, "eval").c_str(), plural(builds, "build").c_str(),
-                     rechecks.c_str(), plural(summary.requests, "request").c_str(),
-                     human_bytes(summary.bytes).c_str(), seconds);
-    }
-    if (blocked) {
-        std::fprintf(stderr,
-                     "hydra-status: hint: %s answered with an HTML page instead of JSON, which is "
-                     "how the bot filter in front of hydra.nixos.org turns away clients it "
-                     "dislikes; nothing of it was ingested. This client identifies itself as "
-                     "'%s'; if this persists, check --url and ask the Hydra operators\n",
-                     core::redact_url(options.url).c_str(), http_options.user_agent.c_str());
+// The notes after the summary, and the exit code: 128+N after signal N, 1
+// when a jobset failed, else 0 (a spent budget too).
+int finish_sync(const sync::SyncSummary& summary, const SyncTotals& totals,
+                const sync::SyncOptions& options, const sync::HttpOptions& http) {
+    if (totals.blocked) {
+        print_blocked_hint(options, http);
     }
     if (summary.stopped == sync::StopReason::signal || g_stop.load()) {
         const int signo = g_signal.load();
@@ -503,6 +325,166 @@ int sync_command(Context& ctx) {
                      static_cast<unsigned long long>(summary.requests));
     }
     return summary.all_ok() ? 0 : static_cast<int>(ExitCode::failure);
+}
+
+int64_t whole_seconds(std::chrono::milliseconds duration) {
+    return std::chrono::duration_cast<std::chrono::seconds>(duration).count();
+}
+
+} // namespace
+
+std::string human_bytes(uint64_t bytes) {
+    char buf[32];
+    if (bytes < 1024) {
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    } else if (bytes < uint64_t{1024} * 1024) {
+        std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024);
+    } else if (bytes < 1024ULL * 1024 * 1024) {
+        std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
+    } else {
+        std::snprintf(buf, sizeof buf, "%.2f GiB",
+                      static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+    }
+    return buf;
+}
+
+std::vector<core::JobsetName> jobsets_to_sync(const std::vector<std::string>& given,
+                                              const std::vector<core::JobsetName>& configured,
+                                              const std::string& config_path) {
+    std::vector<core::JobsetName> names;
+    const auto add = [&names](core::JobsetName name) {
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            names.push_back(std::move(name));
+        }
+    };
+    for (const auto& text : given) {
+        auto name = core::parse_jobset_name(text);
+        if (!name) {
+            throw UsageError(name.error());
+        }
+        add(std::move(*name));
+    }
+    if (given.empty()) {
+        for (const auto& name : configured) {
+            add(name);
+        }
+    }
+    if (names.empty()) {
+        throw UsageError("no jobsets to sync: give --jobset PROJECT:JOBSET or set 'jobsets' in " +
+                         config_path);
+    }
+    return names;
+}
+
+sync::SyncOptions make_sync_options(const SettingValues& settings,
+                                    const std::vector<core::JobsetName>& jobsets) {
+    sync::SyncOptions options;
+    for (const auto& name : jobsets) {
+        options.jobsets.emplace_back(name.project, name.jobset);
+    }
+    options.url = settings.url;
+    options.max_evals = static_cast<int>(settings.max_evals);
+    options.recheck_interval = whole_seconds(settings.recheck_interval);
+    options.by_id_max = static_cast<size_t>(settings.by_id_max);
+    options.max_requests = static_cast<uint64_t>(settings.max_requests);
+    return options;
+}
+
+sync::HttpOptions make_http_options(const SettingValues& settings,
+                                    const sync::SyncOptions& sync_options) {
+    sync::HttpOptions http;
+    http.user_agent = std::string("hydra-status/") + HS_VERSION + " (+" + HS_PROJECT_URL + ")";
+    http.read_error_body = sync::parse_error_body;
+    http.min_interval = settings.min_interval;
+    http.max_in_flight = static_cast<int>(settings.max_in_flight);
+    http.max_tries = static_cast<int>(settings.max_tries);
+    http.backoff_ceiling = settings.backoff_ceiling;
+    // The first retry waits up to a second, or up to the ceiling if lower.
+    http.backoff_base = std::min(http.backoff_base, http.backoff_ceiling);
+    // libcurl's timeouts are whole seconds, at least one.
+    http.connect_timeout =
+        std::chrono::seconds(std::max<int64_t>(1, whole_seconds(settings.connect_timeout)));
+    http.total_timeout =
+        std::chrono::seconds(std::max<int64_t>(1, whole_seconds(settings.timeout)));
+    http.max_requests =
+        sync::request_cap(sync_options.max_requests, sync_options.by_id_max, http.max_tries);
+    http.max_body_bytes = settings.max_body;
+    http.insecure = settings.insecure;
+    return http;
+}
+
+std::string max_in_flight_warning(const Settings& settings) {
+    if (settings.values().max_in_flight <= 1) {
+        return "";
+    }
+    return "max-in-flight = " + settings.text("max-in-flight") + " (" +
+           settings.origin("max-in-flight") + "): requests are sent one at a time";
+}
+
+SyncTotals sync_totals(const sync::SyncSummary& summary, size_t jobsets) {
+    SyncTotals totals;
+    totals.jobsets = jobsets;
+    for (const auto& outcome : summary.jobsets) {
+        totals.evals += outcome.evals;
+        totals.builds += outcome.builds;
+        totals.rechecked += outcome.rechecked;
+        totals.completed += outcome.completed ? 1 : 0;
+        totals.failed += outcome.ok ? 0 : 1;
+        totals.blocked = totals.blocked || outcome.failure == sync::Failure::blocked;
+    }
+    return totals;
+}
+
+std::string sync_summary_line(const SyncTotals& totals, const sync::SyncSummary& summary,
+                              double seconds) {
+    const std::string failures =
+        totals.failed > 0 ? " (" + std::to_string(totals.failed) + " failed)" : std::string();
+    const std::string rechecks = totals.rechecked > 0
+                                     ? ", " + std::to_string(totals.rechecked) + " re-checked"
+                                     : std::string();
+    char time[32];
+    std::snprintf(time, sizeof time, " in %.1f s", seconds);
+    return "synced " + std::to_string(totals.completed) + " of " +
+           plural(totals.jobsets, "jobset") + failures + ": " + plural(totals.evals, "eval") +
+           ", " + plural(totals.builds, "build") + rechecks + "; " +
+           plural(summary.requests, "request") + ", " + human_bytes(summary.bytes) + time;
+}
+
+int sync_command(Context& ctx) {
+    if (!ctx.args.empty()) {
+        throw UsageError("sync takes no arguments (got " + quote(ctx.args.front()) + ")");
+    }
+    const auto& settings = ctx.settings.values();
+    const bool quiet = ctx.options.count("quiet") > 0;
+    auto options = make_sync_options(settings, jobsets_to_sync(given_jobsets(ctx), settings.jobsets,
+                                                               ctx.settings.config_path()));
+    options.stop = &g_stop;
+    auto http_options = make_http_options(settings, options);
+    http_options.stop = &g_stop;
+    warn_about_settings(ctx.settings, quiet);
+    if (ctx.verbose > 0) {
+        print_effective(ctx.settings, http_options, options);
+    }
+    prepare_index_dir(ctx.settings);
+    index::SyncLock lock(settings.db);
+    auto index = index::IndexWriter::open(settings.db);
+    install_signal_handlers();
+
+    Progress progress(quiet, stderr_is_terminal(), ctx.verbose > 0);
+    http_options.on_retry_wait = [&progress](const sync::RetryWait& wait) {
+        progress.on_retry_wait(wait);
+    };
+    sync::HttpClient http(http_options);
+    const auto start = std::chrono::steady_clock::now();
+    const auto summary = sync::run_sync(index, http, options, progress);
+    progress.clear_line();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto totals = sync_totals(summary, options.jobsets.size());
+    if (!quiet) {
+        std::fprintf(stderr, "%s\n", sync_summary_line(totals, summary, seconds).c_str());
+    }
+    return finish_sync(summary, totals, options, http_options);
 }
 
 // This is hydra-status-sync: sync runs here.

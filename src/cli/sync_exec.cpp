@@ -1,10 +1,10 @@
-// The sync command of hydra-status: it runs in hydra-status-sync, so that
-// lookups and the gate never load libcurl. sync_handoff() replaces this
-// process with it (same argv and environment) before options are parsed;
-// exit code, signals, lock, output and progress are then hydra-status-sync's.
+// The sync command of hydra-status (the seam: sync_seam.hpp): it runs in
+// hydra-status-sync, so that lookups and the gate never load libcurl.
+// sync_handoff() replaces this process with it (same argv and environment) before options are
+// parsed; exit code, signals, lock, output and progress are then hydra-status-sync's.
 #include "cli/sync_exec.hpp"
 
-#include "cli/commands.hpp"
+#include "cli/sync_seam.hpp"
 #include "core/error.hpp"
 
 #include <unistd.h>

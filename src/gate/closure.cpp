@@ -447,6 +447,90 @@ Root root_of(const std::string& arg, std::string& buffer) {
     return root;
 }
 
+// Adds the root arguments to the closure, in order, each once; `files`
+// receives the file to read each from ("" = its file in the store). A bad
+// root is reported as a bad file is (see walk_closure).
+void add_roots(const std::vector<std::string>& roots, Store& store, Closure& closure,
+               SeenPaths& seen, std::vector<std::string>& files, std::vector<Error>* errors) {
+    std::string buffer;
+    for (const auto& arg : roots) {
+        // The walk goes on with the other roots, so that their answers are
+        // not lost.
+        try {
+            const Root root = root_of(arg, buffer);
+            if (!root.dir.empty() && store.root.empty()) {
+                store.root_dirs.push_back(root.dir);
+            }
+            if (seen.insert(root.path, static_cast<int32_t>(closure.nodes.size()))) {
+                closure.nodes.push_back({root.path, -1});
+                files.push_back(root.file);
+            }
+        } catch (const Error& bad) {
+            if (!errors) {
+                throw;
+            }
+            errors->push_back(bad);
+        }
+    }
+}
+
+// Reads drvs relative to the store directory open as fd, once it is
+// checked to be inside the store root.
+void use_store_dir(int fd, Store& store) {
+    std::string real = opened_path(fd);
+    if (real.empty()) {
+        real = real_path_of(file_of(std::string(core::k_store_dir), store.root));
+    }
+    if (!is_inside(real, store.real_root)) {
+        fail(shown(store.root) + ": its nix/store resolves outside the store root");
+    }
+    store.dir = fd;
+}
+
+// Reads the files of nodes [begin, end) on the reading threads while
+// `visit` checks those nodes on this one; a visitor's error goes to
+// visit_error, after which the visitor is not called any more.
+void read_level(Reading& reading, const Closure& closure, size_t begin, size_t end,
+                const Visit& visit, std::exception_ptr& visit_error) {
+    reading.start(begin, end);
+    std::vector<std::jthread> helpers;
+    const size_t threads = reading_threads(end - begin);
+    for (size_t t = 1; t < threads; ++t) {
+        helpers.emplace_back([&reading, t] { reading.read(t); });
+    }
+    if (visit && !visit_error) {
+        // A drv found malformed later must still be reported (exit 2 comes
+        // before the index's 5): the walk goes on without visiting, and the
+        // visitor's error is thrown at the end.
+        try {
+            visit(closure, begin, end);
+        } catch (...) {
+            visit_error = std::current_exception();
+        }
+    }
+    reading.read(0);
+} // the helpers are joined here
+
+// Walks the closure level by level, adding each level's new inputs (in node
+// order) as the next level; returns the visitor's error, if any.
+std::exception_ptr read_levels(Closure& closure, SeenPaths& seen, Reading& reading,
+                               const Visit& visit, std::vector<Error>* errors) {
+    std::exception_ptr visit_error;
+    for (size_t begin = 0; begin < closure.nodes.size();) {
+        const size_t end = closure.nodes.size();
+        read_level(reading, closure, begin, end, visit, visit_error);
+        reading.merge(
+            [&](size_t parent, std::string_view input) {
+                if (seen.insert(input, static_cast<int32_t>(closure.nodes.size()))) {
+                    closure.nodes.push_back({std::string(input), static_cast<int32_t>(parent)});
+                }
+            },
+            errors);
+        begin = end;
+    }
+    return visit_error;
+}
+
 } // namespace
 
 std::string file_of(const std::string& store_path, const std::string& store_root) {
@@ -478,26 +562,7 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
     Closure closure;
     SeenPaths seen(closure.nodes);
     std::vector<std::string> files; // roots given as files outside the store; "" = in the store
-    std::string buffer;
-    for (const auto& arg : roots) {
-        // A bad root is reported as a bad file is: the walk goes on with the
-        // other roots, so that their answers are not lost.
-        try {
-            const Root root = root_of(arg, buffer);
-            if (!root.dir.empty() && store_root.empty()) {
-                store.root_dirs.push_back(root.dir);
-            }
-            if (seen.insert(root.path, static_cast<int32_t>(closure.nodes.size()))) {
-                closure.nodes.push_back({root.path, -1});
-                files.push_back(root.file);
-            }
-        } catch (const Error& bad) {
-            if (!errors) {
-                throw;
-            }
-            errors->push_back(bad);
-        }
-    }
+    add_roots(roots, store, closure, seen, files, errors);
     // With a store root, the store directory is opened once and checked to be
     // inside the root; drvs are then opened relative to it (read_node).
     const Fd store_dir(store.real_root.empty()
@@ -505,47 +570,10 @@ Closure walk_closure(const std::vector<std::string>& roots, const std::string& s
                            : ::open(file_of(std::string(core::k_store_dir), store_root).c_str(),
                                     O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (store_dir.get() >= 0) {
-        std::string real = opened_path(store_dir.get());
-        if (real.empty()) {
-            real = real_path_of(file_of(std::string(core::k_store_dir), store_root));
-        }
-        if (!is_inside(real, store.real_root)) {
-            fail(shown(store_root) + ": its nix/store resolves outside the store root");
-        }
-        store.dir = store_dir.get();
+        use_store_dir(store_dir.get(), store);
     }
-    std::exception_ptr visit_error;
     Reading reading(closure, files, store, reading_threads(SIZE_MAX));
-    for (size_t begin = 0; begin < closure.nodes.size();) {
-        const size_t end = closure.nodes.size();
-        reading.start(begin, end);
-        {
-            std::vector<std::jthread> helpers;
-            const size_t threads = reading_threads(end - begin);
-            for (size_t t = 1; t < threads; ++t) {
-                helpers.emplace_back([&reading, t] { reading.read(t); });
-            }
-            if (visit && !visit_error) {
-                // A drv found malformed later must still be reported (exit
-                // 2 comes before the index's 5): the walk goes on without
-                // visiting, and the visitor's error is thrown at the end.
-                try {
-                    visit(closure, begin, end);
-                } catch (...) {
-                    visit_error = std::current_exception();
-                }
-            }
-            reading.read(0);
-        } // the helpers are joined here
-        reading.merge(
-            [&](size_t parent, std::string_view input) {
-                if (seen.insert(input, static_cast<int32_t>(closure.nodes.size()))) {
-                    closure.nodes.push_back({std::string(input), static_cast<int32_t>(parent)});
-                }
-            },
-            errors);
-        begin = end;
-    }
+    const std::exception_ptr visit_error = read_levels(closure, seen, reading, visit, errors);
     if (visit_error) {
         if (errors && !errors->empty()) {
             throw Error(errors->front());

@@ -239,12 +239,14 @@ class PacingTest(SyncCase):
 
     def test_request_starts_are_paced_and_never_overlap(self) -> None:
         self.hydra.add_faults([{"match": "^/eval/\\d+/builds", "kind": "503", "count": 1}])
-        self.sync("--max-in-flight", "2", min_interval="200ms")
+        self.sync("--max-in-flight", "2", min_interval="400ms")
         log = self.hydra.log()
         self.assertEqual(len(log), 5)  # alpha listing, 503 + retry, beta listing and eval
         for a, b in zip(log, log[1:]):
-            # Server-side stamps lag the client's start by up to a connection set-up.
-            self.assertGreaterEqual(b["t_start"] - a["t_start"], 0.175, paths([a, b]))
+            # Server-side stamps lag the client's start by up to a connection
+            # set-up plus a thread wake-up, which reached 33 ms on a loaded
+            # 2-core machine: 50 ms are allowed.
+            self.assertGreaterEqual(b["t_start"] - a["t_start"], 0.35, paths([a, b]))
             self.assertGreaterEqual(b["t_start"], a["t_end"] - 0.001, "one request at a time")
 
     def test_retry_after_seconds_is_obeyed(self) -> None:

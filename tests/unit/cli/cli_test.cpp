@@ -1,7 +1,14 @@
 #include "cli/cli.hpp"
+#include "cli/settings.hpp"
+#include "core/error.hpp"
+#include "support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -65,6 +72,80 @@ TEST(Nearest, AnExactMatchIsNoTypo) {
 TEST(Nearest, FirstOfEqualCandidatesWins) {
     EXPECT_EQ(nearest("inf", {"info", "inxf"}), "info");
     EXPECT_EQ(nearest("inf", {"inxf", "info"}), "inxf");
+}
+
+// Runs the CLI in this process with a config file of `config` and no other
+// settings from outside; returns its exit code and stdout.
+class RunTest : public ::testing::Test {
+protected:
+    RunTest() {
+        ::setenv("HOME", m_dir.path().c_str(), 1);
+        ::setenv("HYDRA_STATUS_SYSTEM_CONFIG", "/dev/null", 1);
+        ::setenv("HYDRA_STATUS_CONFIG", (m_dir.path() / "config").c_str(), 1);
+        ::setenv("HYDRA_STATUS_DB", (m_dir.path() / "absent" / "index.sqlite").c_str(), 1);
+        ::unsetenv("HYDRA_STATUS_URL");
+        write_config("");
+    }
+    ~RunTest() override {
+        ::unsetenv("HYDRA_STATUS_CONFIG");
+        ::unsetenv("HYDRA_STATUS_DB");
+    }
+    void write_config(const std::string& text) { std::ofstream(m_dir.path() / "config") << text; }
+    std::pair<int, std::string> run_cli(std::vector<std::string> args) {
+        args.insert(args.begin(), "hydra-status");
+        std::vector<char*> argv;
+        for (auto& arg : args) {
+            argv.push_back(arg.data());
+        }
+        argv.push_back(nullptr);
+        ::testing::internal::CaptureStdout();
+        int code = 0;
+        try {
+            code = run(static_cast<int>(args.size()), argv.data());
+        } catch (...) {
+            ::testing::internal::GetCapturedStdout(); // ends the capture
+            throw;
+        }
+        std::cout.flush();
+        std::fflush(stdout);
+        return {code, ::testing::internal::GetCapturedStdout()};
+    }
+    test::TempDir m_dir;
+};
+
+TEST_F(RunTest, CommandHelpListsTheSettingsTheCommandTakesWithDefaults) {
+    const auto [code, help] = run_cli({"gate", "--help"});
+    EXPECT_EQ(code, 0);
+    for (const auto& spec : setting_specs()) {
+        const bool listed = help.find("--" + std::string(spec.key) + " ") != std::string::npos;
+        EXPECT_EQ(listed, (spec.options & (option_of::gate | option_of::global)) != 0) << spec.key;
+    }
+    EXPECT_NE(help.find("(default 7d)"), std::string::npos) << help;
+    EXPECT_NE(help.find("(default fail)"), std::string::npos) << help;
+}
+
+TEST_F(RunTest, AnInvalidValueStopsEveryCommandAtLoad) {
+    write_config("# comment\nmax-tries = lots\n");
+    // info reads no max-tries, and the index is missing: the bad value is
+    // still what stops it, before the index is opened.
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"info"}, {"lookup", std::string(32, 'a')}, {"forget", "--all"}}) {
+        try {
+            run_cli(args);
+            ADD_FAILURE() << args.front() << ": no error";
+        } catch (const UsageError& e) {
+            EXPECT_EQ(std::string(e.what()), (m_dir.path() / "config").string() +
+                                                 ":2: max-tries: expected a number from 1 to "
+                                                 "100, got 'lots'");
+        }
+    }
+}
+
+TEST_F(RunTest, ConfigShowsAnInvalidValueInsteadOfStopping) {
+    write_config("max-tries = lots\n");
+    const auto [code, out] = run_cli({"config", "get", "max-tries"});
+    EXPECT_EQ(code, 2);
+    EXPECT_EQ(out, "lots\n");
 }
 
 } // namespace

@@ -1,11 +1,15 @@
+#include "support.hpp"
 #include "sync/syncer.hpp"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -415,6 +419,388 @@ TEST(BuildStager, ARefusedBatchStopsTheTransferAndNamesItsElements) {
     log.refuse = "disk full";
     EXPECT_FALSE(stager.finish());
     EXPECT_EQ(stager.error(), "elements 3-3 not written: disk full");
+}
+
+// ---------------------------------------------------------------------------
+// JobsetSync, through run_sync with a fake Hydra and a real index
+
+constexpr const char* k_url = "https://hydra.example";
+
+// A build element; unfinished builds have no status.
+std::string build_element(int64_t id, bool finished) {
+    const std::string json = build_json(id);
+    if (finished) {
+        return json;
+    }
+    std::string out = json;
+    out.replace(out.find(R"("finished":1,"buildstatus":0)"), 28,
+                R"("finished":0,"buildstatus":null)");
+    return out;
+}
+
+std::string eval_json(int64_t id, const std::vector<int64_t>& builds) {
+    std::string out = R"({"id":)" + std::to_string(id) + R"(,"builds":[)";
+    for (size_t i = 0; i < builds.size(); ++i) {
+        out += (i ? "," : "") + std::to_string(builds[i]);
+    }
+    return out + "]}";
+}
+
+// Hydra as a table of answers, keyed by path ("/build/7"); a path without
+// an answer is a 404. Every request is logged.
+class FakeHydra : public HydraSource {
+public:
+    struct Answer {
+        std::string body;
+        Failure failure = Failure::none; // after `cut` bytes of body were sent
+        size_t cut = std::string::npos;
+        Validators validators;
+        bool not_modified = false; // to a conditional request
+    };
+    std::map<std::string, Answer> answers;
+    std::vector<std::string> log;
+    std::vector<Validators> conditionals;                // sent with each evals page
+    uint64_t cap = std::numeric_limits<uint64_t>::max(); // the client's hard cap
+
+    void page(const std::string& query, const std::vector<std::string>& evals,
+              const std::string& next = {}) {
+        answers["/jobset/p/j/evals" + query].body =
+            R"({"evals":)" + array_of(evals) +
+            (next.empty() ? "" : R"(,"next":")" + next + R"(")") + "}";
+    }
+    void builds(const std::string& path, const std::vector<std::string>& elements) {
+        answers[path].body = array_of(elements);
+    }
+
+    FetchResult evals_page(const std::string& project, const std::string& jobset,
+                           const std::string& query, BodySink& sink,
+                           const Validators& conditional) override {
+        conditionals.push_back(conditional);
+        return answer("/jobset/" + project + "/" + jobset + "/evals" + query, sink, conditional);
+    }
+    FetchResult eval_builds(int64_t eval_id, BodySink& sink) override {
+        return answer("/eval/" + std::to_string(eval_id) + "/builds", sink, {});
+    }
+    FetchResult build(int64_t build_id, BodySink& sink) override {
+        return answer("/build/" + std::to_string(build_id), sink, {});
+    }
+    uint64_t requests() const override { return log.size(); }
+    uint64_t bytes() const override { return m_bytes; }
+    bool budget_spent() const override { return log.size() >= cap; }
+
+private:
+    FetchResult answer(const std::string& path, BodySink& sink, const Validators& conditional) {
+        FetchResult result;
+        const std::string prefix = "unable to download '" + std::string(k_url) + path + "': ";
+        if (budget_spent()) {
+            result.failure = Failure::cancelled;
+            result.message = prefix + "request budget spent";
+            return result;
+        }
+        log.push_back(path);
+        result.tries = 1;
+        const auto it = answers.find(path);
+        if (it == answers.end()) {
+            result.failure = Failure::not_found;
+            result.message = prefix + "HTTP error 404";
+            return result;
+        }
+        const Answer& a = it->second;
+        if (a.not_modified && !conditional.empty()) {
+            result.not_modified = true;
+            result.validators = a.validators;
+            return result;
+        }
+        sink.reset();
+        const auto sent = std::string_view(a.body).substr(0, a.cut);
+        m_bytes += sent.size();
+        if (!sink.write(sent)) {
+            result.failure = Failure::malformed;
+            result.message = prefix + sink.error();
+        } else if (a.failure != Failure::none) {
+            result.failure = a.failure;
+            result.message = prefix + "connection reset";
+        } else if (!sink.finish()) {
+            result.failure = Failure::malformed;
+            result.message = prefix + sink.error();
+        } else {
+            result.validators = a.validators;
+        }
+        return result;
+    }
+
+    uint64_t m_bytes = 0;
+};
+
+struct Recorder : SyncObserver {
+    std::vector<std::string> done; // "<eval> <builds> <method>"
+    std::vector<std::string> warnings;
+    void on_eval_done(const std::string&, int64_t eval_id, uint64_t builds,
+                      const std::string& method) override {
+        done.push_back(std::to_string(eval_id) + " " + std::to_string(builds) + " " + method);
+    }
+    void on_warning(const std::string& message) override { warnings.push_back(message); }
+};
+
+class SyncRun : public testing::Test {
+protected:
+    SyncRun() : m_index(index::IndexWriter::open((m_dir.path() / "index").string())) {
+        options.url = k_url;
+        options.jobsets = {{"p", "j"}};
+        options.now = 1'000'000;
+    }
+
+    SyncSummary run() {
+        hydra.log.clear();
+        recorder = Recorder{};
+        return run_sync(m_index, hydra, options, recorder);
+    }
+
+    index::JobsetState state() { return m_index.reader().find_jobset(k_url, "p", "j"); }
+    bool has_eval(int64_t eval_id) { return m_index.reader().has_eval(state().instance, eval_id); }
+    std::vector<int64_t> unfinished() { return m_index.reader().unfinished_builds(state().id); }
+    int64_t count_builds() {
+        int64_t count = 0;
+        for (const auto& info : m_index.reader().jobsets()) {
+            count += info.builds;
+        }
+        return count;
+    }
+
+    test::TempDir m_dir;
+    index::IndexWriter m_index;
+
+public:
+    FakeHydra hydra;
+    SyncOptions options;
+    Recorder recorder;
+};
+
+TEST_F(SyncRun, FirstSyncIngestsTheNewestMaxEvalsOldestFirst) {
+    options.max_evals = 2;
+    hydra.page("", {eval_json(30, {3}), eval_json(20, {2})}, "?page=2");
+    hydra.page("?page=2", {eval_json(10, {1})});
+    for (const int64_t id : {1, 2, 3}) {
+        hydra.builds("/eval/" + std::to_string(id * 10) + "/builds", {build_json(id)});
+    }
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_TRUE(summary.jobsets.at(0).completed);
+    // Enough evals on the first page: the second is never asked for.
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/20/builds",
+                                                   "/eval/30/builds"}));
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 1 eval-builds", "30 1 eval-builds"}));
+    EXPECT_FALSE(has_eval(10));
+    EXPECT_EQ(state().newest_eval, 30);
+    EXPECT_EQ(state().synced_at, options.now);
+}
+
+TEST_F(SyncRun, LaterSyncFollowsPagesUntilTheNewestIngestedEval) {
+    hydra.page("", {eval_json(10, {})});
+    ASSERT_TRUE(run().all_ok());
+    hydra.page("", {eval_json(40, {}), eval_json(30, {})}, "?page=2");
+    hydra.page("?page=2", {eval_json(30, {}), eval_json(20, {}), eval_json(10, {})}, "?page=3");
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    // Eval 10 is known: page 3 is not read; 30, repeated by offset paging,
+    // is ingested once.
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{"/jobset/p/j/evals", "/jobset/p/j/evals?page=2"}));
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 0 by-id", "30 0 by-id", "40 0 by-id"}));
+}
+
+TEST_F(SyncRun, AnUnchangedListingIsAskedForConditionallyAndEndsTheJobset) {
+    hydra.page("", {eval_json(10, {})});
+    hydra.answers["/jobset/p/j/evals"].validators = {"\"v1\"", ""};
+    ASSERT_TRUE(run().all_ok());
+    EXPECT_TRUE(hydra.conditionals.back().empty()); // a first sync asks plainly
+    hydra.answers["/jobset/p/j/evals"].not_modified = true;
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok());
+    EXPECT_TRUE(summary.jobsets.at(0).not_modified);
+    EXPECT_TRUE(summary.jobsets.at(0).completed);
+    EXPECT_EQ(hydra.conditionals.back().etag, "\"v1\"");
+    EXPECT_EQ(state().etag, "\"v1\"");
+}
+
+TEST_F(SyncRun, AJobsetHydraDoesNotHaveFailsAndTheNextOneStillSyncs) {
+    options.jobsets = {{"p", "gone"}, {"p", "j"}};
+    hydra.page("", {eval_json(10, {})});
+    const auto summary = run();
+    ASSERT_EQ(summary.jobsets.size(), 2U);
+    EXPECT_FALSE(summary.jobsets[0].ok);
+    EXPECT_EQ(summary.jobsets[0].failure, Failure::not_found);
+    EXPECT_TRUE(summary.jobsets[0].error.starts_with("jobset p:gone does not exist on " +
+                                                     std::string(k_url)))
+        << summary.jobsets[0].error;
+    EXPECT_TRUE(summary.jobsets[1].completed);
+}
+
+TEST_F(SyncRun, ManyUnknownBuildsAreReadWithOneEvalBuildsRequest) {
+    hydra.page("", {eval_json(10, {1, 2, 3})});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2), build_json(3)});
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/10/builds"}));
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"10 3 eval-builds"}));
+    EXPECT_EQ(count_builds(), 3);
+}
+
+TEST_F(SyncRun, OnlyTheBuildsTheIndexLacksAreFetchedById) {
+    hydra.page("", {eval_json(10, {1, 2, 3, 4})});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2), build_json(3), build_json(4)});
+    ASSERT_TRUE(run().all_ok());
+    hydra.page("", {eval_json(20, {1, 2, 3, 4, 5}), eval_json(10, {})});
+    hydra.answers["/build/5"].body = build_json(5);
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/build/5"}));
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 1 by-id"}));
+}
+
+TEST_F(SyncRun, MembersEvalBuildsLacksAreFetchedByIdAndGoneOnesSkipped) {
+    hydra.page("", {eval_json(10, {1, 2, 3, 4})});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2)});
+    hydra.answers["/build/3"].body = build_json(3); // build 4 is gone (404)
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/10/builds",
+                                                   "/build/3", "/build/4"}));
+    ASSERT_EQ(recorder.warnings.size(), 2U);
+    EXPECT_EQ(recorder.warnings[0],
+              "p:j: eval 10: /eval/10/builds lacks 2 member build(s); fetching them by id");
+    EXPECT_EQ(recorder.warnings[1],
+              "p:j: build 4 is gone from " + std::string(k_url) + "; skipped");
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"10 3 eval-builds"}));
+    EXPECT_TRUE(has_eval(10));
+}
+
+TEST_F(SyncRun, AFetchFailingMidwayLeavesItsEvalUncommittedAndEarlierOnesComplete) {
+    options.max_evals = 2;
+    hydra.page("", {eval_json(20, {3, 4, 5}), eval_json(10, {1, 2})});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2)});
+    hydra.builds("/eval/20/builds", {build_json(3), build_json(4), build_json(5)});
+    auto& cut = hydra.answers["/eval/20/builds"];
+    cut.cut = cut.body.size() / 2;
+    cut.failure = Failure::transient;
+    const auto summary = run();
+    ASSERT_EQ(summary.jobsets.size(), 1U);
+    const auto& outcome = summary.jobsets[0];
+    EXPECT_FALSE(outcome.ok);
+    EXPECT_FALSE(outcome.completed);
+    EXPECT_EQ(outcome.failure, Failure::transient);
+    EXPECT_EQ(outcome.error, "eval 20: unable to download '" + std::string(k_url) +
+                                 "/eval/20/builds': connection reset");
+    EXPECT_TRUE(has_eval(10));
+    EXPECT_FALSE(has_eval(20));
+    EXPECT_EQ(state().newest_eval, 10);
+    EXPECT_FALSE(state().synced_at.has_value());
+    // The next run starts with the eval that failed.
+    cut.cut = std::string::npos;
+    cut.failure = Failure::none;
+    ASSERT_TRUE(run().all_ok());
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 3 eval-builds"}));
+}
+
+TEST_F(SyncRun, AMalformedBuildFailsTheJobsetWithoutCommittingItsEval) {
+    hydra.page("", {eval_json(10, {1, 2, 3, 4})});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2), build_json(3), build_json(4)});
+    ASSERT_TRUE(run().all_ok());
+    hydra.page("", {eval_json(20, {1, 2, 3, 4, 5}), eval_json(10, {})});
+    hydra.answers["/build/5"].body = build_json(6); // answers another build
+    const auto summary = run();
+    const auto& outcome = summary.jobsets.at(0);
+    EXPECT_FALSE(outcome.ok);
+    EXPECT_EQ(outcome.failure, Failure::malformed);
+    EXPECT_EQ(outcome.error, "eval 20: '" + std::string(k_url) + "/build/5': answered build 6");
+    EXPECT_FALSE(has_eval(20));
+    EXPECT_EQ(state().newest_eval, 10);
+}
+
+TEST_F(SyncRun, TheBudgetStopsBeforeTheNextEvalButNotBeforeTheFirst) {
+    options.max_evals = 3;
+    options.max_requests = 1; // spent by the listing already
+    hydra.page("", {eval_json(30, {3}), eval_json(20, {2}), eval_json(10, {1})});
+    for (const int64_t id : {1, 2, 3}) {
+        hydra.builds("/eval/" + std::to_string(id * 10) + "/builds", {build_json(id)});
+    }
+    const auto summary = run();
+    EXPECT_EQ(summary.stopped, StopReason::budget);
+    ASSERT_EQ(summary.jobsets.size(), 1U);
+    EXPECT_TRUE(summary.jobsets[0].ok);
+    EXPECT_FALSE(summary.jobsets[0].completed);
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"10 1 eval-builds"}));
+    EXPECT_FALSE(has_eval(20));
+    // The next run goes on where this one stopped.
+    EXPECT_EQ(run().stopped, StopReason::budget);
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 1 eval-builds"}));
+}
+
+TEST_F(SyncRun, UnfinishedBuildsAreRecheckedByIdAndTheirNewStateWritten) {
+    hydra.page("", {eval_json(10, {1, 2, 3, 4})});
+    hydra.builds("/eval/10/builds",
+                 {build_json(1), build_json(2), build_element(3, false), build_element(4, false)});
+    ASSERT_TRUE(run().all_ok());
+    EXPECT_EQ(unfinished(), (std::vector<int64_t>{3, 4}));
+    hydra.answers["/build/3"].body = build_json(3);
+    hydra.answers["/build/4"].body = build_element(4, false);
+    options.now += 60; // the newest eval is not due yet
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(summary.jobsets[0].rechecked, 2U);
+    EXPECT_EQ(hydra.log.at(0), "/jobset/p/j/evals");
+    EXPECT_EQ(std::set<std::string>(hydra.log.begin() + 1, hydra.log.end()),
+              (std::set<std::string>{"/build/3", "/build/4"}));
+    EXPECT_EQ(unfinished(), std::vector<int64_t>{4});
+}
+
+TEST_F(SyncRun, TheNewestEvalIsReadWholeOncePerRecheckInterval) {
+    hydra.page("", {eval_json(10, {1, 2})});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2)});
+    ASSERT_TRUE(run().all_ok());
+    options.now += options.recheck_interval - 1;
+    ASSERT_TRUE(run().all_ok());
+    EXPECT_EQ(hydra.log, std::vector<std::string>{"/jobset/p/j/evals"});
+    options.now += 1;
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok());
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/10/builds"}));
+    EXPECT_EQ(summary.jobsets[0].rechecked, 2U);
+    EXPECT_EQ(state().rechecked_at, options.now);
+}
+
+TEST_F(SyncRun, AFailedRecheckBatchKeepsTheBatchesCommittedBeforeIt) {
+    // One pending build in each of two evals: by id, in batches of one.
+    options.by_id_max = 1;
+    options.max_evals = 2;
+    hydra.page("", {eval_json(20, {2, 6, 7, 8}), eval_json(10, {1, 3, 4, 5})});
+    hydra.builds("/eval/10/builds",
+                 {build_element(1, false), build_json(3), build_json(4), build_json(5)});
+    hydra.builds("/eval/20/builds",
+                 {build_element(2, false), build_json(6), build_json(7), build_json(8)});
+    ASSERT_TRUE(run().all_ok());
+    ASSERT_EQ(unfinished(), (std::vector<int64_t>{1, 2}));
+    hydra.answers["/build/1"].body = build_json(1);
+    hydra.answers["/build/1"].failure = Failure::transient;
+    hydra.answers["/build/2"].body = build_json(2);
+    const int64_t synced_at = options.now;
+    options.now += 61; // the batches start at build 2 (61 % 2 == 1)
+    const auto summary = run();
+    EXPECT_FALSE(summary.jobsets.at(0).ok);
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/build/2", "/build/1"}));
+    EXPECT_EQ(summary.jobsets[0].rechecked, 1U);
+    EXPECT_EQ(unfinished(), std::vector<int64_t>{1});
+    EXPECT_EQ(state().synced_at, synced_at); // this run did not complete
+}
+
+TEST_F(SyncRun, AStopRequestEndsTheRunBeforeTheNextStep) {
+    std::atomic<bool> stop{true};
+    options.stop = &stop;
+    hydra.page("", {eval_json(10, {})});
+    const auto summary = run();
+    EXPECT_EQ(summary.stopped, StopReason::signal);
+    EXPECT_TRUE(summary.jobsets.empty());
+    EXPECT_TRUE(hydra.log.empty());
 }
 
 } // namespace

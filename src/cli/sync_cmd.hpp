@@ -1,0 +1,52 @@
+#pragma once
+
+// The decisions of the real `sync` command (hydra-status-sync only: this
+// header brings in hs_sync), apart from running it.
+
+#include "cli/settings.hpp"
+#include "sync/http.hpp"
+#include "sync/syncer.hpp"
+
+#include <string>
+#include <vector>
+
+namespace hs::cli {
+
+// The jobsets to sync: those given as --jobset, else the config key
+// `jobsets`, each once, in order. Throws UsageError for a --jobset that is
+// not PROJECT:JOBSET, and when there is none (naming the config file).
+std::vector<core::JobsetName> jobsets_to_sync(const std::vector<std::string>& given,
+                                              const std::vector<core::JobsetName>& configured,
+                                              const std::string& config_path);
+
+// What the syncer and the HTTP client get from the settings.
+sync::SyncOptions make_sync_options(const SettingValues& settings,
+                                    const std::vector<core::JobsetName>& jobsets);
+sync::HttpOptions make_http_options(const SettingValues& settings,
+                                    const sync::SyncOptions& sync_options);
+
+// The one-line warning for max-in-flight = 2 (the client sends one request
+// at a time), or "" for 1.
+std::string max_in_flight_warning(const Settings& settings);
+
+// The run's totals over its jobsets.
+struct SyncTotals {
+    size_t jobsets = 0; // asked for
+    size_t completed = 0;
+    size_t failed = 0;
+    size_t evals = 0;
+    uint64_t builds = 0;
+    uint64_t rechecked = 0;
+    bool blocked = false; // a bot filter answered HTML
+};
+SyncTotals sync_totals(const sync::SyncSummary& summary, size_t jobsets);
+
+// "synced 2 of 3 jobsets (1 failed): 4 evals, 70 builds; 9 requests, 1.2 MiB
+// in 3.1 s".
+std::string sync_summary_line(const SyncTotals& totals, const sync::SyncSummary& summary,
+                              double seconds);
+
+// "12.0 KiB": bytes for people.
+std::string human_bytes(uint64_t bytes);
+
+} // namespace hs::cli
