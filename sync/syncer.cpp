@@ -185,7 +185,7 @@ bool BuildStager::on_element(std::string_view element) {
     core::BuildRecord& record = m_staged[m_staged_count];
     m_error = m_parser.parse_build(element, record);
     if (m_error.empty()) {
-        m_error = index::Index::check_build(record);
+        m_error = index::IndexWriter::check_build(record);
     }
     if (!m_error.empty()) {
         m_error = "element " + std::to_string(m_builds + 1) + ": " + m_error;
@@ -255,7 +255,7 @@ struct RunState {
 
 // What every jobset of one run works with.
 struct RunContext {
-    index::Index& index;
+    index::IndexWriter& index;
     HydraSource& source;
     JsonParser& parser;
     const SyncOptions& options;
@@ -279,7 +279,7 @@ public:
         : m_index(context.index), m_source(context.source), m_parser(context.parser),
           m_options(context.options), m_observer(context.observer), m_run(context.run),
           m_name(project + ":" + jobset) {
-        m_state = m_index.find_jobset(redact_url(m_options.url), project, jobset);
+        m_state = m_index.reader().find_jobset(redact_url(m_options.url), project, jobset);
         m_outcome.jobset = m_name;
     }
 
@@ -349,7 +349,7 @@ private:
     // everything back, the in-memory state included.
     Step in_transaction(const std::function<Step()>& body, Writes writes = Writes::state) {
         const index::JobsetState saved = m_state;
-        index::Transaction txn(m_index.database());
+        auto txn = m_index.transaction();
         if (m_state.id == 0) {
             // Credentials are for requests only: the index (and so every
             // build URL printed from it) keeps the URL without them.
@@ -361,8 +361,7 @@ private:
         const Step step = body();
         if (step != Step::ok) {
             m_state = saved;
-            m_index.forget_caches();
-            return step; // txn rolls back
+            return step; // txn rolls back, and the index forgets what it cached
         }
         if (writes == Writes::state) {
             m_index.set_jobset_state(m_state);
@@ -481,7 +480,7 @@ private:
             if (!seen.insert(eval.id).second) {
                 continue; // offset paging repeats an entry when a new eval arrives
             }
-            if (m_index.has_eval(m_state.instance, eval.id)) {
+            if (m_index.reader().has_eval(m_state.instance, eval.id)) {
                 continue;
             }
             out.push_back(std::move(eval));
@@ -613,7 +612,7 @@ private:
     // Fetches what the index lacks of an eval's builds, by the method
     // choose_method() says.
     Step fetch_eval(const core::EvalRecord& eval, EvalFetch& got, const std::string& context) {
-        got.to_fetch = m_index.builds_to_fetch(m_state.instance, eval.builds);
+        got.to_fetch = m_index.reader().builds_to_fetch(m_state.instance, eval.builds);
         got.method = choose_method(got.to_fetch.size(), eval.builds.size(), m_options.by_id_max);
         if (got.method == FetchMethod::by_id) {
             return fetch_by_id(got.to_fetch, got.records, context);
@@ -661,7 +660,7 @@ private:
         if (absent.empty()) {
             return Step::ok;
         }
-        auto missing = m_index.builds_to_fetch(m_state.instance, absent);
+        auto missing = m_index.reader().builds_to_fetch(m_state.instance, absent);
         if (missing.empty()) {
             return Step::ok;
         }
@@ -685,11 +684,11 @@ private:
         std::unordered_set<int64_t> uncovered(pending.begin(), pending.end());
         const std::unordered_set<int64_t> wanted(pending.begin(), pending.end());
         std::vector<EvalCover> out;
-        for (const int64_t eval_id : m_index.eval_ids(m_state.id)) {
+        for (const int64_t eval_id : m_index.reader().eval_ids(m_state.id)) {
             if ((uncovered.empty() && !out.empty()) || out.size() >= k_max_cover_evals) {
                 break;
             }
-            const auto members = m_index.eval_builds(m_state.instance, eval_id);
+            const auto members = m_index.reader().eval_builds(m_state.instance, eval_id);
             EvalCover cover;
             cover.eval_id = eval_id;
             cover.members = members.size();
@@ -708,7 +707,7 @@ private:
     // (`fetched`, sorted).
     std::vector<int64_t> pending_builds(const std::vector<int64_t>& fetched) {
         std::vector<int64_t> pending;
-        for (const int64_t id : m_index.unfinished_builds(m_state.id)) {
+        for (const int64_t id : m_index.reader().unfinished_builds(m_state.id)) {
             if (!contains(fetched, id)) {
                 pending.push_back(id);
             }
@@ -816,7 +815,7 @@ private:
                                m_source.requests());
     }
 
-    index::Index& m_index;
+    index::IndexWriter& m_index;
     HydraSource& m_source;
     JsonParser& m_parser;
     const SyncOptions& m_options;
@@ -832,13 +831,13 @@ private:
 
 } // namespace
 
-SyncSummary run_sync(index::Index& index, HttpClient& http, const SyncOptions& options,
+SyncSummary run_sync(index::IndexWriter& index, HttpClient& http, const SyncOptions& options,
                      SyncObserver& observer) {
     HttpSource source(http, options.url);
     return run_sync(index, source, options, observer);
 }
 
-SyncSummary run_sync(index::Index& index, HydraSource& source, const SyncOptions& options,
+SyncSummary run_sync(index::IndexWriter& index, HydraSource& source, const SyncOptions& options,
                      SyncObserver& observer) {
     SyncOptions opts = options;
     if (opts.now == 0) {

@@ -105,7 +105,7 @@ struct BatchLimits {
 };
 
 // The sink of a streamed array of builds (GET /eval/<id>/builds). Each
-// element is parsed and checked (index::Index::check_build) as it arrives
+// element is parsed and checked (index::IndexWriter::check_build) as it arrives
 // and staged; when the batch is full (BatchLimits), and once at the end of
 // the answer, the staged batch goes to `write_batch`, which writes it in
 // one short transaction and returns why it could not (or an empty string).
@@ -261,11 +261,11 @@ private:
 // build the index lacks). A failure or a stop leaves the eval in progress
 // uncommitted and every earlier one complete. Throws hs::Error only for
 // index failures (disk full, ...).
-SyncSummary run_sync(index::Index& index, HttpClient& http, const SyncOptions& options,
+SyncSummary run_sync(index::IndexWriter& index, HttpClient& http, const SyncOptions& options,
                      SyncObserver& observer);
 // The same with any source (options.url still names the instance in the
 // index and in messages).
-SyncSummary run_sync(index::Index& index, HydraSource& source, const SyncOptions& options,
+SyncSummary run_sync(index::IndexWriter& index, HydraSource& source, const SyncOptions& options,
                      SyncObserver& observer);
 
 } // namespace hs::sync

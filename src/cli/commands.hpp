@@ -52,8 +52,8 @@ void add_setting_options(po::options_description& desc, unsigned commands);
 // Opens the index for lookup or gate. A missing or unusable index (exit 5)
 // is not thrown but returned in `error`, since the keys or drvs are still
 // read: a malformed one (exit 2) comes first.
-std::optional<index::Index> open_index_for_answers(const std::string& path,
-                                                   std::optional<Error>& error);
+std::optional<index::IndexReader> open_index_for_answers(const std::string& path,
+                                                         std::optional<Error>& error);
 int64_t unix_now();
 bool stdout_is_tty();
 bool use_color();

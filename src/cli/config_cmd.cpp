@@ -265,7 +265,7 @@ int jobsets_command(Context& ctx) {
         names.insert(name.text());
     }
     try {
-        auto index = index::Index::open_read_only(ctx.settings.values().db);
+        auto index = index::IndexReader::open(ctx.settings.values().db);
         for (const auto& info : index.jobsets()) {
             names.insert(info.state.project + ":" + info.state.name);
         }

@@ -38,10 +38,10 @@ std::string read_all(const std::string& file) {
 
 // Checks drvs against the index and the local record, and keeps the report.
 struct GateRun {
-    GateRun(index::Index& db, bool as_json, int64_t expired_before, HumanStyle human)
+    GateRun(index::IndexReader& db, bool as_json, int64_t expired_before, HumanStyle human)
         : index(db), json(as_json), not_before(expired_before), style(human) {}
 
-    index::Index& index;
+    index::IndexReader& index;
     bool json = false;
     int64_t not_before = 0; // local failures older than this have expired
     // Whether any local failure counts at all, asked at the first check
@@ -325,10 +325,10 @@ int gate_command(Context& ctx) {
     // a malformed one (exit 2) comes before a missing index (exit 5).
     std::optional<Error> index_error;
     auto index = open_index_for_answers(settings.db, index_error);
-    std::optional<index::ReadTransaction> snapshot;
+    std::optional<index::Snapshot> snapshot;
     std::optional<GateRun> run;
     if (index) {
-        snapshot.emplace(index->database());
+        snapshot.emplace(index->snapshot());
         const int64_t ttl =
             std::chrono::duration_cast<std::chrono::seconds>(settings.local_ttl).count();
         run.emplace(*index, ctx.json, now - ttl,

@@ -17,12 +17,12 @@ namespace hs::cli {
 
 namespace {
 
-index::Index open_for_writing(const Settings& settings) {
+index::IndexWriter open_for_writing(const Settings& settings) {
     const std::string& db = settings.values().db;
     if (settings.origin_kind("db") == OriginKind::default_value) {
         std::filesystem::create_directories(std::filesystem::path(db).parent_path());
     }
-    return index::Index::open_read_write(db);
+    return index::IndexWriter::open(db);
 }
 
 // The index file and its -wal: what the index takes on disk.
@@ -190,7 +190,7 @@ int info_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("info takes no arguments");
     }
-    auto index = index::Index::open_read_only(ctx.settings.values().db);
+    auto index = index::IndexReader::open(ctx.settings.values().db);
     IndexInfo info;
     info.jobsets = index.jobsets();
     info.path = index.path();

@@ -31,7 +31,7 @@ constexpr size_t k_lookup_chunk = 4096;
 
 // How a lookup run answers: its index, output and limits.
 struct LookupSetup {
-    index::Index* index = nullptr; // null when it could not be opened: every key is unknown
+    index::IndexReader* index = nullptr; // null when it could not be opened: every key is unknown
     bool json = false;
     bool all = false;             // --all: every build of each key
     int64_t local_not_before = 0; // local failures recorded before this have expired
@@ -45,7 +45,7 @@ struct LookupRun {
           local_not_before(setup.local_not_before), stale_before(setup.stale_before),
           human(setup.style) {}
 
-    index::Index* index;
+    index::IndexReader* index;
     bool json;
     bool all;
     int64_t local_not_before;
@@ -165,7 +165,7 @@ struct LookupRun {
 
 // The index a lookup answers from, or none (every key is then unknown, and
 // the run exits 5). The keys are still read: a malformed one makes it exit 2.
-std::optional<index::Index> open_answering_index(const std::string& db, ExitTally& tally) {
+std::optional<index::IndexReader> open_answering_index(const std::string& db, ExitTally& tally) {
     std::optional<Error> error;
     auto index = open_index_for_answers(db, error);
     if (error) {
@@ -316,10 +316,10 @@ std::string unknown_jobset_warning(const core::JobsetName& jobset,
            (held.empty() ? std::string("it holds none") : "it holds: " + list) + ")";
 }
 
-std::optional<index::Index> open_index_for_answers(const std::string& path,
-                                                   std::optional<Error>& error) {
+std::optional<index::IndexReader> open_index_for_answers(const std::string& path,
+                                                         std::optional<Error>& error) {
     try {
-        return index::Index::open_read_only(path);
+        return index::IndexReader::open(path);
     } catch (const Error& e) {
         if (e.code() != ExitCode::no_index) {
             throw;
@@ -346,9 +346,9 @@ int lookup_command(Context& ctx) {
     auto index = open_answering_index(settings.db, tally);
     // Every answer of the run from one snapshot: one WAL read lock, not one
     // per statement (bench/ANALYSIS.md, change 4).
-    std::optional<index::ReadTransaction> snapshot;
+    std::optional<index::Snapshot> snapshot;
     if (index) {
-        snapshot.emplace(index->database());
+        snapshot.emplace(index->snapshot());
     }
     const int64_t now = unix_now();
     const int64_t stale_after = seconds(settings.stale_after);

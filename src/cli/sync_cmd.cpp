@@ -467,7 +467,7 @@ int sync_command(Context& ctx) {
     }
     prepare_index_dir(ctx.settings);
     index::SyncLock lock(settings.db);
-    auto index = index::Index::open_read_write(settings.db);
+    auto index = index::IndexWriter::open(settings.db);
     install_signal_handlers();
 
     Progress progress(quiet, stderr_is_terminal(), ctx.verbose > 0);

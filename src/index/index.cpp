@@ -3,8 +3,6 @@
 #include "core/error.hpp"
 #include "core/id_list.hpp"
 
-#include <sqlite3.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -225,7 +223,8 @@ private:
     std::optional<Statement> m_stmt;
 };
 
-struct Index::Statements {
+// Every statement a reader runs. None writes.
+struct IndexReader::Statements {
     LazyStatement builds_of_drv{std::string(k_build_columns) + " WHERE b.drv = ?1"};
     LazyStatement deciding_state{"SELECT finished, status, stoptime, id FROM build WHERE drv = ?1"};
     LazyStatement drv_of_output{"SELECT b.drv, b.name FROM output o JOIN build b ON b.id = "
@@ -233,76 +232,74 @@ struct Index::Statements {
     LazyStatement builds_of_job{std::string(k_build_columns) +
                                 " WHERE j.project = ?1 AND j.name = ?2 AND jn.text = ?3"};
     LazyStatement ever_synced{"SELECT 1 FROM jobset WHERE synced_at IS NOT NULL LIMIT 1"};
+    LazyStatement jobsets{R"sql(
+        SELECT j.id, j.hydra, h.url, j.project, j.name, j.synced_at, j.newest_eval,
+               j.rechecked_at,
+               (SELECT count(*) FROM eval e WHERE e.jobset = j.id),
+               (SELECT count(*) FROM build b WHERE b.jobset = j.id)
+        FROM jobset j JOIN hydra h ON h.id = j.hydra
+        ORDER BY h.url, j.project, j.name
+    )sql"};
     LazyStatement local_failure{"SELECT name, count, first_at, last_at, log, reason "
                                 "FROM local_failure WHERE drv = ?1 AND last_at >= ?2"};
-
-    // Prepared on first use: read-only connections never need them.
-    struct Writes {
-        explicit Writes(Database& db)
-            : insert_name(db, "INSERT INTO name (text) VALUES (?1)"),
-              find_instance(db, "SELECT id FROM hydra WHERE url = ?1"),
-              insert_instance(db, "INSERT INTO hydra (url) VALUES (?1)"),
-              find_jobset(db, "SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, "
+    LazyStatement has_local_failures{"SELECT 1 FROM local_failure WHERE last_at >= ?1 LIMIT 1"};
+    LazyStatement find_instance{"SELECT id FROM hydra WHERE url = ?1"};
+    LazyStatement find_jobset{"SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, "
                               "j.etag, j.last_modified "
                               "FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
-                              "j.name = ?3"),
-              insert_jobset(db, "INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"),
-              update_jobset(db, "UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
-                                "rechecked_at = ?4, etag = ?5, last_modified = ?6 "
-                                "WHERE id = ?1"),
-              build_state(db, "SELECT finished FROM build WHERE id = ?1"),
-              unfinished(db, "SELECT id FROM build WHERE jobset = ?1 AND finished = 0"),
-              upsert_build(db, R"sql(
-                  INSERT INTO build (id, drv, name, jobset, job, system, finished, status,
-                                     starttime, stoptime)
-                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                  ON CONFLICT (id) DO UPDATE SET
-                      drv = excluded.drv, name = excluded.name, jobset = excluded.jobset,
-                      job = excluded.job, system = excluded.system,
-                      finished = excluded.finished, status = excluded.status,
-                      starttime = excluded.starttime, stoptime = excluded.stoptime
-                  WHERE (drv, name, jobset, job, system, finished, status, starttime, stoptime)
-                      IS NOT (excluded.drv, excluded.name, excluded.jobset, excluded.job,
-                              excluded.system, excluded.finished, excluded.status,
-                              excluded.starttime, excluded.stoptime)
-              )sql"),
-              upsert_output(db, "INSERT INTO output (hash, build, name) VALUES (?1, ?2, ?3) "
-                                "ON CONFLICT (hash) DO NOTHING"),
-              insert_eval(db, "INSERT OR REPLACE INTO eval (id, jobset, timestamp, inputs, "
-                              "builds) VALUES (?1, ?2, ?3, ?4, ?5)"),
-              eval_builds(db, "SELECT builds FROM eval WHERE id = ?1"),
-              eval_ids(db, "SELECT id FROM eval WHERE jobset = ?1 ORDER BY id DESC"),
-              upsert_local(db, R"sql(
-                  INSERT INTO local_failure (drv, name, count, first_at, last_at, log, reason)
-                  VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
-                  ON CONFLICT (drv) DO UPDATE SET
-                      count = count + 1, last_at = excluded.last_at,
-                      log = coalesce(nullif(excluded.log, ''), log),
-                      reason = coalesce(nullif(excluded.reason, ''), reason)
-              )sql"),
-              delete_local(db, "DELETE FROM local_failure WHERE drv = ?1"),
-              delete_all_local(db, "DELETE FROM local_failure") {}
-
-        Statement insert_name, find_instance, insert_instance;
-        Statement find_jobset, insert_jobset, update_jobset;
-        Statement build_state, unfinished, upsert_build, upsert_output;
-        Statement insert_eval, eval_builds, eval_ids;
-        Statement upsert_local, delete_local, delete_all_local;
-    };
-    std::unique_ptr<Writes> writes;
-
-    Writes& w(Database& db) {
-        if (!writes) {
-            writes = std::make_unique<Writes>(db);
-        }
-        return *writes;
-    }
+                              "j.name = ?3"};
+    LazyStatement build_state{"SELECT finished FROM build WHERE id = ?1"};
+    LazyStatement unfinished{"SELECT id FROM build WHERE jobset = ?1 AND finished = 0"};
+    LazyStatement eval_builds{"SELECT builds FROM eval WHERE id = ?1"};
+    LazyStatement eval_ids{"SELECT id FROM eval WHERE jobset = ?1 ORDER BY id DESC"};
 };
 
-Index::Index(Database db) : m_db(std::move(db)), m_stmts(std::make_unique<Statements>()) {}
-Index::~Index() = default;
-Index::Index(Index&&) noexcept = default;
-Index& Index::operator=(Index&&) noexcept = default;
+// Every statement a writer runs besides its reader's.
+struct IndexWriter::Statements {
+    LazyStatement all_names{"SELECT id, text FROM name"};
+    LazyStatement insert_name{"INSERT INTO name (text) VALUES (?1)"};
+    LazyStatement insert_instance{"INSERT INTO hydra (url) VALUES (?1)"};
+    LazyStatement insert_jobset{"INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"};
+    LazyStatement update_jobset{"UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
+                                "rechecked_at = ?4, etag = ?5, last_modified = ?6 "
+                                "WHERE id = ?1"};
+    LazyStatement upsert_build{R"sql(
+        INSERT INTO build (id, drv, name, jobset, job, system, finished, status,
+                           starttime, stoptime)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        ON CONFLICT (id) DO UPDATE SET
+            drv = excluded.drv, name = excluded.name, jobset = excluded.jobset,
+            job = excluded.job, system = excluded.system,
+            finished = excluded.finished, status = excluded.status,
+            starttime = excluded.starttime, stoptime = excluded.stoptime
+        WHERE (drv, name, jobset, job, system, finished, status, starttime, stoptime)
+            IS NOT (excluded.drv, excluded.name, excluded.jobset, excluded.job,
+                    excluded.system, excluded.finished, excluded.status,
+                    excluded.starttime, excluded.stoptime)
+    )sql"};
+    LazyStatement upsert_output{"INSERT INTO output (hash, build, name) VALUES (?1, ?2, ?3) "
+                                "ON CONFLICT (hash) DO NOTHING"};
+    LazyStatement insert_eval{"INSERT OR REPLACE INTO eval (id, jobset, timestamp, inputs, "
+                              "builds) VALUES (?1, ?2, ?3, ?4, ?5)"};
+    LazyStatement upsert_local{R"sql(
+        INSERT INTO local_failure (drv, name, count, first_at, last_at, log, reason)
+        VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
+        ON CONFLICT (drv) DO UPDATE SET
+            count = count + 1, last_at = excluded.last_at,
+            log = coalesce(nullif(excluded.log, ''), log),
+            reason = coalesce(nullif(excluded.reason, ''), reason)
+    )sql"};
+    LazyStatement delete_local{"DELETE FROM local_failure WHERE drv = ?1"};
+    LazyStatement delete_all_local{"DELETE FROM local_failure"};
+};
+
+// --- IndexReader: the read-only open ------------------------------------
+
+IndexReader::IndexReader(Database db)
+    : m_db(std::move(db)), m_stmts(std::make_unique<Statements>()) {}
+IndexReader::~IndexReader() = default;
+IndexReader::IndexReader(IndexReader&&) noexcept = default;
+IndexReader& IndexReader::operator=(IndexReader&&) noexcept = default;
 
 // Reading an index that may only be read: the system timer's index in
 // /var/lib/hydra-status (0755, 0644), read by every other user.
@@ -310,7 +307,7 @@ Index& Index::operator=(Index&&) noexcept = default;
 // SQLite (3.22 and later) reads a WAL database read-only when its -wal and
 // -shm files exist or can be created (https://sqlite.org/wal.html, "Read-Only
 // Databases"); the writer keeps them (SQLITE_FCNTL_PERSIST_WAL in
-// open_read_write). But they go when another program is the last to close
+// IndexWriter::open). But they go when another program is the last to close
 // the index (an admin's sqlite3 session), and then a reader that may not
 // create them fails (SQLITE_READONLY_DIRECTORY, SQLITE_CANTOPEN). Creating
 // them is no reader's business anyway: they would belong to the reader, and
@@ -333,7 +330,7 @@ Index& Index::operator=(Index&&) noexcept = default;
 //    stays likewise); and no rollback journal, hot or not. A -wal with frames
 //    is read by SQLite's WAL code or not at all: the main file alone lacks
 //    those transactions.
-// 3. After every read (Index::read) the reader checks that the companion
+// 3. After every read (IndexReader::read) the reader checks that the companion
 //    whose coming would mean a writer (the -wal, or in the second case the
 //    -shm) is still absent, and that the locked main file still has its size
 //    and mtime (against writers outside SQLite, which corrupt SQLite's own
@@ -351,26 +348,15 @@ Index& Index::operator=(Index&&) noexcept = default;
 // with the -shm deleted): SQLite creates the -shm if the reader may, the
 // only way to read those transactions; if not, the error says so.
 // A reader never checkpoints (Database: SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE).
-void Index::connect(const std::string& path) {
+void IndexReader::connect(const std::string& path) {
     m_frozen.reset();
     m_sentinel.clear();
     IndexFiles files = observe_index_files(path);
-    for (int attempt = 1; attempt <= 3; ++attempt) {
-        if (!m_read_lock->held() || !m_read_lock->main_file_is(files) || files.journal ||
-            (files.wal && (files.wal_size != 0 || files.shm))) {
-            break;
-        }
-        Database db(path, OpenMode::immutable);
-        // SQLite opened the path after it was observed: the same file, and
-        // still no writer?
-        const IndexFiles now = observe_index_files(path);
-        if (now == files) {
-            m_db = std::move(db);
-            m_frozen = files;
-            m_sentinel = path + (files.wal ? "-shm" : "-wal");
-            return;
-        }
-        files = now;
+    if (auto db = connect_immutable(path, files)) {
+        m_db = std::move(*db);
+        m_frozen = files;
+        m_sentinel = path + (files.wal ? "-shm" : "-wal");
+        return;
     }
     if (files.wal && files.wal_size != 0 && !files.shm) {
         const std::string dir = std::filesystem::path(path).parent_path().string();
@@ -385,7 +371,25 @@ void Index::connect(const std::string& path) {
     m_db = Database(path, OpenMode::read_only);
 }
 
-bool Index::unchanged() const {
+std::optional<Database> IndexReader::connect_immutable(const std::string& path, IndexFiles& files) {
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        if (!m_read_lock->held() || !m_read_lock->main_file_is(files) || files.journal ||
+            (files.wal && (files.wal_size != 0 || files.shm))) {
+            return std::nullopt;
+        }
+        Database db(path, OpenMode::immutable);
+        // SQLite opened the path after it was observed: the same file, and
+        // still no writer?
+        const IndexFiles now = observe_index_files(path);
+        if (now == files) {
+            return db;
+        }
+        files = now;
+    }
+    return std::nullopt;
+}
+
+bool IndexReader::unchanged() const {
     struct stat st {};
     return m_read_lock->main_file_is(*m_frozen) && ::stat(m_sentinel.c_str(), &st) != 0 &&
            errno == ENOENT;
@@ -393,7 +397,7 @@ bool Index::unchanged() const {
 
 namespace {
 
-// Counts the nesting of Index::read calls.
+// Counts the nesting of IndexReader::read calls.
 class Nesting {
 public:
     explicit Nesting(int& depth) : m_depth(depth) { ++m_depth; }
@@ -411,7 +415,7 @@ constexpr int k_read_attempts = 5;
 } // namespace
 
 template <class F>
-auto Index::read(F&& body) {
+auto IndexReader::read(F&& body) {
     for (int attempt = 1;; ++attempt) {
         if (!m_frozen || m_read_depth > 0) {
             return body();
@@ -423,8 +427,8 @@ auto Index::read(F&& body) {
                 result.emplace(body());
             } catch (const Error&) {
                 // Caught to tell a real error from a read torn by a writer
-                // that came meanwhile (open_read_only, 3): only with the
-                // files unchanged is it real; otherwise the read is redone.
+                // that came meanwhile (open, 3): only with the files
+                // unchanged is it real; otherwise the read is redone.
                 if (unchanged()) {
                     throw;
                 }
@@ -443,9 +447,9 @@ auto Index::read(F&& body) {
     }
 }
 
-void Index::reconnect() {
+void IndexReader::reconnect() {
     const std::string path = m_db.path();
-    const bool in_transaction = sqlite3_get_autocommit(m_db.handle()) == 0;
+    const bool in_transaction = m_db.in_transaction();
     // The old connection closes before its lock is released (see ReadLock).
     m_stmts = std::make_unique<Statements>();
     m_db = Database();
@@ -453,55 +457,37 @@ void Index::reconnect() {
     m_read_lock = std::make_unique<ReadLock>(path);
     connect(path);
     if (in_transaction) {
-        // The caller's ReadTransaction goes on, on the new connection.
+        // The caller's Snapshot goes on, on the new connection.
         m_db.exec("BEGIN");
     }
 }
 
-Index Index::open_read_only(const std::string& path) {
+IndexReader IndexReader::open(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
         throw Error("no index at " + path + " (run 'hydra-status sync' first)", ExitCode::no_index);
     }
     // Whatever is wrong with the file (not a database, corrupt, unreadable),
     // Database::fail reports it with the exit code of a missing index.
-    Index index{Database()};
-    index.m_read_lock = std::make_unique<ReadLock>(path);
-    index.connect(path);
-    const int64_t version = index.read([&] { return user_version(index.m_db); });
-    check_version(index.m_db, version);
+    IndexReader reader{Database()};
+    reader.m_read_lock = std::make_unique<ReadLock>(path);
+    reader.connect(path);
+    const int64_t version = reader.read([&] { return user_version(reader.m_db); });
+    check_version(reader.m_db, version);
     if (version == 0) {
         throw Error(path + ": not a hydra-status index (run 'hydra-status sync' first)",
                     ExitCode::no_index);
     }
-    return index;
+    return reader;
 }
 
-Index Index::open_read_write(const std::string& path) {
-    Database db(path, OpenMode::read_write);
-    if (db.read_only()) {
-        // SQLite opened it read-only: record, forget and sync cannot work.
-        const int why = ::access(path.c_str(), W_OK) != 0 ? errno : EACCES;
-        throw Error(path + ": the index is not writable (" + std::strerror(why) + ")",
-                    ExitCode::no_index);
-    }
-    db.exec("PRAGMA journal_mode = WAL");
-    // Keep the -wal file when the last writer closes, so that users who may
-    // read but not write the index's directory (a system index) can open it.
-    int persist = 1;
-    sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    // The persisted -wal is truncated when the last connection closes,
-    // instead of staying as large as the largest eval's transaction.
-    db.exec("PRAGMA journal_size_limit = 0");
-    db.exec("PRAGMA synchronous = NORMAL");
-    // Statement journals in memory, not in /var/tmp (bench/ANALYSIS.md §1).
-    db.exec("PRAGMA temp_store = MEMORY");
-    db.exec("PRAGMA cache_size = -65536");
-    migrate(db);
-    return Index(std::move(db));
+Snapshot IndexReader::snapshot() {
+    return Snapshot(m_db);
 }
 
-std::vector<BuildRow> Index::read_builds(Statement::Use& use) {
+// --- IndexReader: reads -------------------------------------------------
+
+std::vector<BuildRow> IndexReader::read_builds(Statement::Use& use) {
     std::vector<BuildRow> rows;
     while (use.next()) {
         BuildRow row;
@@ -528,14 +514,14 @@ std::vector<BuildRow> Index::read_builds(Statement::Use& use) {
     return rows;
 }
 
-bool Index::ever_synced() {
+bool IndexReader::ever_synced() {
     return read([&]() -> bool {
         auto use = m_stmts->ever_synced.get(m_db).use();
         return use.next();
     });
 }
 
-std::vector<BuildRow> Index::builds_of_drv(const core::HashBytes& drv) {
+std::vector<BuildRow> IndexReader::builds_of_drv(const core::HashBytes& drv) {
     return read([&]() -> std::vector<BuildRow> {
         auto use = m_stmts->builds_of_drv.get(m_db).use();
         use.bind(bytes(drv));
@@ -543,7 +529,7 @@ std::vector<BuildRow> Index::builds_of_drv(const core::HashBytes& drv) {
     });
 }
 
-std::optional<Index::BuildState> Index::deciding_state(const core::HashBytes& drv) {
+std::optional<IndexReader::BuildState> IndexReader::deciding_state(const core::HashBytes& drv) {
     return read([&]() -> std::optional<BuildState> {
         auto use = m_stmts->deciding_state.get(m_db).use();
         use.bind(bytes(drv));
@@ -564,7 +550,7 @@ std::optional<Index::BuildState> Index::deciding_state(const core::HashBytes& dr
 }
 
 std::optional<std::pair<core::HashBytes, std::string>>
-Index::drv_of_output(const core::HashBytes& out) {
+IndexReader::drv_of_output(const core::HashBytes& out) {
     return read([&]() -> std::optional<std::pair<core::HashBytes, std::string>> {
         auto use = m_stmts->drv_of_output.get(m_db).use();
         use.bind(bytes(out));
@@ -575,7 +561,7 @@ Index::drv_of_output(const core::HashBytes& out) {
     });
 }
 
-std::vector<BuildRow> Index::builds_for_key(const core::Key& key) {
+std::vector<BuildRow> IndexReader::builds_for_key(const core::Key& key) {
     return read([&]() -> std::vector<BuildRow> {
         switch (key.kind) {
         case core::KeyKind::drv_path:
@@ -607,8 +593,9 @@ std::vector<BuildRow> Index::builds_for_key(const core::Key& key) {
     });
 }
 
-std::vector<BuildRow> Index::builds_of_job(const std::string& project, const std::string& jobset,
-                                           const std::string& job) {
+std::vector<BuildRow> IndexReader::builds_of_job(const std::string& project,
+                                                 const std::string& jobset,
+                                                 const std::string& job) {
     return read([&]() -> std::vector<BuildRow> {
         auto use = m_stmts->builds_of_job.get(m_db).use();
         use.bind(project).bind(jobset).bind(job);
@@ -616,18 +603,10 @@ std::vector<BuildRow> Index::builds_of_job(const std::string& project, const std
     });
 }
 
-std::vector<JobsetInfo> Index::jobsets() {
+std::vector<JobsetInfo> IndexReader::jobsets() {
     return read([&]() -> std::vector<JobsetInfo> {
-        Statement stmt(m_db, R"sql(
-            SELECT j.id, j.hydra, h.url, j.project, j.name, j.synced_at, j.newest_eval,
-                   j.rechecked_at,
-                   (SELECT count(*) FROM eval e WHERE e.jobset = j.id),
-                   (SELECT count(*) FROM build b WHERE b.jobset = j.id)
-            FROM jobset j JOIN hydra h ON h.id = j.hydra
-            ORDER BY h.url, j.project, j.name
-        )sql");
         std::vector<JobsetInfo> out;
-        auto use = stmt.use();
+        auto use = m_stmts->jobsets.get(m_db).use();
         while (use.next()) {
             JobsetInfo info;
             info.state.id = use.get_int(0);
@@ -646,24 +625,16 @@ std::vector<JobsetInfo> Index::jobsets() {
     });
 }
 
-int64_t Index::count_builds() {
-    return read([&]() -> int64_t {
-        Statement stmt(m_db, "SELECT count(*) FROM build");
-        auto use = stmt.use();
-        return use.next() ? use.get_int(0) : 0;
-    });
-}
-
-bool Index::has_local_failures(int64_t not_before) {
+bool IndexReader::has_local_failures(int64_t not_before) {
     return read([&]() -> bool {
-        Statement stmt(m_db, "SELECT 1 FROM local_failure WHERE last_at >= ?1 LIMIT 1");
-        auto use = stmt.use();
+        auto use = m_stmts->has_local_failures.get(m_db).use();
         use.bind(not_before);
         return use.next();
     });
 }
 
-std::optional<LocalFailure> Index::local_failure(const core::HashBytes& drv, int64_t not_before) {
+std::optional<LocalFailure> IndexReader::local_failure(const core::HashBytes& drv,
+                                                       int64_t not_before) {
     return read([&]() -> std::optional<LocalFailure> {
         auto use = m_stmts->local_failure.get(m_db).use();
         use.bind(bytes(drv)).bind(not_before);
@@ -682,46 +653,8 @@ std::optional<LocalFailure> Index::local_failure(const core::HashBytes& drv, int
     });
 }
 
-void Index::record_local_failure(const core::StorePath& drv, int64_t now, const std::string& log,
-                                 const std::string& reason) {
-    auto use = m_stmts->w(m_db).upsert_local.use();
-    use.bind(bytes(drv.hash)).bind(drv.drv_name()).bind(now).bind(log).bind(reason).exec();
-}
-
-bool Index::forget_local_failure(const core::HashBytes& drv) {
-    auto use = m_stmts->w(m_db).delete_local.use();
-    use.bind(bytes(drv)).exec();
-    return m_db.changes() > 0;
-}
-
-int64_t Index::forget_all_local_failures() {
-    auto use = m_stmts->w(m_db).delete_all_local.use();
-    use.exec();
-    return m_db.changes();
-}
-
-int64_t Index::intern(const std::string& text) {
-    if (!m_names_loaded) {
-        // One scan instead of a SELECT per name missing from the cache.
-        Statement all(m_db, "SELECT id, text FROM name");
-        auto use = all.use();
-        while (use.next()) {
-            m_names.emplace(use.get_str(1), use.get_int(0));
-        }
-        m_names_loaded = true;
-    }
-    if (const auto it = m_names.find(text); it != m_names.end()) {
-        return it->second;
-    }
-    auto insert = m_stmts->w(m_db).insert_name.use();
-    insert.bind(text).exec();
-    const int64_t id = m_db.last_insert_rowid();
-    m_names.emplace(text, id);
-    return id;
-}
-
-std::optional<int64_t> Index::find_instance(const std::string& url) {
-    auto find = m_stmts->w(m_db).find_instance.use();
+std::optional<int64_t> IndexReader::find_instance(const std::string& url) {
+    auto find = m_stmts->find_instance.get(m_db).use();
     find.bind(url);
     if (!find.next()) {
         return std::nullopt;
@@ -729,17 +662,8 @@ std::optional<int64_t> Index::find_instance(const std::string& url) {
     return find.get_int(0);
 }
 
-int64_t Index::instance_id(const std::string& url) {
-    if (const auto id = find_instance(url)) {
-        return *id;
-    }
-    auto insert = m_stmts->w(m_db).insert_instance.use();
-    insert.bind(url).exec();
-    return m_db.last_insert_rowid();
-}
-
-bool Index::read_jobset(JobsetState& state) {
-    auto find = m_stmts->w(m_db).find_jobset.use();
+bool IndexReader::read_jobset(JobsetState& state) {
+    auto find = m_stmts->find_jobset.get(m_db).use();
     find.bind(state.instance).bind(state.project).bind(state.name);
     if (!find.next()) {
         return false;
@@ -748,97 +672,215 @@ bool Index::read_jobset(JobsetState& state) {
     return true;
 }
 
-JobsetState Index::jobset(const std::string& url, const std::string& project,
-                          const std::string& name) {
+JobsetState IndexReader::find_jobset(const std::string& url, const std::string& project,
+                                     const std::string& name) {
+    return read([&]() -> JobsetState {
+        JobsetState state;
+        state.url = url;
+        state.project = project;
+        state.name = name;
+        if (const auto instance = find_instance(url)) {
+            state.instance = *instance;
+            read_jobset(state);
+        }
+        return state;
+    });
+}
+
+std::vector<int64_t> IndexReader::builds_to_fetch(int64_t instance, std::span<const int64_t> ids) {
+    return read([&]() -> std::vector<int64_t> {
+        auto& stmt = m_stmts->build_state.get(m_db);
+        // One read transaction for all the ids, not one per statement.
+        const Snapshot snapshot(m_db);
+        std::vector<int64_t> out;
+        for (const int64_t id : ids) {
+            auto use = stmt.use();
+            use.bind((instance << k_instance_shift) | id);
+            if (!use.next() || use.get_int(0) == 0) {
+                out.push_back(id);
+            }
+        }
+        return out;
+    });
+}
+
+std::vector<int64_t> IndexReader::unfinished_builds(int64_t jobset_row) {
+    return read([&]() -> std::vector<int64_t> {
+        auto use = m_stmts->unfinished.get(m_db).use();
+        use.bind(jobset_row);
+        std::vector<int64_t> out;
+        while (use.next()) {
+            out.push_back(use.get_int(0) & k_id_mask);
+        }
+        return out;
+    });
+}
+
+std::vector<int64_t> IndexReader::eval_builds(int64_t instance, int64_t eval_id) {
+    return read([&]() -> std::vector<int64_t> {
+        auto use = m_stmts->eval_builds.get(m_db).use();
+        use.bind((instance << k_instance_shift) | eval_id);
+        if (!use.next()) {
+            return {};
+        }
+        auto ids = core::decode_id_list(use.get_blob(0));
+        if (!ids) {
+            throw Error(m_db.path() + ": eval " + std::to_string(eval_id) +
+                        " has a corrupt member list");
+        }
+        return std::move(*ids);
+    });
+}
+
+std::vector<int64_t> IndexReader::eval_ids(int64_t jobset_row) {
+    return read([&]() -> std::vector<int64_t> {
+        auto use = m_stmts->eval_ids.get(m_db).use();
+        use.bind(jobset_row);
+        std::vector<int64_t> out;
+        while (use.next()) {
+            out.push_back(use.get_int(0) & k_id_mask);
+        }
+        return out;
+    });
+}
+
+bool IndexReader::has_eval(int64_t instance, int64_t eval_id) {
+    return read([&]() -> bool {
+        auto use = m_stmts->eval_builds.get(m_db).use();
+        use.bind((instance << k_instance_shift) | eval_id);
+        return use.next();
+    });
+}
+
+// --- IndexWriter ----------------------------------------------------------
+
+IndexWriter::IndexWriter(Database db)
+    : m_reader(std::move(db)), m_stmts(std::make_unique<Statements>()) {}
+IndexWriter::~IndexWriter() = default;
+IndexWriter::IndexWriter(IndexWriter&&) noexcept = default;
+IndexWriter& IndexWriter::operator=(IndexWriter&&) noexcept = default;
+
+IndexWriter IndexWriter::open(const std::string& path) {
+    Database db(path, OpenMode::read_write);
+    if (db.read_only()) {
+        // SQLite opened it read-only: record, forget and sync cannot work.
+        const int why = ::access(path.c_str(), W_OK) != 0 ? errno : EACCES;
+        throw Error(path + ": the index is not writable (" + std::strerror(why) + ")",
+                    ExitCode::no_index);
+    }
+    db.exec("PRAGMA journal_mode = WAL");
+    // Keep the -wal file when the last writer closes, so that users who may
+    // read but not write the index's directory (a system index) can open it.
+    db.keep_wal_on_close();
+    // The persisted -wal is truncated when the last connection closes,
+    // instead of staying as large as the largest eval's transaction.
+    db.exec("PRAGMA journal_size_limit = 0");
+    db.exec("PRAGMA synchronous = NORMAL");
+    // Statement journals in memory, not in /var/tmp (bench/ANALYSIS.md §1).
+    db.exec("PRAGMA temp_store = MEMORY");
+    db.exec("PRAGMA cache_size = -65536");
+    migrate(db);
+    return IndexWriter(std::move(db));
+}
+
+WriteTransaction IndexWriter::transaction() {
+    return WriteTransaction(*this);
+}
+
+WriteTransaction::WriteTransaction(IndexWriter& writer) : m_writer(&writer), m_txn(writer.db()) {}
+
+WriteTransaction::~WriteTransaction() {
+    if (m_txn.active()) {
+        // Rolled back (by m_txn's destructor, next): ids cached meanwhile
+        // may name rows that are gone.
+        m_writer->forget_caches();
+    }
+}
+
+void WriteTransaction::commit() {
+    m_txn.commit();
+}
+
+void IndexWriter::record_local_failure(const core::StorePath& drv, int64_t now,
+                                       const std::string& log, const std::string& reason) {
+    auto use = m_stmts->upsert_local.get(db()).use();
+    use.bind(bytes(drv.hash)).bind(drv.drv_name()).bind(now).bind(log).bind(reason).exec();
+}
+
+bool IndexWriter::forget_local_failure(const core::HashBytes& drv) {
+    auto use = m_stmts->delete_local.get(db()).use();
+    use.bind(bytes(drv)).exec();
+    return db().changes() > 0;
+}
+
+int64_t IndexWriter::forget_all_local_failures() {
+    auto use = m_stmts->delete_all_local.get(db()).use();
+    use.exec();
+    return db().changes();
+}
+
+int64_t IndexWriter::intern(const std::string& text) {
+    if (!m_names_loaded) {
+        // One scan instead of a SELECT per name missing from the cache.
+        auto use = m_stmts->all_names.get(db()).use();
+        while (use.next()) {
+            m_names.emplace(use.get_str(1), use.get_int(0));
+        }
+        m_names_loaded = true;
+    }
+    if (const auto it = m_names.find(text); it != m_names.end()) {
+        return it->second;
+    }
+    auto insert = m_stmts->insert_name.get(db()).use();
+    insert.bind(text).exec();
+    const int64_t id = db().last_insert_rowid();
+    m_names.emplace(text, id);
+    return id;
+}
+
+int64_t IndexWriter::instance_id(const std::string& url) {
+    if (const auto id = m_reader.find_instance(url)) {
+        return *id;
+    }
+    auto insert = m_stmts->insert_instance.get(db()).use();
+    insert.bind(url).exec();
+    return db().last_insert_rowid();
+}
+
+JobsetState IndexWriter::jobset(const std::string& url, const std::string& project,
+                                const std::string& name) {
     auto state = jobset_in(instance_id(url), project, name);
     state.url = url;
     return state;
 }
 
-JobsetState Index::find_jobset(const std::string& url, const std::string& project,
-                               const std::string& name) {
-    JobsetState state;
-    state.url = url;
-    state.project = project;
-    state.name = name;
-    if (const auto instance = find_instance(url)) {
-        state.instance = *instance;
-        read_jobset(state);
-    }
-    return state;
-}
-
-JobsetState Index::jobset_in(int64_t instance, const std::string& project,
-                             const std::string& name) {
+JobsetState IndexWriter::jobset_in(int64_t instance, const std::string& project,
+                                   const std::string& name) {
     JobsetState state;
     state.instance = instance;
     state.project = project;
     state.name = name;
-    if (read_jobset(state)) {
+    if (m_reader.read_jobset(state)) {
         return state;
     }
-    auto insert = m_stmts->w(m_db).insert_jobset.use();
+    auto insert = m_stmts->insert_jobset.get(db()).use();
     insert.bind(instance).bind(project).bind(name).exec();
-    state.id = m_db.last_insert_rowid();
+    state.id = db().last_insert_rowid();
     return state;
 }
 
-std::vector<int64_t> Index::builds_to_fetch(int64_t instance, std::span<const int64_t> ids) {
-    auto& w = m_stmts->w(m_db);
-    // One read transaction for all the ids, not one per statement.
-    const ReadTransaction snapshot(m_db);
-    std::vector<int64_t> out;
-    for (const int64_t id : ids) {
-        auto use = w.build_state.use();
-        use.bind((instance << k_instance_shift) | id);
-        if (!use.next() || use.get_int(0) == 0) {
-            out.push_back(id);
-        }
+int64_t IndexWriter::jobset_row(int64_t instance, const std::string& project,
+                                const std::string& name) {
+    const std::string key = std::to_string(instance) + '\t' + project + '\t' + name;
+    if (const auto it = m_jobset_ids.find(key); it != m_jobset_ids.end()) {
+        return it->second;
     }
-    return out;
+    const int64_t row = jobset_in(instance, project, name).id;
+    m_jobset_ids.emplace(key, row);
+    return row;
 }
 
-std::vector<int64_t> Index::unfinished_builds(int64_t jobset_row) {
-    auto use = m_stmts->w(m_db).unfinished.use();
-    use.bind(jobset_row);
-    std::vector<int64_t> out;
-    while (use.next()) {
-        out.push_back(use.get_int(0) & k_id_mask);
-    }
-    return out;
-}
-
-std::vector<int64_t> Index::eval_builds(int64_t instance, int64_t eval_id) {
-    auto use = m_stmts->w(m_db).eval_builds.use();
-    use.bind((instance << k_instance_shift) | eval_id);
-    if (!use.next()) {
-        return {};
-    }
-    auto ids = core::decode_id_list(use.get_blob(0));
-    if (!ids) {
-        throw Error(m_db.path() + ": eval " + std::to_string(eval_id) +
-                    " has a corrupt member list");
-    }
-    return std::move(*ids);
-}
-
-std::vector<int64_t> Index::eval_ids(int64_t jobset_row) {
-    auto use = m_stmts->w(m_db).eval_ids.use();
-    use.bind(jobset_row);
-    std::vector<int64_t> out;
-    while (use.next()) {
-        out.push_back(use.get_int(0) & k_id_mask);
-    }
-    return out;
-}
-
-bool Index::has_eval(int64_t instance, int64_t eval_id) {
-    auto use = m_stmts->w(m_db).eval_builds.use();
-    use.bind((instance << k_instance_shift) | eval_id);
-    return use.next();
-}
-
-std::string Index::check_build(const core::BuildRecord& build) {
+std::string IndexWriter::check_build(const core::BuildRecord& build) {
     if (build.id <= 0 || build.id > k_id_mask) {
         return "build id " + std::to_string(build.id) + " out of range";
     }
@@ -857,7 +899,7 @@ std::string Index::check_build(const core::BuildRecord& build) {
     return {};
 }
 
-std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
+std::string IndexWriter::put_build(int64_t instance, const core::BuildRecord& build) {
     if (auto why = check_build(build); !why.empty()) {
         return why;
     }
@@ -866,24 +908,14 @@ std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
     if (!drv) {
         return "build " + std::to_string(build.id) + ": invalid drvpath: " + why;
     }
-    const std::string project = stored(build.project);
-    const std::string jobset = stored(build.jobset);
-    const std::string key = std::to_string(instance) + '\t' + project + '\t' + jobset;
-    int64_t jobset_row = 0;
-    if (const auto it = m_jobset_ids.find(key); it != m_jobset_ids.end()) {
-        jobset_row = it->second;
-    } else {
-        jobset_row = jobset_in(instance, project, jobset).id;
-        m_jobset_ids.emplace(key, jobset_row);
-    }
+    const int64_t jobset = jobset_row(instance, stored(build.project), stored(build.jobset));
     const int64_t row_id = (instance << k_instance_shift) | build.id;
-    auto& w = m_stmts->w(m_db);
     {
-        auto use = w.upsert_build.use();
+        auto use = m_stmts->upsert_build.get(db()).use();
         use.bind(row_id)
             .bind(bytes(drv->hash))
             .bind(drv->drv_name())
-            .bind(jobset_row)
+            .bind(jobset)
             .bind(intern(stored(build.job)))
             .bind(intern(stored(build.system)))
             .bind(int64_t{build.finished ? 1 : 0});
@@ -903,22 +935,22 @@ std::string Index::put_build(int64_t instance, const core::BuildRecord& build) {
             return "build " + std::to_string(build.id) + ": invalid output path " + quote(path) +
                    ": " + why;
         }
-        auto use = w.upsert_output.use();
+        auto use = m_stmts->upsert_output.get(db()).use();
         use.bind(bytes(out->hash)).bind(row_id).bind(name).exec();
     }
     return {};
 }
 
-void Index::put_eval(const JobsetState& jobset, const core::EvalRecord& eval) {
+void IndexWriter::put_eval(const JobsetState& jobset, const core::EvalRecord& eval) {
     if (eval.id <= 0 || eval.id > k_id_mask) {
-        throw Error(m_db.path() + ": eval id " + std::to_string(eval.id) + " out of range");
+        throw Error(path() + ": eval id " + std::to_string(eval.id) + " out of range");
     }
     std::string inputs;
     for (const auto& [name, revision] : eval.inputs) {
         inputs += name + " " + revision + "\n";
     }
     const std::string members = core::encode_id_list(eval.builds);
-    auto use = m_stmts->w(m_db).insert_eval.use();
+    auto use = m_stmts->insert_eval.get(db()).use();
     use.bind((jobset.instance << k_instance_shift) | eval.id)
         .bind(jobset.id)
         .bind(eval.timestamp)
@@ -928,8 +960,8 @@ void Index::put_eval(const JobsetState& jobset, const core::EvalRecord& eval) {
         .exec();
 }
 
-void Index::set_jobset_state(const JobsetState& state) {
-    auto use = m_stmts->w(m_db).update_jobset.use();
+void IndexWriter::set_jobset_state(const JobsetState& state) {
+    auto use = m_stmts->update_jobset.get(db()).use();
     use.bind(state.id)
         .bind(state.synced_at)
         .bind(state.newest_eval)
@@ -939,7 +971,7 @@ void Index::set_jobset_state(const JobsetState& state) {
         .exec();
 }
 
-void Index::forget_caches() {
+void IndexWriter::forget_caches() {
     m_names.clear();
     m_names_loaded = false;
     m_jobset_ids.clear();

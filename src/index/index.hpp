@@ -75,26 +75,31 @@ struct JobsetInfo {
     int64_t builds = 0;
 };
 
-// The SQLite index. Read-only connections (lookups, gate, info) write and
-// create nothing, not even the -wal and -shm files, so that users who may
-// only read an index (a system one) can use it; at open they only check the
-// schema version. Read-write connections create or migrate the schema, use
-// WAL and keep every statement prepared.
-class Index {
+class IndexWriter;
+
+// The reads of the SQLite index: lookups, local failures, the jobsets
+// listing, and the reads a sync plans with. It holds no write statement.
+//
+// IndexReader::open makes a read-only connection, which writes and creates
+// nothing, not even the -wal and -shm files, so that users who may only
+// read an index (a system one) can use it; at open it only checks the
+// schema version. An IndexWriter's reader() reads on the writer's own
+// connection, and so sees its transaction's writes.
+class IndexReader {
 public:
     // Throws hs::Error(no_index) with a hint when the file is missing or is
     // not an index, or has a newer schema.
-    static Index open_read_only(const std::string& path);
-    // Creates the file (and nothing else: the directory must exist). Throws
-    // hs::Error(no_index) naming the file when it is not writable.
-    static Index open_read_write(const std::string& path);
+    static IndexReader open(const std::string& path);
 
-    ~Index();
-    Index(Index&&) noexcept;
-    Index& operator=(Index&&) noexcept;
+    ~IndexReader();
+    IndexReader(IndexReader&&) noexcept;
+    IndexReader& operator=(IndexReader&&) noexcept;
 
     const std::string& path() const { return m_db.path(); }
-    Database& database() { return m_db; }
+    // Every read until the snapshot ends sees one state of the index, and
+    // takes the WAL read lock once (bench/ANALYSIS.md, change 4). Inside a
+    // writer's transaction it is part of that transaction.
+    [[nodiscard]] Snapshot snapshot();
 
     // --- lookups -------------------------------------------------------
     bool ever_synced();
@@ -110,32 +115,20 @@ public:
         std::optional<int> buildstatus;
     };
     std::optional<BuildState> deciding_state(const core::HashBytes& drv);
-    // The drv that produces an output path hash, if known.
-    std::optional<std::pair<core::HashBytes, std::string>>
-    drv_of_output(const core::HashBytes& out);
     // Every build of job in project:jobset, deciding first (as above).
     std::vector<BuildRow> builds_of_job(const std::string& project, const std::string& jobset,
                                         const std::string& job);
     std::vector<JobsetInfo> jobsets();
-    int64_t count_builds();
 
     // --- local failures ------------------------------------------------
     // Only records with last_at >= not_before (expiry by local-ttl).
     std::optional<LocalFailure> local_failure(const core::HashBytes& drv, int64_t not_before);
     // Whether any record counts (a gate asks once, not once per drv).
     bool has_local_failures(int64_t not_before);
-    // Counts one more failure at `now`. An empty log or reason keeps the one
-    // recorded before, if any.
-    void record_local_failure(const core::StorePath& drv, int64_t now, const std::string& log,
-                              const std::string& reason);
-    bool forget_local_failure(const core::HashBytes& drv);
-    int64_t forget_all_local_failures();
 
-    // --- sync ----------------------------------------------------------
-    // The jobset's state, creating its row (and the instance's) if needed.
-    JobsetState jobset(const std::string& url, const std::string& project, const std::string& name);
-    // The jobset's state without writing anything: id and instance are 0
-    // when the index has no row for them.
+    // --- what a sync reads ---------------------------------------------
+    // The jobset's state: id and instance are 0 when the index has no row
+    // for them (IndexWriter::jobset creates them).
     JobsetState find_jobset(const std::string& url, const std::string& project,
                             const std::string& name);
     // Hydra build ids among ids that the index lacks or has unfinished.
@@ -148,44 +141,31 @@ public:
     // Hydra ids of the jobset's ingested evals, newest first.
     std::vector<int64_t> eval_ids(int64_t jobset_row);
 
-    // Why put_build would refuse the record (an id out of range, an invalid
-    // drvpath or output path), or an empty string. Pure: a sync checks each
-    // build as it arrives, before it stages the build for writing.
-    static std::string check_build(const core::BuildRecord& build);
-    // Writes; call inside a Transaction on database(), and keep it short:
-    // `record` and `forget` wait for it (no write transaction ever waits on
-    // the network). put_build returns an empty string, or why the record
-    // was refused (check_build).
-    std::string put_build(int64_t instance, const core::BuildRecord& build);
-    void put_eval(const JobsetState& jobset, const core::EvalRecord& eval);
-    void set_jobset_state(const JobsetState& state);
-    // Drops caches that a rolled-back transaction may have made stale.
-    void forget_caches();
-
-    // Whether this read-only connection reads the main file alone (SQLite's
-    // immutable mode), for want of the -wal and -shm files; see
-    // open_read_only.
-    bool reads_main_file_alone() const { return m_frozen.has_value(); }
-
 private:
-    explicit Index(Database db);
+    friend class IndexWriter;
+    explicit IndexReader(Database db);
+
+    // --- the read-only open (see open) ---------------------------------
     // Makes the read-only connection to path, under m_read_lock.
     void connect(const std::string& path);
+    // The main file alone if it may be read so now, or nullopt.
+    std::optional<Database> connect_immutable(const std::string& path, IndexFiles& files);
     // Whether no writer came since an immutable connection was made.
     bool unchanged() const;
     // Runs a read. On a connection that reads the main file alone, the files
     // are observed afterwards: if a writer came, the read is done again on a
-    // new connection (see open_read_only).
+    // new connection (see open).
     template <class F>
     auto read(F&& body);
     void reconnect();
+
+    // --- reads -----------------------------------------------------------
     struct Statements;
-    int64_t intern(const std::string& text);
+    std::optional<std::pair<core::HashBytes, std::string>>
+    drv_of_output(const core::HashBytes& out);
     std::optional<int64_t> find_instance(const std::string& url);
-    int64_t instance_id(const std::string& url);
     // Fills state from its (instance, project, name) row; false if none.
     bool read_jobset(JobsetState& state);
-    JobsetState jobset_in(int64_t instance, const std::string& project, const std::string& name);
     std::vector<BuildRow> read_builds(Statement::Use& use);
 
     // Read-only connections: the lock, released after the connection closes
@@ -197,9 +177,89 @@ private:
     int m_read_depth = 0;   // nested read() calls check only once, at the outermost
     Database m_db;
     std::unique_ptr<Statements> m_stmts;
+};
+
+class WriteTransaction;
+
+// The writes of the SQLite index: sync ingestion, jobset state, local
+// failure records. IndexWriter::open creates or migrates the schema, uses
+// WAL and keeps every statement prepared. Its reader() reads on the same
+// connection.
+class IndexWriter {
+public:
+    // Creates the file (and nothing else: the directory must exist). Throws
+    // hs::Error(no_index) naming the file when it is not writable.
+    static IndexWriter open(const std::string& path);
+
+    ~IndexWriter();
+    IndexWriter(IndexWriter&&) noexcept;
+    IndexWriter& operator=(IndexWriter&&) noexcept;
+
+    const std::string& path() const { return m_reader.path(); }
+    IndexReader& reader() { return m_reader; }
+    // BEGIN IMMEDIATE; rolled back unless committed. Keep it short: `record`
+    // and `forget` wait for it (no write transaction ever waits on the
+    // network). A write outside one is its own transaction.
+    [[nodiscard]] WriteTransaction transaction();
+
+    // --- sync ------------------------------------------------------------
+    // The jobset's state, creating its row (and the instance's) if needed.
+    JobsetState jobset(const std::string& url, const std::string& project, const std::string& name);
+    // Why put_build would refuse the record (an id out of range, an invalid
+    // drvpath or output path), or an empty string. Pure: a sync checks each
+    // build as it arrives, before it stages the build for writing.
+    static std::string check_build(const core::BuildRecord& build);
+    // Writes the build, or returns why the record was refused (check_build).
+    std::string put_build(int64_t instance, const core::BuildRecord& build);
+    void put_eval(const JobsetState& jobset, const core::EvalRecord& eval);
+    void set_jobset_state(const JobsetState& state);
+
+    // --- local failures ------------------------------------------------
+    // Counts one more failure at `now`. An empty log or reason keeps the one
+    // recorded before, if any.
+    void record_local_failure(const core::StorePath& drv, int64_t now, const std::string& log,
+                              const std::string& reason);
+    bool forget_local_failure(const core::HashBytes& drv);
+    int64_t forget_all_local_failures();
+
+private:
+    friend class WriteTransaction;
+    explicit IndexWriter(Database db);
+    struct Statements;
+    Statements& statements();
+    Database& db() { return m_reader.m_db; }
+    int64_t intern(const std::string& text);
+    int64_t instance_id(const std::string& url);
+    JobsetState jobset_in(int64_t instance, const std::string& project, const std::string& name);
+    int64_t jobset_row(int64_t instance, const std::string& project, const std::string& name);
+    // Drops the caches of rows that a rolled-back transaction may have made
+    // stale.
+    void forget_caches();
+
+    IndexReader m_reader; // owns the connection
+    std::unique_ptr<Statements> m_stmts;
     std::unordered_map<std::string, int64_t> m_names; // all of table name once loaded
     bool m_names_loaded = false;
     std::unordered_map<std::string, int64_t> m_jobset_ids; // "instance\tproject\tjobset"
+};
+
+// A write transaction of an IndexWriter (IndexWriter::transaction()). A
+// transaction that ends without commit() is rolled back, and the writer
+// forgets what it cached meanwhile.
+class WriteTransaction {
+public:
+    ~WriteTransaction();
+    WriteTransaction(WriteTransaction&&) noexcept = default;
+    WriteTransaction(const WriteTransaction&) = delete;
+    WriteTransaction& operator=(const WriteTransaction&) = delete;
+    WriteTransaction& operator=(WriteTransaction&&) = delete;
+    void commit();
+
+private:
+    friend class IndexWriter;
+    explicit WriteTransaction(IndexWriter& writer);
+    IndexWriter* m_writer;
+    Transaction m_txn;
 };
 
 } // namespace hs::index

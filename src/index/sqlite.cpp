@@ -154,9 +154,24 @@ int Database::changes() const {
     return sqlite3_changes(m_db);
 }
 
-Statement::Statement(Database& db, const char* sql) : m_db(&db) {
+bool Database::in_transaction() const {
+    return sqlite3_get_autocommit(m_db) == 0;
+}
+
+void Database::keep_wal_on_close() {
+    // Not an error where it means nothing (an in-memory database says
+    // SQLITE_NOTFOUND).
+    int persist = 1;
+    sqlite3_file_control(m_db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+
+void Database::exec_quietly(const char* sql) noexcept {
+    sqlite3_exec(m_db, sql, nullptr, nullptr, nullptr);
+}
+
+Statement::Statement(Database& db, const char* sql) {
     const int rc =
-        sqlite3_prepare_v3(db.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &m_stmt, nullptr);
+        sqlite3_prepare_v3(db.m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &m_stmt, nullptr);
     if (rc != SQLITE_OK) {
         db.fail(rc, "cannot prepare statement");
     }
@@ -166,13 +181,11 @@ Statement::~Statement() {
     sqlite3_finalize(m_stmt);
 }
 
-Statement::Statement(Statement&& other) noexcept
-    : m_db(std::exchange(other.m_db, nullptr)), m_stmt(std::exchange(other.m_stmt, nullptr)) {}
+Statement::Statement(Statement&& other) noexcept : m_stmt(std::exchange(other.m_stmt, nullptr)) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
     if (this != &other) {
         sqlite3_finalize(m_stmt);
-        m_db = std::exchange(other.m_db, nullptr);
         m_stmt = std::exchange(other.m_stmt, nullptr);
     }
     return *this;
@@ -263,33 +276,38 @@ std::span<const uint8_t> Statement::Use::get_blob(int col) const {
     return {data, data ? size : 0};
 }
 
-ReadTransaction::ReadTransaction(Database& db)
-    : m_db(db), m_own(sqlite3_get_autocommit(db.handle()) != 0) {
+Snapshot::Snapshot(Database& db) : m_db(&db), m_own(!db.in_transaction()) {
     if (m_own) {
-        m_db.exec("BEGIN");
+        m_db->exec("BEGIN");
     }
 }
 
-ReadTransaction::~ReadTransaction() {
+Snapshot::Snapshot(Snapshot&& other) noexcept
+    : m_db(other.m_db), m_own(std::exchange(other.m_own, false)) {}
+
+Snapshot::~Snapshot() {
     if (m_own) {
         // Ending a read-only transaction cannot lose anything; never throws.
-        sqlite3_exec(m_db.handle(), "COMMIT", nullptr, nullptr, nullptr);
+        m_db->exec_quietly("COMMIT");
     }
 }
 
-Transaction::Transaction(Database& db) : m_db(db) {
-    m_db.exec("BEGIN IMMEDIATE");
+Transaction::Transaction(Database& db) : m_db(&db) {
+    m_db->exec("BEGIN IMMEDIATE");
 }
+
+Transaction::Transaction(Transaction&& other) noexcept
+    : m_db(other.m_db), m_active(std::exchange(other.m_active, false)) {}
 
 Transaction::~Transaction() {
     if (m_active) {
         // Never throws: a failed rollback leaves SQLite to roll back on close.
-        sqlite3_exec(m_db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        m_db->exec_quietly("ROLLBACK");
     }
 }
 
 void Transaction::commit() {
-    m_db.exec("COMMIT");
+    m_db->exec("COMMIT");
     m_active = false;
 }
 

@@ -35,15 +35,25 @@ public:
     int64_t last_insert_rowid() const;
     int changes() const;
     const std::string& path() const { return m_path; }
-    sqlite3* handle() const { return m_db; }
     // Whether SQLite opened the file read-only (a read_write open falls back
     // to read-only when the file is not writable).
     bool read_only() const;
+    // Whether a transaction is open (BEGIN without its end yet).
+    bool in_transaction() const;
+    // SQLITE_FCNTL_PERSIST_WAL: the -wal and -shm files stay when the last
+    // connection closes (a no-op for an in-memory database).
+    void keep_wal_on_close();
 
     // Throws hs::Error "<path>: <what>: <sqlite message>" for result code rc.
     [[noreturn]] void fail(int rc, std::string_view what) const;
 
 private:
+    friend class Statement;
+    friend class Snapshot;
+    friend class Transaction;
+    // Runs sql, ignoring errors: for the ends of transactions in destructors.
+    void exec_quietly(const char* sql) noexcept;
+
     sqlite3* m_db = nullptr;
     std::string m_path;
 };
@@ -95,22 +105,24 @@ public:
     Use use() { return Use(*this); }
 
 private:
-    Database* m_db = nullptr;
     sqlite3_stmt* m_stmt = nullptr;
 };
 
 // A read snapshot: BEGIN on construction unless a transaction is already
-// open, and its end in the destructor. Many reads in one snapshot take the
-// WAL read lock once instead of once per statement.
-class ReadTransaction {
+// open (then it is part of that one and ends nothing), and its end in the
+// destructor. Many reads in one snapshot take the WAL read lock once
+// instead of once per statement. Obtained from IndexReader::snapshot().
+class Snapshot {
 public:
-    explicit ReadTransaction(Database& db);
-    ~ReadTransaction();
-    ReadTransaction(const ReadTransaction&) = delete;
-    ReadTransaction& operator=(const ReadTransaction&) = delete;
+    explicit Snapshot(Database& db);
+    ~Snapshot();
+    Snapshot(Snapshot&& other) noexcept;
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+    Snapshot& operator=(Snapshot&&) = delete;
 
 private:
-    Database& m_db;
+    Database* m_db;
     bool m_own;
 };
 
@@ -119,12 +131,16 @@ class Transaction {
 public:
     explicit Transaction(Database& db);
     ~Transaction();
+    Transaction(Transaction&& other) noexcept;
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
+    Transaction& operator=(Transaction&&) = delete;
     void commit();
+    // Whether neither commit() nor a move ended it.
+    bool active() const { return m_active; }
 
 private:
-    Database& m_db;
+    Database* m_db;
     bool m_active = true;
 };
 

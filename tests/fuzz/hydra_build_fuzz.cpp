@@ -26,7 +26,7 @@ using hs::fuzz::check_message;
 namespace core = hs::core;
 namespace index = hs::index;
 
-// How the index keeps Hydra's strings (Index::put_build): as sent when
+// How the index keeps Hydra's strings (IndexWriter::put_build): as sent when
 // printable ASCII, else escaped by hs::printable.
 std::string stored(const std::string& text) {
     const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
@@ -36,7 +36,7 @@ std::string stored(const std::string& text) {
 }
 
 // Writes one parsed build and checks that the index answers with it.
-void ingest(index::Index& idx, int64_t instance, const core::BuildRecord& build) {
+void ingest(index::IndexWriter& idx, int64_t instance, const core::BuildRecord& build) {
     const std::string why = idx.put_build(instance, build);
     if (!why.empty()) {
         check_message(why, "put_build reason is printable");
@@ -45,7 +45,7 @@ void ingest(index::Index& idx, int64_t instance, const core::BuildRecord& build)
     check(build.id > 0 && build.id <= index::k_id_mask, "put_build accepts only ids in range");
     const auto drv = core::parse_store_path(build.drvpath);
     check(drv.has_value() && drv->is_drv(), "put_build accepts only drv paths", build.drvpath);
-    const auto rows = idx.builds_of_drv(drv->hash);
+    const auto rows = idx.reader().builds_of_drv(drv->hash);
     const auto row = std::find_if(rows.begin(), rows.end(),
                                   [&](const index::BuildRow& r) { return r.build_id == build.id; });
     check(row != rows.end(), "an accepted build is found by its drv", build.drvpath);
@@ -67,7 +67,8 @@ void ingest(index::Index& idx, int64_t instance, const core::BuildRecord& build)
         }
         const auto out = core::parse_store_path(path);
         check(out.has_value(), "put_build accepts only valid output paths", path);
-        check(idx.drv_of_output(out->hash).has_value(), "an accepted output is found", path);
+        const core::Key key{core::KeyKind::output_path, out->hash, out->name};
+        check(!idx.reader().builds_for_key(key).empty(), "an accepted output is found", path);
     }
 }
 
@@ -84,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     (void)hs::sync::parse_error_body(text);
 
-    hs::fuzz::in_rolled_back_transaction([&](index::Index& idx) {
+    hs::fuzz::in_rolled_back_transaction([&](index::IndexWriter& idx) {
         const auto state = idx.jobset(hs::fuzz::k_fuzz_url, "nixpkgs", "trunk");
         const int64_t instance = state.instance;
 

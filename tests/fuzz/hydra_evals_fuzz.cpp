@@ -23,7 +23,8 @@ using hs::fuzz::check_message;
 namespace core = hs::core;
 namespace index = hs::index;
 
-void ingest(index::Index& idx, const index::JobsetState& state, const core::EvalRecord& eval) {
+void ingest(index::IndexWriter& idx, const index::JobsetState& state,
+            const core::EvalRecord& eval) {
     // The syncer ingests only evals newer than the newest it has (0 before
     // the first), and refuses ids above k_id_mask, which put_eval throws on
     // (the index keys evals as instance << 40 | id).
@@ -31,12 +32,12 @@ void ingest(index::Index& idx, const index::JobsetState& state, const core::Eval
         return;
     }
     idx.put_eval(state, eval);
-    check(idx.has_eval(state.instance, eval.id), "a written eval is found");
+    check(idx.reader().has_eval(state.instance, eval.id), "a written eval is found");
     std::vector<int64_t> expected = eval.builds;
     std::sort(expected.begin(), expected.end());
     expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
-    check(idx.eval_builds(state.instance, eval.id) == expected, "member builds read back");
-    const auto ids = idx.eval_ids(state.id);
+    check(idx.reader().eval_builds(state.instance, eval.id) == expected, "member builds read back");
+    const auto ids = idx.reader().eval_ids(state.id);
     check(std::find(ids.begin(), ids.end(), eval.id) != ids.end(),
           "a written eval is listed for its jobset");
 }
@@ -53,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static core::EvalsPage page;        // reused: exercises the spare elements
     static core::EvalRecord eval;
 
-    hs::fuzz::in_rolled_back_transaction([&](index::Index& idx) {
+    hs::fuzz::in_rolled_back_transaction([&](index::IndexWriter& idx) {
         const auto state = idx.jobset(hs::fuzz::k_fuzz_url, "nixpkgs", "trunk");
 
         std::string why = parser.parse_evals_page(text, page);

@@ -6,7 +6,6 @@
 #include "core/error.hpp"
 #include "fuzz_check.hpp"
 #include "index/index.hpp"
-#include "index/sqlite.hpp"
 
 #include <string>
 
@@ -14,11 +13,11 @@ namespace hs::fuzz {
 
 inline constexpr const char* k_fuzz_url = "http://127.0.0.1:1";
 
-inline index::Index& fuzz_index() {
-    static index::Index index = [] {
-        index::Index opened = index::Index::open_read_write(":memory:");
+inline index::IndexWriter& fuzz_index() {
+    static index::IndexWriter index = [] {
+        index::IndexWriter opened = index::IndexWriter::open(":memory:");
         // One jobset row exists before any input, like a resumed sync.
-        index::Transaction txn(opened.database());
+        auto txn = opened.transaction();
         opened.jobset(k_fuzz_url, "nixpkgs", "trunk");
         txn.commit();
         return opened;
@@ -31,14 +30,13 @@ inline index::Index& fuzz_index() {
 // a reason (returned as data), never by an SQLite failure mid-eval.
 template <typename Body>
 void in_rolled_back_transaction(Body&& body) {
-    index::Index& index = fuzz_index();
+    index::IndexWriter& index = fuzz_index();
     try {
-        index::Transaction txn(index.database());
+        auto txn = index.transaction(); // rolled back: the index forgets its caches
         body(index);
     } catch (const Error& e) {
         fail("the index threw", e.what());
     }
-    index.forget_caches();
 }
 
 } // namespace hs::fuzz

@@ -46,9 +46,9 @@ core::Key key_of(const std::string& text) {
 }
 
 // Writes builds in one transaction and marks the jobset synced.
-void ingest(Index& index, const std::vector<core::BuildRecord>& builds,
+void ingest(IndexWriter& index, const std::vector<core::BuildRecord>& builds,
             const std::string& jobset = "trunk") {
-    Transaction txn(index.database());
+    auto txn = index.transaction();
     auto state = index.jobset(k_url, "nixpkgs", jobset);
     for (const auto& b : builds) {
         ASSERT_EQ(index.put_build(state.instance, b), "");
@@ -67,7 +67,34 @@ void close_like_the_sqlite3_shell(const std::string& path) {
     sqlite3_close(db);
 }
 
-std::optional<int> status_of(Index& index, const std::string& drv) {
+// Runs sql on a connection of its own, as an admin's sqlite3 session would.
+void run_sql(const std::string& path, const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+}
+
+int64_t user_version(const std::string& path) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+    const int64_t version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return version;
+}
+
+int64_t count_builds(IndexReader& index) {
+    int64_t count = 0;
+    for (const auto& info : index.jobsets()) {
+        count += info.builds;
+    }
+    return count;
+}
+
+std::optional<int> status_of(IndexReader& index, const std::string& drv) {
     const auto rows = index.builds_of_drv(core::parse_store_path(drv)->hash);
     EXPECT_EQ(rows.size(), 1u) << drv;
     return rows.empty() ? std::nullopt : rows.front().buildstatus;
@@ -76,7 +103,7 @@ std::optional<int> status_of(Index& index, const std::string& drv) {
 TEST(Index, ReadOnlyOpenOfMissingFileFailsWithExitFive) {
     TempDir dir;
     try {
-        Index::open_read_only(dir.file("none.sqlite"));
+        IndexReader::open(dir.file("none.sqlite"));
         FAIL() << "expected an error";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ExitCode::no_index);
@@ -89,7 +116,7 @@ TEST(Index, RandomBytesAreNotAnIndex) {
     const auto path = dir.file("junk.sqlite");
     std::ofstream(path) << std::string(8192, 'x');
     try {
-        Index::open_read_only(path);
+        IndexReader::open(path);
         FAIL() << "expected an error";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ExitCode::no_index);
@@ -99,56 +126,45 @@ TEST(Index, RandomBytesAreNotAnIndex) {
 TEST(Index, CreatesSchemaWithUserVersion) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
-    { auto index = Index::open_read_write(path); }
-    auto index = Index::open_read_only(path);
-    Statement stmt(index.database(), "PRAGMA user_version");
-    auto use = stmt.use();
-    ASSERT_TRUE(use.next());
-    EXPECT_EQ(use.get_int(0), k_schema_version);
+    { auto index = IndexWriter::open(path); }
+    EXPECT_EQ(user_version(path), k_schema_version);
+    auto index = IndexReader::open(path);
     EXPECT_FALSE(index.ever_synced());
 }
 
 TEST(Index, NewerSchemaVersionIsRefused) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
-    {
-        auto index = Index::open_read_write(path);
-        index.database().exec("PRAGMA user_version = 99");
-    }
-    EXPECT_THROW(Index::open_read_only(path), Error);
-    EXPECT_THROW(Index::open_read_write(path), Error);
+    { auto index = IndexWriter::open(path); }
+    run_sql(path, "PRAGMA user_version = 99");
+    EXPECT_THROW(IndexReader::open(path), Error);
+    EXPECT_THROW(IndexWriter::open(path), Error);
 }
 
 TEST(Index, MigratesOnlyOnceAndKeepsData) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
     {
-        auto index = Index::open_read_write(path);
+        auto index = IndexWriter::open(path);
         ingest(index, {build(1, k_drv_a, true, 0, 100)});
     }
-    auto index = Index::open_read_write(path);
-    EXPECT_EQ(index.count_builds(), 1);
+    auto index = IndexWriter::open(path);
+    EXPECT_EQ(count_builds(index.reader()), 1);
 }
 
 TEST(Index, MigratesVersionOneToTwoKeepingData) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
     {
-        auto index = Index::open_read_write(path);
+        auto index = IndexWriter::open(path);
         ingest(index, {build(1, k_drv_a, true, 0, 100)});
-        // Back to schema version 1: the jobset table without validators.
-        index.database().exec("ALTER TABLE jobset DROP COLUMN etag");
-        index.database().exec("ALTER TABLE jobset DROP COLUMN last_modified");
-        index.database().exec("PRAGMA user_version = 1");
     }
-    auto index = Index::open_read_write(path);
-    {
-        Statement stmt(index.database(), "PRAGMA user_version");
-        auto use = stmt.use();
-        ASSERT_TRUE(use.next());
-        EXPECT_EQ(use.get_int(0), 2);
-    }
-    EXPECT_EQ(index.count_builds(), 1);
+    // Back to schema version 1: the jobset table without validators.
+    run_sql(path, "ALTER TABLE jobset DROP COLUMN etag; ALTER TABLE jobset DROP COLUMN "
+                  "last_modified; PRAGMA user_version = 1");
+    auto index = IndexWriter::open(path);
+    EXPECT_EQ(user_version(path), 2);
+    EXPECT_EQ(count_builds(index.reader()), 1);
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     EXPECT_EQ(state.synced_at, 1000);
     EXPECT_EQ(state.etag, "");
@@ -157,7 +173,7 @@ TEST(Index, MigratesVersionOneToTwoKeepingData) {
 
 TEST(Index, JobsetStateKeepsListingValidators) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     state.etag = "\"abc\"";
     state.last_modified = "Wed, 01 Jan 2025 00:00:00 GMT";
@@ -167,30 +183,30 @@ TEST(Index, JobsetStateKeepsListingValidators) {
     EXPECT_EQ(again.last_modified, "Wed, 01 Jan 2025 00:00:00 GMT");
     again.etag.clear();
     index.set_jobset_state(again);
-    EXPECT_EQ(index.find_jobset(k_url, "nixpkgs", "trunk").etag, "");
+    EXPECT_EQ(index.reader().find_jobset(k_url, "nixpkgs", "trunk").etag, "");
 }
 
 TEST(Index, FindJobsetWritesNothing) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
-    const auto missing = index.find_jobset(k_url, "nixpkgs", "nope");
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    const auto missing = index.reader().find_jobset(k_url, "nixpkgs", "nope");
     EXPECT_EQ(missing.id, 0);
     EXPECT_EQ(missing.instance, 0);
     EXPECT_EQ(missing.project, "nixpkgs");
     EXPECT_EQ(missing.name, "nope");
-    EXPECT_TRUE(index.jobsets().empty());
+    EXPECT_TRUE(index.reader().jobsets().empty());
     const auto created = index.jobset(k_url, "nixpkgs", "trunk");
-    const auto found = index.find_jobset(k_url, "nixpkgs", "trunk");
+    const auto found = index.reader().find_jobset(k_url, "nixpkgs", "trunk");
     EXPECT_EQ(found.id, created.id);
     EXPECT_EQ(found.instance, created.instance);
-    EXPECT_EQ(index.find_jobset(k_url, "nixpkgs", "nope").id, 0);
-    EXPECT_EQ(index.jobsets().size(), 1U);
+    EXPECT_EQ(index.reader().find_jobset(k_url, "nixpkgs", "nope").id, 0);
+    EXPECT_EQ(index.reader().jobsets().size(), 1U);
 }
 
 TEST(Index, EvalIdsAreNewestFirst) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
-    Transaction txn(index.database());
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    auto txn = index.transaction();
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     for (const int64_t id : {5, 9, 7}) {
         core::EvalRecord eval;
@@ -199,16 +215,16 @@ TEST(Index, EvalIdsAreNewestFirst) {
         index.put_eval(state, eval);
     }
     txn.commit();
-    EXPECT_EQ(index.eval_ids(state.id), (std::vector<int64_t>{9, 7, 5}));
-    EXPECT_TRUE(index.eval_ids(state.id + 1).empty());
+    EXPECT_EQ(index.reader().eval_ids(state.id), (std::vector<int64_t>{9, 7, 5}));
+    EXPECT_TRUE(index.reader().eval_ids(state.id + 1).empty());
 }
 
 TEST(Index, LookupByDrvPathBasenameAndHash) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(4, k_drv_a, true, 1, 100)});
     for (const auto& text : {k_drv_a, k_drv_a.substr(11), k_drv_a.substr(11, 32)}) {
-        const auto rows = index.builds_for_key(key_of(text));
+        const auto rows = index.reader().builds_for_key(key_of(text));
         ASSERT_EQ(rows.size(), 1u) << text;
         EXPECT_EQ(rows[0].build_id, 4);
         EXPECT_EQ(rows[0].drv_path(), k_drv_a);
@@ -223,20 +239,20 @@ TEST(Index, LookupByDrvPathBasenameAndHash) {
 
 TEST(Index, SameHashWithOtherNameIsUnknown) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(4, k_drv_a, true, 1, 100)});
     const auto other = k_drv_a.substr(0, 44) + "other.drv";
-    EXPECT_TRUE(index.builds_for_key(key_of(other)).empty());
+    EXPECT_TRUE(index.reader().builds_for_key(key_of(other)).empty());
 }
 
 TEST(Index, LookupByOutputPathAndOutputHash) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     auto b = build(4, k_drv_a, true, 0, 100);
     b.outputs = {{"out", k_out_a}, {"dev", k_dev_a}};
     ingest(index, {b});
     for (const auto& text : {k_out_a, k_dev_a, k_dev_a.substr(11, 32)}) {
-        const auto rows = index.builds_for_key(key_of(text));
+        const auto rows = index.reader().builds_for_key(key_of(text));
         ASSERT_EQ(rows.size(), 1u) << text;
         EXPECT_EQ(rows[0].drv_path(), k_drv_a);
     }
@@ -244,11 +260,11 @@ TEST(Index, LookupByOutputPathAndOutputHash) {
 
 TEST(Index, LatestStoptimeWinsAcrossJobsets) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(10, k_drv_a, true, 1, 500)}, "trunk");
     ingest(index, {build(11, k_drv_a, true, 0, 900, "staging")}, "staging");
     ingest(index, {build(12, k_drv_a, true, 3, 700)}, "trunk");
-    const auto rows = index.builds_of_drv(key_of(k_drv_a).hash);
+    const auto rows = index.reader().builds_of_drv(key_of(k_drv_a).hash);
     ASSERT_EQ(rows.size(), 3u);
     EXPECT_EQ(rows[0].build_id, 11);
     EXPECT_EQ(rows[0].jobset, "staging");
@@ -258,16 +274,16 @@ TEST(Index, LatestStoptimeWinsAcrossJobsets) {
 
 TEST(Index, EqualStoptimeFallsBackToGreatestBuildId) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(20, k_drv_a, true, 1, 500), build(21, k_drv_a, true, 0, 500)});
-    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_a).hash).front().build_id, 21);
+    EXPECT_EQ(index.reader().builds_of_drv(key_of(k_drv_a).hash).front().build_id, 21);
 }
 
 TEST(Index, FinishedBuildDecidesBeforeUnfinished) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(30, k_drv_a, true, 1, 500), build(31, k_drv_a, false, 3, 900)});
-    const auto rows = index.builds_of_drv(key_of(k_drv_a).hash);
+    const auto rows = index.reader().builds_of_drv(key_of(k_drv_a).hash);
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].build_id, 30);
     EXPECT_FALSE(rows[1].finished);
@@ -275,9 +291,9 @@ TEST(Index, FinishedBuildDecidesBeforeUnfinished) {
 
 TEST(Index, DecidingStateIsThatOfTheFirstBuild) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     const auto hash = key_of(k_drv_a).hash;
-    EXPECT_FALSE(index.deciding_state(hash)); // never built
+    EXPECT_FALSE(index.reader().deciding_state(hash)); // never built
     // Each step adds a build that decides over the ones before it.
     const std::vector<core::BuildRecord> steps = {
         build(40, k_drv_a, false, std::nullopt, std::nullopt), // queued
@@ -289,15 +305,15 @@ TEST(Index, DecidingStateIsThatOfTheFirstBuild) {
     };
     for (const auto& step : steps) {
         ingest(index, {step});
-        const auto state = index.deciding_state(hash);
-        const auto rows = index.builds_of_drv(hash);
+        const auto state = index.reader().deciding_state(hash);
+        const auto rows = index.reader().builds_of_drv(hash);
         ASSERT_TRUE(state);
         ASSERT_FALSE(rows.empty());
         EXPECT_EQ(rows.front().build_id, step.id);
         EXPECT_EQ(state->finished, step.finished) << step.id;
         EXPECT_EQ(state->buildstatus, step.buildstatus) << step.id;
     }
-    const auto rows = index.builds_of_drv(hash);
+    const auto rows = index.reader().builds_of_drv(hash);
     std::vector<int64_t> ids;
     for (const auto& row : rows) {
         ids.push_back(row.build_id);
@@ -307,40 +323,40 @@ TEST(Index, DecidingStateIsThatOfTheFirstBuild) {
 
 TEST(Index, HasLocalFailuresHonoursExpiry) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
-    EXPECT_FALSE(index.has_local_failures(0));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    EXPECT_FALSE(index.reader().has_local_failures(0));
     index.record_local_failure(*core::parse_store_path(k_drv_b), 1000, "", "");
-    EXPECT_TRUE(index.has_local_failures(1000));
-    EXPECT_FALSE(index.has_local_failures(1001));
+    EXPECT_TRUE(index.reader().has_local_failures(1000));
+    EXPECT_FALSE(index.reader().has_local_failures(1001));
 }
 
 TEST(Index, RestartedBuildIsUpdatedInPlace) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(46, k_drv_a, false, 3, 500)});
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
-    EXPECT_EQ(index.unfinished_builds(state.id), std::vector<int64_t>{46});
+    EXPECT_EQ(index.reader().unfinished_builds(state.id), std::vector<int64_t>{46});
     ingest(index, {build(46, k_drv_a, true, 0, 900)});
-    const auto rows = index.builds_of_drv(key_of(k_drv_a).hash);
+    const auto rows = index.reader().builds_of_drv(key_of(k_drv_a).hash);
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_TRUE(rows[0].finished);
     EXPECT_EQ(rows[0].buildstatus, 0);
-    EXPECT_TRUE(index.unfinished_builds(state.id).empty());
+    EXPECT_TRUE(index.reader().unfinished_builds(state.id).empty());
 }
 
 TEST(Index, RepointedBuildMovesToTheNewDrv) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(50, k_drv_a, true, 1, 500)});
     ingest(index, {build(50, k_drv_b, false, std::nullopt, std::nullopt)});
-    EXPECT_TRUE(index.builds_of_drv(key_of(k_drv_a).hash).empty());
-    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_b).hash).size(), 1u);
+    EXPECT_TRUE(index.reader().builds_of_drv(key_of(k_drv_a).hash).empty());
+    EXPECT_EQ(index.reader().builds_of_drv(key_of(k_drv_b).hash).size(), 1u);
 }
 
 TEST(Index, InvalidDrvPathIsRefusedWithReason) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
-    Transaction txn(index.database());
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    auto txn = index.transaction();
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     const auto why = index.put_build(state.instance, build(1, "/nix/store/eeee-x.drv", true, 0, 1));
     EXPECT_NE(why.find("invalid drvpath"), std::string::npos) << why;
@@ -348,34 +364,34 @@ TEST(Index, InvalidDrvPathIsRefusedWithReason) {
 
 TEST(Index, BuildsToFetchAreUnknownOrUnfinished) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index,
            {build(1, k_drv_a, true, 0, 100), build(2, k_drv_b, false, std::nullopt, std::nullopt)});
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     const std::vector<int64_t> ids{1, 2, 3};
-    EXPECT_EQ(index.builds_to_fetch(state.instance, ids), (std::vector<int64_t>{2, 3}));
+    EXPECT_EQ(index.reader().builds_to_fetch(state.instance, ids), (std::vector<int64_t>{2, 3}));
 }
 
 TEST(Index, EvalMembershipRoundTrips) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     core::EvalRecord eval;
     eval.id = 7;
     eval.timestamp = 123;
     eval.builds = {900, 5, 17, 5, 1'000'000'000};
     eval.inputs = {{"nixpkgs", "c0ffee"}};
-    EXPECT_FALSE(index.has_eval(state.instance, 7));
+    EXPECT_FALSE(index.reader().has_eval(state.instance, 7));
     index.put_eval(state, eval);
-    EXPECT_TRUE(index.has_eval(state.instance, 7));
-    EXPECT_EQ(index.eval_builds(state.instance, 7),
+    EXPECT_TRUE(index.reader().has_eval(state.instance, 7));
+    EXPECT_EQ(index.reader().eval_builds(state.instance, 7),
               (std::vector<int64_t>{5, 17, 900, 1'000'000'000}));
 }
 
 TEST(Index, SeparateInstancesKeepSeparateBuildIds) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
-    Transaction txn(index.database());
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    auto txn = index.transaction();
     auto one = index.jobset("https://one.example", "p", "j");
     auto two = index.jobset("https://two.example", "p", "j");
     auto b1 = build(5, k_drv_a, true, 0, 100, "j");
@@ -385,31 +401,48 @@ TEST(Index, SeparateInstancesKeepSeparateBuildIds) {
     ASSERT_EQ(index.put_build(one.instance, b1), "");
     ASSERT_EQ(index.put_build(two.instance, b2), "");
     txn.commit();
-    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_a).hash).front().hydra_url, "https://one.example");
-    EXPECT_EQ(index.builds_of_drv(key_of(k_drv_b).hash).front().hydra_url, "https://two.example");
+    EXPECT_EQ(index.reader().builds_of_drv(key_of(k_drv_a).hash).front().hydra_url,
+              "https://one.example");
+    EXPECT_EQ(index.reader().builds_of_drv(key_of(k_drv_b).hash).front().hydra_url,
+              "https://two.example");
 }
 
 TEST(Index, RolledBackTransactionLeavesNothing) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     {
-        Transaction txn(index.database());
+        auto txn = index.transaction();
         auto state = index.jobset(k_url, "nixpkgs", "trunk");
         ASSERT_EQ(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)), "");
     }
-    index.forget_caches();
-    EXPECT_EQ(index.count_builds(), 0);
+    EXPECT_EQ(count_builds(index.reader()), 0);
+    EXPECT_TRUE(index.reader().jobsets().empty());
+}
+
+TEST(Index, RolledBackTransactionDropsTheWritersCachedNames) {
+    TempDir dir;
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    {
+        auto txn = index.transaction();
+        auto state = index.jobset(k_url, "nixpkgs", "trunk");
+        ASSERT_EQ(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)), "");
+    }
+    // The job and system names interned by the rolled-back write are gone:
+    // a cached id would name no row, and the build would not read back.
     ingest(index, {build(2, k_drv_b, true, 0, 100)});
-    EXPECT_EQ(index.count_builds(), 1);
+    const auto rows = index.reader().builds_of_drv(key_of(k_drv_b).hash);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].job, "hello.x86_64-linux");
+    EXPECT_EQ(rows[0].system, "x86_64-linux");
 }
 
 TEST(Index, LocalFailureCountsAndExpires) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     const auto drv = *core::parse_store_path(k_drv_b);
     index.record_local_failure(drv, 1000, "/tmp/log", "exit 1");
     index.record_local_failure(drv, 2000, "/tmp/log2", "exit 2");
-    const auto failure = index.local_failure(drv.hash, 1500);
+    const auto failure = index.reader().local_failure(drv.hash, 1500);
     ASSERT_TRUE(failure);
     EXPECT_EQ(failure->count, 2);
     EXPECT_EQ(failure->first_at, 1000);
@@ -417,34 +450,34 @@ TEST(Index, LocalFailureCountsAndExpires) {
     EXPECT_EQ(failure->log, "/tmp/log2");
     EXPECT_EQ(failure->reason, "exit 2");
     EXPECT_EQ(failure->drv_path(), k_drv_b);
-    EXPECT_FALSE(index.local_failure(drv.hash, 2001)); // expired
+    EXPECT_FALSE(index.reader().local_failure(drv.hash, 2001)); // expired
     EXPECT_TRUE(index.forget_local_failure(drv.hash));
     EXPECT_FALSE(index.forget_local_failure(drv.hash));
-    EXPECT_FALSE(index.local_failure(drv.hash, 0));
+    EXPECT_FALSE(index.reader().local_failure(drv.hash, 0));
 }
 
 TEST(Index, RepeatedRecordKeepsEarlierLogAndReason) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     const auto drv = *core::parse_store_path(k_drv_b);
     index.record_local_failure(drv, 1000, "", "");
-    auto failure = index.local_failure(drv.hash, 0);
+    auto failure = index.reader().local_failure(drv.hash, 0);
     ASSERT_TRUE(failure);
     EXPECT_EQ(failure->log, "");
     EXPECT_EQ(failure->reason, "");
     index.record_local_failure(drv, 2000, "/tmp/log", "exit 1");
     index.record_local_failure(drv, 3000, "", "");
-    failure = index.local_failure(drv.hash, 0);
+    failure = index.reader().local_failure(drv.hash, 0);
     EXPECT_EQ(failure->count, 3);
     EXPECT_EQ(failure->last_at, 3000);
     EXPECT_EQ(failure->log, "/tmp/log");
     EXPECT_EQ(failure->reason, "exit 1");
     index.record_local_failure(drv, 4000, "", "out of memory");
-    failure = index.local_failure(drv.hash, 0);
+    failure = index.reader().local_failure(drv.hash, 0);
     EXPECT_EQ(failure->log, "/tmp/log");
     EXPECT_EQ(failure->reason, "out of memory");
     index.record_local_failure(drv, 5000, "/tmp/log2", "");
-    failure = index.local_failure(drv.hash, 0);
+    failure = index.reader().local_failure(drv.hash, 0);
     EXPECT_EQ(failure->log, "/tmp/log2");
     EXPECT_EQ(failure->reason, "out of memory");
     EXPECT_EQ(failure->first_at, 1000);
@@ -454,15 +487,14 @@ TEST(Index, ReadOnlyOpenWithoutWalAndShmCreatesNothing) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
     {
-        auto index = Index::open_read_write(path);
+        auto index = IndexWriter::open(path);
         ingest(index, {build(4, k_drv_a, true, 1, 100)});
     }
     close_like_the_sqlite3_shell(path);
     ASSERT_EQ(dir.names(), std::vector<std::string>{"i.sqlite"});
     {
-        auto index = Index::open_read_only(path);
-        EXPECT_TRUE(index.reads_main_file_alone());
-        const ReadTransaction snapshot(index.database());
+        auto index = IndexReader::open(path);
+        const auto snapshot = index.snapshot();
         EXPECT_TRUE(index.ever_synced());
         EXPECT_EQ(status_of(index, k_drv_a), 1);
         EXPECT_EQ(index.jobsets().size(), 1u);
@@ -475,23 +507,22 @@ TEST(Index, ReaderOfTheMainFileAloneSeesAWriterThatCameLater) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
     {
-        auto index = Index::open_read_write(path);
+        auto index = IndexWriter::open(path);
         ingest(index, {build(4, k_drv_a, true, 0, 100)});
     }
     close_like_the_sqlite3_shell(path);
-    auto reader = Index::open_read_only(path);
-    ASSERT_TRUE(reader.reads_main_file_alone());
-    const ReadTransaction snapshot(reader.database()); // as lookup and gate hold one
-    EXPECT_EQ(status_of(reader, k_drv_a), 0);          // its pages are now cached
+    auto reader = IndexReader::open(path);
+    ASSERT_EQ(dir.names(), std::vector<std::string>{"i.sqlite"}); // it reads the main file alone
+    const auto snapshot = reader.snapshot();                      // as lookup and gate hold one
+    EXPECT_EQ(status_of(reader, k_drv_a), 0);                     // its pages are now cached
     {
         // A sync: the build failed when restarted, and a checkpoint writes
         // the change into the main file.
-        auto writer = Index::open_read_write(path);
+        auto writer = IndexWriter::open(path);
         ingest(writer, {build(4, k_drv_a, true, 1, 200)});
-        writer.database().exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        run_sql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
     }
     EXPECT_EQ(status_of(reader, k_drv_a), 1);
-    EXPECT_FALSE(reader.reads_main_file_alone());
     // The reader's lock kept the writer from deleting what it created.
     EXPECT_EQ(dir.names(), (std::vector<std::string>{"i.sqlite", "i.sqlite-shm", "i.sqlite-wal"}));
 }
@@ -500,14 +531,13 @@ TEST(Index, ReadOnlyOpenReadsTransactionsStillInTheWal) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
     {
-        auto index = Index::open_read_write(path);
+        auto index = IndexWriter::open(path);
         ingest(index, {build(4, k_drv_a, true, 0, 100)});
     }
     close_like_the_sqlite3_shell(path);
-    auto writer = Index::open_read_write(path); // stays open: its commit stays in the -wal
+    auto writer = IndexWriter::open(path); // stays open: its commit stays in the -wal
     ingest(writer, {build(5, k_drv_b, true, 1, 100)});
-    auto reader = Index::open_read_only(path);
-    EXPECT_FALSE(reader.reads_main_file_alone());
+    auto reader = IndexReader::open(path);
     EXPECT_EQ(status_of(reader, k_drv_a), 0);
     EXPECT_EQ(status_of(reader, k_drv_b), 1);
 }
@@ -516,26 +546,25 @@ TEST(Index, ReadOnlyOpenOfAPathWithUriCharacters) {
     TempDir dir;
     const auto path = dir.file("a?b=1#c%41 d.sqlite");
     {
-        auto index = Index::open_read_write(path);
+        auto index = IndexWriter::open(path);
         ingest(index, {build(4, k_drv_a, true, 1, 100)});
     }
     close_like_the_sqlite3_shell(path);
-    auto index = Index::open_read_only(path);
-    EXPECT_TRUE(index.reads_main_file_alone());
+    auto index = IndexReader::open(path);
     EXPECT_EQ(status_of(index, k_drv_a), 1);
     EXPECT_EQ(dir.names(), std::vector<std::string>{"a?b=1#c%41 d.sqlite"});
 }
 
 TEST(Index, JobsetInfoCountsEvalsAndBuilds) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(1, k_drv_a, true, 0, 100), build(2, k_drv_b, true, 1, 100)});
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     core::EvalRecord eval;
     eval.id = 3;
     eval.builds = {1, 2};
     index.put_eval(state, eval);
-    const auto infos = index.jobsets();
+    const auto infos = index.reader().jobsets();
     ASSERT_EQ(infos.size(), 1u);
     EXPECT_EQ(infos[0].evals, 1);
     EXPECT_EQ(infos[0].builds, 2);
@@ -544,12 +573,12 @@ TEST(Index, JobsetInfoCountsEvalsAndBuilds) {
 
 TEST(Index, JobLookupFindsLatestBuildOfJob) {
     TempDir dir;
-    auto index = Index::open_read_write(dir.file("i.sqlite"));
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
     ingest(index, {build(1, k_drv_a, true, 1, 100), build(2, k_drv_b, true, 0, 200)});
-    const auto rows = index.builds_of_job("nixpkgs", "trunk", "hello.x86_64-linux");
+    const auto rows = index.reader().builds_of_job("nixpkgs", "trunk", "hello.x86_64-linux");
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].build_id, 2);
-    EXPECT_TRUE(index.builds_of_job("nixpkgs", "staging", "hello.x86_64-linux").empty());
+    EXPECT_TRUE(index.reader().builds_of_job("nixpkgs", "staging", "hello.x86_64-linux").empty());
 }
 
 } // namespace
