@@ -70,12 +70,7 @@ std::string iso_time(int64_t t) {
     if (t == 0) {
         return "never";
     }
-    char buf[32];
-    const auto tt = static_cast<time_t>(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-    return buf;
+    return utc_time(t, "%Y-%m-%d %H:%M:%SZ");
 }
 
 void record_options(po::options_description& desc) {

@@ -197,12 +197,7 @@ std::string one_line(std::string_view text) {
 
 // "2025-01-01" (UTC).
 std::string date_of(int64_t t) {
-    char buf[32];
-    const auto tt = static_cast<time_t>(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return utc_time(t, "%Y-%m-%d");
 }
 
 void append_mark(std::string& out, core::Status status, const HumanStyle& style) {
@@ -627,6 +622,15 @@ std::string plural(uint64_t count, std::string_view word) {
         out += 's';
     }
     return out;
+}
+
+std::string utc_time(int64_t t, const char* format) {
+    char buf[64];
+    const auto tt = static_cast<time_t>(t);
+    struct tm tm {};
+    gmtime_r(&tt, &tm);
+    std::strftime(buf, sizeof buf, format, &tm);
+    return buf;
 }
 
 std::string relative_age(int64_t then, int64_t now) {

@@ -107,6 +107,9 @@ std::string plural(uint64_t count, std::string_view word);
 // "3 h ago", "2 d ago", "just now".
 std::string relative_age(int64_t then, int64_t now);
 
+// t (unix seconds) in UTC, formatted as strftime's format says.
+std::string utc_time(int64_t t, const char* format);
+
 void append_json_string(std::string& out, std::string_view text);
 
 } // namespace hs::cli

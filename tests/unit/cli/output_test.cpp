@@ -94,6 +94,11 @@ TEST(CutEnd, KeepsTheStart) {
     EXPECT_EQ(cut_end("out of memory", 7), "out of…");
 }
 
+TEST(UtcTime, FormatsInUtc) {
+    EXPECT_EQ(utc_time(0, "%Y-%m-%d %H:%M:%SZ"), "1970-01-01 00:00:00Z");
+    EXPECT_EQ(utc_time(1'735'689'600, "%Y-%m-%d"), "2025-01-01");
+}
+
 TEST(Plural, OneIsSingular) {
     EXPECT_EQ(plural(0, "drv"), "0 drvs");
     EXPECT_EQ(plural(1, "drv"), "1 drv");
