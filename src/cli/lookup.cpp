@@ -299,7 +299,7 @@ bool put_latest_first(std::vector<index::BuildRow>& rows) {
 
 std::string unknown_jobset_warning(const core::JobsetName& jobset,
                                    const std::set<std::string>& held) {
-    if (held.count(jobset.text())) {
+    if (held.contains(jobset.text())) {
         return "";
     }
     constexpr size_t k_named = 8; // the rest: 'hydra-status info'

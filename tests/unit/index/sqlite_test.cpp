@@ -1,6 +1,5 @@
-#include "index/sqlite.hpp"
-
 #include "core/error.hpp"
+#include "index/sqlite.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -127,8 +126,7 @@ TEST(Database, PrepareErrorIsExitFiveNamingTheFile) {
     Database db = table_db(path);
     const Error e = error_of([&] { Statement stmt(db, "SELECT nonsense FROM nowhere"); });
     EXPECT_EQ(e.code(), ExitCode::no_index);
-    EXPECT_TRUE(contains(e.what(), path + ": cannot prepare statement: no such table"))
-        << e.what();
+    EXPECT_TRUE(contains(e.what(), path + ": cannot prepare statement: no such table")) << e.what();
 }
 
 TEST(Database, PathWithUriCharactersOpensImmutable) {
