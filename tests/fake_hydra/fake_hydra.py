@@ -497,6 +497,10 @@ def parse_fault(raw: Any) -> dict:
     rule.update(kind=kind, regex=regex, remaining=count, skip=int(raw.get("skip", 0)), fired=0)
     if kind == "slow":
         rule["sent"] = 0  # body bytes sent so far, for tests that act mid-answer
+        hold = raw.get("hold_at")
+        if hold is not None and (not isinstance(hold, int) or hold < 0):
+            raise ValueError("fault kind 'slow': param 'hold_at' must be a byte count")
+        rule["held"] = False  # the answer is stopped at hold_at
     if kind == "status" and "status" not in raw:
         raise ValueError("fault kind 'status' needs param 'status'")
     ids = raw.get("ids")
@@ -1025,7 +1029,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             at = 0
             while at < len(chunk):
                 drip = fast <= 0
-                piece = chunk[at:at + (step if drip else fast)]
+                size = step if drip else fast
+                if rule is not None:
+                    size = self.wait_for_hold(rule, size)
+                piece = chunk[at:at + size]
                 at += len(piece)
                 fast -= len(piece)
                 self.wfile.write(piece)
@@ -1038,6 +1045,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if drip:
                     time.sleep(len(piece) / rate)
         self.wfile.flush()
+
+    def wait_for_hold(self, rule: dict, size: int) -> int:
+        """How much of `size` a slow rule lets out now: with `hold_at` set,
+        the answer stops there until POST /_control/faults/hold moves it."""
+        while True:
+            with self.state.lock:
+                hold = rule.get("hold_at")
+                if hold is None or rule["sent"] < hold:
+                    return size if hold is None else min(size, hold - rule["sent"])
+                rule["held"] = True
+            time.sleep(0.01)
 
     # -- control API -----------------------------------------------------------
 
@@ -1082,6 +1100,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif method == "POST" and path == "/_control/faults/clear":
                 with st.lock:
                     st.faults.clear()
+                self.control_answer(200, {"ok": True})
+            elif method == "POST" and path == "/_control/faults/hold":
+                at = (payload or {}).get("at")
+                if at is not None and (not isinstance(at, int) or at < 0):
+                    raise ValueError("'at' must be a byte count or null")
+                with st.lock:
+                    for rule in st.faults:
+                        if rule["kind"] == "slow":
+                            rule["hold_at"] = at
+                            rule["held"] = False
                 self.control_answer(200, {"ok": True})
             elif method == "GET" and path == "/_control/faults":
                 with st.lock:

@@ -252,6 +252,10 @@ class FakeHydra:
     def clear_faults(self) -> None:
         self.control("POST", "faults/clear", {})
 
+    def hold_slow(self, at: int | None) -> None:
+        """Moves the point where every `slow` answer stops (None: no stop)."""
+        self.control("POST", "faults/hold", {"at": at})
+
     def faults(self) -> list[dict]:
         return self.control("GET", "faults")
 

@@ -7,12 +7,13 @@ instead of waiting for SQLite's busy timeout (10 s) and failing with
 "database is locked". The sync, in turn, waits for a writer that holds the
 lock briefly, and its data is the same as an undisturbed sync's.
 
-A first sync reads a small eval; then the fake Hydra drips the 10,000
-builds of the next one (more than one of the sync's write batches) over 11 s
-(a writer that waited for the whole answer would fail "database is locked":
-SQLite's busy timeout is 10 s), and the test acts when the fake has sent
-given fractions of the answer (the slow rule's `sent` counter), not after
-fixed sleeps. The same holds for a re-check that reads an eval whole; and a
+A first sync reads a small eval; then the fake Hydra sends the 10,000
+builds of the next one (more than one of the sync's write batches) and
+stops at given fractions of the answer (the slow rule's `hold_at`) until
+the test has acted there: a writer that waited for the whole answer would
+make every `record` wait for SQLite's busy timeout (10 s). The test acts
+on events (the fake holding), not after fixed sleeps, so a slow machine
+or a sanitizer build changes nothing. The same holds for a re-check that reads an eval whole; and a
 sync killed after a batch of an eval's builds was written, before the eval
 was committed, leaves a consistent index that the next sync completes.
 
@@ -105,14 +106,13 @@ class ConcurrentWritesCase(hs_testlib.HsTestCase):
     def new_drv(self, name: str) -> str:
         return make_dataset.drv_path(self.rng, name)
 
-    def start_slow_sync(self, seconds: float, *more: str, after: float = 0) -> subprocess.Popen:
-        """A sync whose answer of eval 20 drips over `seconds`, after its
-        first `after` (a fraction) at once."""
-        rest = self.answer_bytes * (1 - after)
+    def start_slow_sync(self, hold: float, *more: str) -> subprocess.Popen:
+        """A sync whose answer of eval 20 stops at the fraction `hold` until
+        hold_at() moves it; between stops it flows in about a second."""
         self.hydra.clear_faults()
         self.hydra.add_faults([{"match": f"^{BUILDS_PATH}$", "kind": "slow", "count": 1,
-                                "after_bytes": int(self.answer_bytes * after),
-                                "bytes_per_sec": int(rest / seconds)}])
+                                "bytes_per_sec": self.answer_bytes,
+                                "hold_at": self.at(hold)}])
         sync = subprocess.Popen([HS_BIN, "--db", self.db, *self.sync_args(self.hydra.url, *more)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=hs_testlib.hs_env(self.home), cwd=self.home)
@@ -125,23 +125,33 @@ class ConcurrentWritesCase(hs_testlib.HsTestCase):
             sync.kill()
         sync.communicate()
 
+    def at(self, fraction: float) -> int:
+        return int(fraction * self.answer_bytes)
+
+    def slow_rule(self) -> dict:
+        [rule] = [f for f in self.hydra.faults() if f["kind"] == "slow"]
+        return rule
+
     def sent(self) -> int:
         """Bytes of the slow answer the fake Hydra has sent so far."""
-        [rule] = [f for f in self.hydra.faults() if f["kind"] == "slow"]
-        return rule["sent"]
+        return self.slow_rule()["sent"]
 
-    def wait_until_sent(self, fraction: float, sync: subprocess.Popen) -> None:
-        target = fraction * self.answer_bytes
+    def hold_at(self, fraction: float | None) -> None:
+        self.hydra.hold_slow(None if fraction is None else self.at(fraction))
+
+    def wait_until_held(self, fraction: float, sync: subprocess.Popen) -> None:
+        """Until the answer stands still at `fraction`."""
+        self.hold_at(fraction)
         deadline = time.monotonic() + 60
-        while self.sent() < target:
+        while not ((rule := self.slow_rule())["held"] and rule["sent"] == self.at(fraction)):
             self.assertIsNone(sync.poll(), "the sync ended before its answer was sent")
             self.assertLess(time.monotonic(), deadline, f"{fraction:.0%} of the answer not sent")
-            time.sleep(0.02)
+            time.sleep(0.01)
 
     def assert_mid_answer(self, sync: subprocess.Popen) -> None:
-        """The answer is still arriving: what ran before happened during it."""
+        """The answer is still held: what ran before happened during it."""
         self.assertIsNone(sync.poll())
-        self.assertLess(self.sent(), self.answer_bytes, "the answer was over: slow it down")
+        self.assertLess(self.sent(), self.answer_bytes)
 
     def timed_hs(self, args: list[str]) -> tuple[subprocess.CompletedProcess, float]:
         start = time.monotonic()
@@ -163,7 +173,7 @@ class ConcurrentWritesCase(hs_testlib.HsTestCase):
         """At each fraction of the answer: record a failure, forget one
         recorded before the sync, look the new record up; each at once."""
         for i, fraction in enumerate(fractions):
-            self.wait_until_sent(fraction, sync)
+            self.wait_until_held(fraction, sync)
             # Every other point records a drv the sync is writing: Hydra's
             # answer and the local record are kept side by side.
             drv = self.dataset_drvs[i * 997] if i % 2 else self.new_drv(f"local-{i}")
@@ -182,6 +192,7 @@ class ConcurrentWritesCase(hs_testlib.HsTestCase):
             [answer] = json_lines(lookup.stdout)
             self.assertEqual((answer["source"], answer["status"]), ("local", "failed"))
             self.assert_mid_answer(sync)
+        self.hold_at(None)
 
     def check_after(self, recorded: list[str], forgotten: list[str]) -> None:
         """The records made during the sync are there, the forgotten ones
@@ -228,7 +239,7 @@ class ConcurrentWritesTest(ConcurrentWritesCase):
         forgotten = [self.new_drv(f"forget-{i}") for i in range(len(fractions) + 2)]
         for drv in forgotten:
             self.assertEqual(self.hs(["record", "--failed", drv]).returncode, 0)
-        sync = self.start_slow_sync(11)
+        sync = self.start_slow_sync(fractions[0])
         recorded: list[str] = []
         timings: list[float] = []
         self.write_at_once(fractions, sync, recorded, forgotten[:5], timings)
@@ -239,7 +250,7 @@ class ConcurrentWritesTest(ConcurrentWritesCase):
         # A re-check reads the newest eval whole again (it is due at once):
         # the same holds while that answer streams in.
         self.hydra.clear_log()
-        sync = self.start_slow_sync(1.5, "--recheck-interval", "0", after=0.4)
+        sync = self.start_slow_sync(0.5, "--recheck-interval", "0")
         self.write_at_once((0.5, 0.7), sync, recorded, forgotten[5:], timings)
         self.finish_sync(sync)
         self.assertEqual(len(self.hydra.requests(BUILDS_PATH)), 1)
@@ -247,8 +258,8 @@ class ConcurrentWritesTest(ConcurrentWritesCase):
 
     def test_the_sync_waits_for_a_writer_that_holds_the_lock_briefly(self) -> None:
         # A first sync of both evals: eval 1, then eval 20, whose last tenth
-        # (less than a batch) drips.
-        sync = self.start_slow_sync(1.5, "--max-evals", "2", after=0.9)
+        # (less than a batch) is held back.
+        sync = self.start_slow_sync(0.9, "--max-evals", "2")
         self.wait_for_a_batch_of_eval_20(sync)
         # The rest of the answer is less than a batch: the sync reads it to
         # the end, then writes it and commits the eval. Another writer takes
@@ -257,6 +268,7 @@ class ConcurrentWritesTest(ConcurrentWritesCase):
         con = sqlite3.connect(self.db, timeout=DEADLINE, isolation_level=None)
         try:
             con.execute("BEGIN IMMEDIATE")
+            self.hold_at(None)
             deadline = time.monotonic() + 30
             while not self.hydra.requests(BUILDS_PATH):  # logged once fully sent
                 self.assertLess(time.monotonic(), deadline)
@@ -273,12 +285,12 @@ class ConcurrentWritesTest(ConcurrentWritesCase):
 
     def test_a_sync_killed_between_two_batches_leaves_a_consistent_index(self) -> None:
         # A first sync of both evals: eval 1, then eval 20, whose last tenth
-        # drips.
-        sync = self.start_slow_sync(1.5, "--max-evals", "2", after=0.9)
+        # is held back.
+        sync = self.start_slow_sync(0.9, "--max-evals", "2")
         builds = self.wait_for_a_batch_of_eval_20(sync)
         sync.send_signal(signal.SIGKILL)
         sync.communicate(timeout=20)
-        self.assertLess(self.sent(), self.answer_bytes, "killed after the answer: slow it down")
+        self.assertLess(self.sent(), self.answer_bytes)
         # Integrity, every member of every eval present, newest_eval committed.
         self.assertEqual(check_index(self, self.db), 1)
         self.assertEqual(self.counts(), (1, builds))
