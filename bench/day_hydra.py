@@ -629,9 +629,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         order = list(range(newest, -1, -1))
         shown = order[(page - 1) * 20: page * 20]
         rows = []
+        counts = {k: m.counts(k, t) for k in shown + [k - 1 for k in shown if k > 0]}
         for k in shown:
-            s, f, q = m.counts(k, t)
-            diff = None if k == 0 else s - m.counts(k - 1, t)[0]
+            s, f, q = counts[k]
+            diff = None if k == 0 else s - counts[k - 1][0]
             rows.append(hydra_html.EvalRow(m.eval_ids[k], m.appear[k], [("nixpkgs", m.revs[k])], s, f, q, diff))
         host = self.headers.get("Host") or "127.0.0.1"
         return hydra_html.evals_page(f"http://{host}", m.p.project, m.p.jobset, rows, page, len(order))
