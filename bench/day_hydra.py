@@ -725,7 +725,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out.append({"id": m.eval_ids[k], "appear": m.appear[k],
                             "new_builds": [m.b_id[i] for i in new],
                             "new_status": [m.b_st1[i] for i in new],
-                            "new_status2": [m.final_state(i)[1] for i in new],
+                            "new_restart": [m.b_restart[i] for i in new],
                             "settled": max((m.b_fin1[i] for i in new), default=m.appear[k])})
             self.json_control(200, {"t0": m.p.t0, "evals": out})
         elif path == "/_control/truth":
