@@ -75,6 +75,13 @@ struct JobsetState {
     // sync (empty: none), for a conditional request next time.
     std::string etag;
     std::string last_modified;
+    // A digest of the evals listing's first page (eval ids and their counts)
+    // from the last complete sync (empty: none).
+    std::string listing_digest;
+    // When GET /eval/<id>/builds last failed for this jobset (504, timeout,
+    // reset), unix seconds, and the member count of the eval it failed on.
+    std::optional<int64_t> eval_builds_failed_at;
+    std::optional<int64_t> eval_builds_failed_members;
 };
 
 // What the index says about one lookup key (IndexReader::answer_key).
