@@ -207,8 +207,17 @@ def lookup_sql(drv_hex: str) -> str:
     parameters written in: ?1 the drv hash, ?2 and ?3 NULL (a drv key),
     ?4 0 (local-ttl)."""
     if not _LOOKUP_SQL:
-        with open(os.path.join(REPO, "src", "index", "index.cpp"), encoding="utf-8") as fh:
+        # BENCH_SOURCE_DIR: the sources of the binary measured, when it is
+        # not this checkout's (a comparison with an older build).
+        src = os.environ.get("BENCH_SOURCE_DIR") or REPO
+        with open(os.path.join(src, "src", "index", "index.cpp"), encoding="utf-8") as fh:
             text = fh.read()
+        if "k_key_drv" not in text:  # before schema v4: the join, WHERE b.drv = ?1
+            m = re.search(r'k_build_columns\s*=\s*R"sql\((.*?)\)sql"', text, re.S)
+            if not m:
+                raise SystemExit("measure: cannot find the lookup query in index.cpp")
+            _LOOKUP_SQL.append(" ".join((m.group(1) + " WHERE b.drv = X'{}'").split()))
+            return _LOOKUP_SQL[0].format(drv_hex)
         parts = []
         for name in ("k_key_drv", "k_answer_key"):
             m = re.search(name + r'\s*=\s*R"sql\((.*?)\)sql"', text, re.S)
