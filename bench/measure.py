@@ -58,6 +58,9 @@ def config() -> dict:
         "batch_keys": 10_000 if quick else 100_000,
         "gate_drvs": 2_000 if quick else 20_000,
         "gate_runs": 5 if quick else 10,
+        # which measures: any of sync, scaling, history, lookups, gate
+        # (lookups and gate need history)
+        "only": "sync scaling history lookups gate",
     }
     for key, value in list(d.items()):
         env = "BENCH_" + key.upper()
@@ -66,6 +69,7 @@ def config() -> dict:
         elif os.environ.get(env):
             d[key] = os.environ[env]
     d["scales"] = [int(s.replace("_", "")) for s in str(d["scales"]).split()]
+    d["only"] = set(str(d["only"]).replace(",", " ").split())
     d["quick"] = quick
     return d
 
@@ -198,15 +202,32 @@ _LOOKUP_SQL: list[str] = []
 
 
 def lookup_sql(drv_hex: str) -> str:
+    """The one statement `lookup DRV` runs (IndexReader::answer_key: the
+    builds, their jobsets and names, the local failure record), with the
+    parameters written in: ?1 the drv hash, ?2 and ?3 NULL (a drv key),
+    ?4 0 (local-ttl)."""
     if not _LOOKUP_SQL:
-        with open(os.path.join(REPO, "src", "index", "index.cpp"), encoding="utf-8") as fh:
+        # BENCH_SOURCE_DIR: the sources of the binary measured, when it is
+        # not this checkout's (a comparison with an older build).
+        src = os.environ.get("BENCH_SOURCE_DIR") or REPO
+        with open(os.path.join(src, "src", "index", "index.cpp"), encoding="utf-8") as fh:
             text = fh.read()
-        # The query hydra-status runs for a drv (it picks the deciding build
-        # from the rows itself, without an ORDER BY).
-        cols = re.search(r'k_build_columns\s*=\s*R"sql\((.*?)\)sql"', text, re.S)
-        if not cols:
-            raise SystemExit("measure: cannot find k_build_columns in index.cpp")
-        _LOOKUP_SQL.append(" ".join((cols.group(1) + " WHERE b.drv = X'{}'").split()))
+        if "k_key_drv" not in text:  # before schema v4: the join, WHERE b.drv = ?1
+            m = re.search(r'k_build_columns\s*=\s*R"sql\((.*?)\)sql"', text, re.S)
+            if not m:
+                raise SystemExit("measure: cannot find the lookup query in index.cpp")
+            _LOOKUP_SQL.append(" ".join((m.group(1) + " WHERE b.drv = X'{}'").split()))
+            return _LOOKUP_SQL[0].format(drv_hex)
+        parts = []
+        for name in ("k_key_drv", "k_answer_key"):
+            m = re.search(name + r'\s*=\s*R"sql\((.*?)\)sql"', text, re.S)
+            if not m:
+                raise SystemExit(f"measure: cannot find {name} in index.cpp")
+            parts.append(m.group(1))
+        sql = " ".join(" ".join(parts).split())
+        for param, value in (("?1", "X'{0}'"), ("?2", "NULL"), ("?3", "NULL"), ("?4", "0")):
+            sql = sql.replace(param, value)
+        _LOOKUP_SQL.append(sql)
     return _LOOKUP_SQL[0].format(drv_hex)
 
 
@@ -650,9 +671,12 @@ def write_results(path: str, b: Bench, info: dict, cfg: dict, started: float,
     L.append("## Scales used\n")
     L.append("| setting (env) | value |\n|---|---|")
     for k in ("eval_builds", "hist_evals", "hist_builds", "scales", "runs", "naive_runs",
-              "scale_runs", "lookup_runs", "batch_keys", "gate_drvs", "gate_runs"):
+              "scale_runs", "lookup_runs", "batch_keys", "gate_drvs", "gate_runs", "only"):
         v = cfg[k]
-        v = " ".join(f"{x:,}" for x in v) if isinstance(v, list) else f"{v:,}"
+        if isinstance(v, set):
+            v = " ".join(sorted(v))
+        else:
+            v = " ".join(f"{x:,}" for x in v) if isinstance(v, list) else f"{v:,}"
         L.append(f"| `BENCH_{k.upper()}` | {v} |")
     L.append("")
     # bench/day's section ("## Simulated day", written by bench/day.py) is kept.
@@ -683,20 +707,28 @@ def main(argv: list[str] | None = None) -> int:
                      1_800_000, 280_000_000, n_keys)
     single: dict[int, str] = {}
     for i, n in enumerate(sorted(set(cfg["scales"] + [ev]))):
+        if not cfg["only"] & {"sync", "scaling"}:
+            break
         single[n] = gen_hydra(f"single-{n}", f"nixpkgs:single-{n}", 1, n, n, 0.003,
                               1_900_000 + 1000 * i, 400_000_000 + 50_000_000 * i, 2_000)
 
     b = Bench(binary, cfg)
-    b.sync_and_naive(single)
-    b.scaling_curve(single)
-    db = b.history(hist)
-    b.lookups(db, hist)
-    b.gate(db, hist)
+    only = cfg["only"]
+    if "sync" in only:
+        b.sync_and_naive(single)
+    if "scaling" in only:
+        b.scaling_curve(single)
+    if only & {"history", "lookups", "gate"}:
+        db = b.history(hist)
+        if "lookups" in only:
+            b.lookups(db, hist)
+        if "gate" in only:
+            b.gate(db, hist)
 
     info = machine(binary)
     write_results(a.results, b, info, cfg, started, load_start, os.getloadavg())
     with open(os.path.join(OUT, "results.json"), "w") as fh:
-        json.dump({"machine": info, "config": cfg, "results": b.results, "scaling": b.scaling,
+        json.dump({"machine": info, "config": {**cfg, "only": sorted(cfg["only"])}, "results": b.results, "scaling": b.scaling,
                    "dbstat": b.extra.get("dbstat")}, fh, indent=1)
     log(f"wrote {a.results} in {(time.monotonic() - started) / 60:.1f} min")
     return 0

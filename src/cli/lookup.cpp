@@ -56,22 +56,19 @@ struct LookupRun {
     std::vector<Answer> table;                              // human answers not yet formatted
     std::map<std::string, int64_t> stale_jobsets;           // "project:jobset (url)" -> synced_at
     std::vector<std::pair<std::string, core::Key>> pending; // keys not looked up yet
-    std::optional<bool> any_local; // whether any local failure counts, asked once
+    bool batch = false;              // many keys: answer_keys in chunks, in one snapshot
+    std::optional<bool> ever_synced; // as the answers tell, or asked at the end
 
-    void answer(const std::string& query, std::vector<index::BuildRow> rows,
-                const std::optional<core::HashBytes>& drv) {
+    void answer(const std::string& query, index::KeyAnswer found) {
         Answer answer;
         answer.query = query;
-        std::optional<core::HashBytes> drv_hash = drv;
+        auto& rows = found.builds;
         if (!rows.empty()) {
             answer.hydra = rows.front();
-            drv_hash = rows.front().drv_hash;
         }
-        if (drv_hash && index && !any_local) {
-            any_local = index->has_local_failures(local_not_before);
-        }
-        if (drv_hash && index && *any_local) {
-            answer.local = index->local_failure(*drv_hash, local_not_before);
+        answer.local = std::move(found.local);
+        if (found.ever_synced && !ever_synced) {
+            ever_synced = found.ever_synced;
         }
         tally.add(answer.status().cls);
         emit(answer);
@@ -126,20 +123,24 @@ struct LookupRun {
         std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
             return pending[a].second.hash < pending[b].second.hash;
         });
-        std::vector<std::vector<index::BuildRow>> rows(pending.size());
-        if (index) {
+        std::vector<index::KeyAnswer> found(pending.size());
+        if (index && batch) {
+            std::vector<core::Key> keys;
+            keys.reserve(order.size());
             for (const size_t i : order) {
-                rows[i] = index->builds_for_key(pending[i].second);
+                keys.push_back(pending[i].second);
+            }
+            auto answers = index->answer_keys(keys, local_not_before);
+            for (size_t j = 0; j < order.size(); ++j) {
+                found[order[j]] = std::move(answers[j]);
+            }
+        } else if (index) {
+            for (const size_t i : order) {
+                found[i] = index->answer_key(pending[i].second, local_not_before);
             }
         }
         for (size_t i = 0; i < pending.size(); ++i) {
-            const auto& [text, key] = pending[i];
-            std::optional<core::HashBytes> drv;
-            if (key.kind == core::KeyKind::drv_path || key.kind == core::KeyKind::drv_basename ||
-                key.kind == core::KeyKind::hash) {
-                drv = key.hash; // a local record needs no Hydra data
-            }
-            answer(text, std::move(rows[i]), drv);
+            answer(pending[i].first, std::move(found[i]));
         }
         pending.clear();
     }
@@ -165,17 +166,30 @@ struct LookupRun {
 
 // The index a lookup answers from, or none (every key is then unknown, and
 // the run exits 5). The keys are still read: a malformed one makes it exit 2.
+// Whether it was ever synced is asked after the answers (check_synced), and
+// only when none of them told.
 std::optional<index::IndexReader> open_answering_index(const std::string& db, ExitTally& tally) {
     std::optional<Error> error;
     auto index = open_index_for_answers(db, error);
     if (error) {
         print_error(error->what());
         tally.no_index();
-    } else if (!index->ever_synced()) {
-        print_error(index->path() + ": the index was never synced (run 'hydra-status sync')");
-        tally.no_index();
     }
     return index;
+}
+
+// An index never synced answers nothing: the run exits 5.
+void check_synced(LookupRun& run) {
+    if (!run.index) {
+        return;
+    }
+    if (!run.ever_synced) {
+        run.ever_synced = run.index->ever_synced();
+    }
+    if (!*run.ever_synced) {
+        print_error(run.index->path() + ": the index was never synced (run 'hydra-status sync')");
+        run.tally.no_index();
+    }
 }
 
 LookupArgs lookup_args(const Context& ctx) {
@@ -194,10 +208,16 @@ LookupArgs lookup_args(const Context& ctx) {
 // A --job lookup that found nothing in a jobset the index does not hold is
 // most likely a typo: say which jobsets it holds (the answer stays unknown).
 void answer_job(LookupRun& run, const JobQuery& query) {
-    auto rows = run.index
-                    ? run.index->builds_of_job(query.jobset.project, query.jobset.jobset, query.job)
-                    : std::vector<index::BuildRow>{};
-    if (!put_latest_first(rows) && run.index && run.index->ever_synced()) {
+    index::KeyAnswer found;
+    auto& rows = found.builds;
+    if (run.index) {
+        rows = run.index->builds_of_job(query.jobset.project, query.jobset.jobset, query.job);
+    }
+    const bool any = put_latest_first(rows);
+    if (any && run.index && run.index->has_local_failures(run.local_not_before)) {
+        found.local = run.index->local_failure(rows.front().drv_hash, run.local_not_before);
+    }
+    if (!any && run.index && run.index->ever_synced()) {
         std::set<std::string> held;
         for (const auto& info : run.index->jobsets()) {
             held.insert(info.state.project + ":" + info.state.name);
@@ -206,7 +226,7 @@ void answer_job(LookupRun& run, const JobQuery& query) {
             print_warning(warning);
         }
     }
-    run.answer(query.job, std::move(rows), std::nullopt);
+    run.answer(query.job, std::move(found));
 }
 
 void read_stdin_keys(LookupRun& run) {
@@ -344,10 +364,12 @@ int lookup_command(Context& ctx) {
     const auto& settings = ctx.settings.values();
     ExitTally tally;
     auto index = open_answering_index(settings.db, tally);
-    // Every answer of the run from one snapshot: one WAL read lock, not one
-    // per statement (bench/ANALYSIS.md, change 4).
+    // A single key is one statement, without BEGIN and COMMIT around it.
+    // Many answers come from one snapshot: one WAL read lock, not one per
+    // statement (bench/ANALYSIS.md, lookups).
+    const bool batch = args.from_stdin || args.keys.size() > 1;
     std::optional<index::Snapshot> snapshot;
-    if (index) {
+    if (index && (batch || job)) {
         snapshot.emplace(index->snapshot());
     }
     const int64_t now = unix_now();
@@ -362,6 +384,7 @@ int lookup_command(Context& ctx) {
         .style =
             HumanStyle{.color = use_color(), .now = now, .width = output_width(), .history = all}});
     run.tally = tally;
+    run.batch = batch;
     if (job) {
         answer_job(run, *job);
     }
@@ -372,6 +395,7 @@ int lookup_command(Context& ctx) {
         read_stdin_keys(run);
     }
     run.flush();
+    check_synced(run);
     warn_stale(run, ctx.settings, now);
     return run.tally.code();
 }

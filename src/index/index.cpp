@@ -88,14 +88,138 @@ ALTER TABLE jobset ADD COLUMN etag TEXT;
 ALTER TABLE jobset ADD COLUMN last_modified TEXT;
 )sql";
 
+// Schema version 3 (issue 15): a digest of the evals listing's first page
+// (eval ids and their counts) from the last complete sync, to tell "nothing
+// changed" from one cheap request; and when GET /eval/<id>/builds last
+// failed for the jobset (504, timeout, reset) with the member count of the
+// eval it failed on, so that later runs read evals at least that large by id.
+constexpr const char* k_migration_v3 = R"sql(
+ALTER TABLE jobset ADD COLUMN listing_digest TEXT;
+ALTER TABLE jobset ADD COLUMN eval_builds_failed_at INTEGER;
+ALTER TABLE jobset ADD COLUMN eval_builds_failed_members INTEGER;
+)sql";
+
+// Schema version 4 (bench/ANALYSIS.md §7), the same content in fewer bytes:
+// - build and eval keys are ((instance - 1) << 40 | id), so that the first
+//   instance's are Hydra's own ids (4-byte integers, not 6);
+// - build_by_drv indexes the first 8 bytes of the drv hash; a lookup
+//   compares the full hash in the build row;
+// - output is keyed by the first 8 bytes of the output hash (a path not in
+//   the index matches one of n outputs with probability n / 2^64), and the
+//   common name "out" is NULL;
+// - build keeps the duration (stoptime - starttime, a small integer) instead
+//   of starttime: the estimate of a local build's time needs it, nothing
+//   shows starttime;
+// - name has no UNIQUE index on text: the only writer interns in memory
+//   (IndexWriter::intern) and never inserts a name twice.
+// The tables are rebuilt in key order; a key collision of two outputs keeps
+// the first.
+constexpr const char* k_migration_v4 = R"sql(
+CREATE TABLE name_v4 (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL
+);
+INSERT INTO name_v4 (id, text) SELECT id, text FROM name;
+DROP TABLE name;
+ALTER TABLE name_v4 RENAME TO name;
+CREATE TABLE build_v4 (
+    id INTEGER PRIMARY KEY, -- (hydra - 1) << 40 | build id
+    drv BLOB NOT NULL,      -- 20-byte hash of the drv path
+    name TEXT NOT NULL,     -- drv name without .drv
+    jobset INTEGER NOT NULL REFERENCES jobset (id),
+    job INTEGER NOT NULL REFERENCES name (id),
+    system INTEGER NOT NULL REFERENCES name (id),
+    finished INTEGER NOT NULL,
+    status INTEGER,
+    duration INTEGER,       -- stoptime - starttime; NULL unless both are known
+    stoptime INTEGER
+);
+INSERT INTO build_v4
+    SELECT id - (1 << 40), drv, name, jobset, job, system, finished, status,
+           stoptime - starttime, stoptime
+    FROM build ORDER BY id;
+DROP TABLE build;
+ALTER TABLE build_v4 RENAME TO build;
+CREATE INDEX build_by_drv ON build (substr(drv, 1, 8));
+CREATE INDEX build_unfinished ON build (jobset) WHERE finished = 0;
+CREATE TABLE output_v4 (
+    hash BLOB PRIMARY KEY,  -- first 8 bytes of the hash of the output path
+    build INTEGER NOT NULL, -- a build of the drv producing it
+    name TEXT               -- NULL for "out"
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO output_v4
+    SELECT substr(hash, 1, 8), build - (1 << 40), nullif(name, 'out')
+    FROM output ORDER BY hash;
+DROP TABLE output;
+ALTER TABLE output_v4 RENAME TO output;
+CREATE TABLE eval_v4 (
+    id INTEGER PRIMARY KEY, -- (hydra - 1) << 40 | eval id
+    jobset INTEGER NOT NULL REFERENCES jobset (id),
+    timestamp INTEGER NOT NULL,
+    inputs TEXT NOT NULL,   -- "name revision" lines
+    builds BLOB NOT NULL    -- member build ids: sorted deltas as LEB128 varints
+);
+INSERT INTO eval_v4 SELECT id - (1 << 40), jobset, timestamp, inputs, builds FROM eval ORDER BY id;
+DROP TABLE eval;
+ALTER TABLE eval_v4 RENAME TO eval;
+CREATE INDEX eval_by_jobset ON eval (jobset);
+)sql";
+
 constexpr const char* k_build_columns = R"sql(
     SELECT b.id, h.url, b.drv, b.name, j.project, j.name, jn.text, sn.text,
-           b.finished, b.status, b.starttime, b.stoptime, j.synced_at
+           b.finished, b.status, b.duration, b.stoptime, j.synced_at
     FROM build b
     JOIN jobset j ON j.id = b.jobset
     JOIN hydra h ON h.id = j.hydra
     JOIN name jn ON jn.id = b.job
     JOIN name sn ON sn.id = b.system
+)sql";
+
+// The builds of drv ?1: a seek on build_by_drv's 8-byte prefix, the full
+// hash compared in the row.
+constexpr const char* k_drv_is_1 = " WHERE substr(b.drv, 1, 8) = substr(?1, 1, 8) AND b.drv = ?1";
+
+// The drv a key names, k.d: ?1 a drv key's hash; ?2 a bare hash, which
+// names a drv with builds, else the drv of an output, else (for a local
+// record) itself; ?3 an output key's or a bare hash. Unused ones are NULL.
+// Then a row per build of k.d, or one row of NULLs but k.d, with k.d's
+// local failure record (last_at >= ?4).
+constexpr const char* k_key_drv = R"sql(
+    WITH k (d) AS (SELECT coalesce(
+        ?1,
+        (SELECT drv FROM build WHERE substr(drv, 1, 8) = substr(?2, 1, 8) AND drv = ?2 LIMIT 1),
+        (SELECT b.drv FROM output o JOIN build b ON b.id = o.build
+         WHERE o.hash = substr(?3, 1, 8)),
+        ?2))
+)sql";
+
+// One key's answer (IndexReader::answer_key), in one statement. Whether any
+// jobset was ever synced is asked only when the row's jobset never was.
+// bench/measure.py runs k_key_drv + this in the sqlite3 CLI to compare.
+constexpr const char* k_answer_key = R"sql(
+    SELECT k.d, b.id, h.url, b.name, j.project, j.name, jn.text, sn.text,
+           b.finished, b.status, b.duration, b.stoptime, j.synced_at,
+           lf.name, lf.count, lf.first_at, lf.last_at, lf.log, lf.reason,
+           CASE WHEN j.synced_at IS NULL
+                THEN EXISTS (SELECT 1 FROM jobset WHERE synced_at IS NOT NULL) END
+    FROM k
+    LEFT JOIN build b ON substr(b.drv, 1, 8) = substr(k.d, 1, 8) AND b.drv = k.d
+    LEFT JOIN jobset j ON j.id = b.jobset
+    LEFT JOIN hydra h ON h.id = j.hydra
+    LEFT JOIN name jn ON jn.id = b.job
+    LEFT JOIN name sn ON sn.id = b.system
+    LEFT JOIN local_failure lf ON lf.drv = k.d AND lf.last_at >= ?4
+)sql";
+
+// The same for a batch (IndexReader::answer_keys): the ids of jobset, job
+// and system, resolved from maps, instead of four more B-tree descents.
+constexpr const char* k_answer_batch_key = R"sql(
+    SELECT k.d, b.id, b.jobset, b.name, b.job, b.system, b.finished, b.status,
+           b.duration, b.stoptime,
+           lf.name, lf.count, lf.first_at, lf.last_at, lf.log, lf.reason
+    FROM k
+    LEFT JOIN build b ON substr(b.drv, 1, 8) = substr(k.d, 1, 8) AND b.drv = k.d
+    LEFT JOIN local_failure lf ON lf.drv = k.d AND lf.last_at >= ?4
 )sql";
 
 // Which of a drv's builds decides its answer: finished before unfinished,
@@ -118,13 +242,32 @@ struct DecidingOrder {
     }
 };
 
+std::optional<int64_t> starttime_of(std::optional<int64_t> stoptime,
+                                    std::optional<int64_t> duration) {
+    if (!stoptime || !duration) {
+        return std::nullopt;
+    }
+    return *stoptime - *duration;
+}
+
+void sort_deciding_first(std::vector<BuildRow>& rows);
+
 DecidingOrder order_of(const BuildRow& row) {
     return {row.finished, row.stoptime, row.build_id};
+}
+
+void sort_deciding_first(std::vector<BuildRow>& rows) {
+    std::stable_sort(rows.begin(), rows.end(), [](const BuildRow& a, const BuildRow& b) {
+        return order_of(a) < order_of(b);
+    });
 }
 
 std::span<const uint8_t> bytes(const core::HashBytes& hash) {
     return {hash.data(), hash.size()};
 }
+
+// The key of table output: the first bytes of the output path's hash.
+constexpr size_t k_output_key_bytes = 8;
 
 // Hydra's strings are stored printable: a job or system name with control
 // characters (a hostile or broken server) must not reach a terminal raw.
@@ -137,7 +280,8 @@ std::string stored(const std::string& text) {
 }
 
 // The columns of find_jobset: id, synced_at, newest_eval, rechecked_at,
-// etag, last_modified.
+// etag, last_modified, listing_digest, eval_builds_failed_at,
+// eval_builds_failed_members.
 void read_jobset_row(const Statement::Use& row, JobsetState& state) {
     state.id = row.get_int(0);
     state.synced_at = row.get_opt_int(1);
@@ -145,6 +289,9 @@ void read_jobset_row(const Statement::Use& row, JobsetState& state) {
     state.rechecked_at = row.get_opt_int(3);
     state.etag = row.get_str(4);
     state.last_modified = row.get_str(5);
+    state.listing_digest = row.get_str(6);
+    state.eval_builds_failed_at = row.get_opt_int(7);
+    state.eval_builds_failed_members = row.get_opt_int(8);
 }
 
 core::HashBytes to_hash(std::span<const uint8_t> blob) {
@@ -188,6 +335,12 @@ void migrate(Database& db) {
     if (version < 2) {
         db.exec(k_migration_v2);
     }
+    if (version < 3) {
+        db.exec(k_migration_v3);
+    }
+    if (version < 4) {
+        db.exec(k_migration_v4);
+    }
     db.exec(("PRAGMA user_version = " + std::to_string(k_schema_version)).c_str());
     txn.commit();
 }
@@ -225,10 +378,17 @@ private:
 
 // Every statement a reader runs. None writes.
 struct IndexReader::Statements {
-    LazyStatement builds_of_drv{std::string(k_build_columns) + " WHERE b.drv = ?1"};
-    LazyStatement deciding_state{"SELECT finished, status, stoptime, id FROM build WHERE drv = ?1"};
+    LazyStatement answer_key{std::string(k_key_drv) + k_answer_key};
+    LazyStatement answer_batch_key{std::string(k_key_drv) + k_answer_batch_key};
+    LazyStatement all_jobsets{"SELECT j.id, j.project, j.name, h.url, j.synced_at "
+                              "FROM jobset j JOIN hydra h ON h.id = j.hydra"};
+    LazyStatement all_names{"SELECT id, text FROM name"};
+    LazyStatement name_text{"SELECT text FROM name WHERE id = ?1"};
+    LazyStatement builds_of_drv{std::string(k_build_columns) + k_drv_is_1};
+    LazyStatement deciding_state{"SELECT finished, status, stoptime, id FROM build "
+                                 "WHERE substr(drv, 1, 8) = substr(?1, 1, 8) AND drv = ?1"};
     LazyStatement drv_of_output{"SELECT b.drv, b.name FROM output o JOIN build b ON b.id = "
-                                "o.build WHERE o.hash = ?1"};
+                                "o.build WHERE o.hash = substr(?1, 1, 8)"};
     LazyStatement builds_of_job{std::string(k_build_columns) +
                                 " WHERE j.project = ?1 AND j.name = ?2 AND jn.text = ?3"};
     LazyStatement ever_synced{"SELECT 1 FROM jobset WHERE synced_at IS NOT NULL LIMIT 1"};
@@ -245,7 +405,8 @@ struct IndexReader::Statements {
     LazyStatement has_local_failures{"SELECT 1 FROM local_failure WHERE last_at >= ?1 LIMIT 1"};
     LazyStatement find_instance{"SELECT id FROM hydra WHERE url = ?1"};
     LazyStatement find_jobset{"SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, "
-                              "j.etag, j.last_modified "
+                              "j.etag, j.last_modified, j.listing_digest, "
+                              "j.eval_builds_failed_at, j.eval_builds_failed_members "
                               "FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
                               "j.name = ?3"};
     LazyStatement build_state{"SELECT finished FROM build WHERE id = ?1"};
@@ -261,21 +422,22 @@ struct IndexWriter::Statements {
     LazyStatement insert_instance{"INSERT INTO hydra (url) VALUES (?1)"};
     LazyStatement insert_jobset{"INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"};
     LazyStatement update_jobset{"UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
-                                "rechecked_at = ?4, etag = ?5, last_modified = ?6 "
-                                "WHERE id = ?1"};
+                                "rechecked_at = ?4, etag = ?5, last_modified = ?6, "
+                                "listing_digest = ?7, eval_builds_failed_at = ?8, "
+                                "eval_builds_failed_members = ?9 WHERE id = ?1"};
     LazyStatement upsert_build{R"sql(
         INSERT INTO build (id, drv, name, jobset, job, system, finished, status,
-                           starttime, stoptime)
+                           duration, stoptime)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
         ON CONFLICT (id) DO UPDATE SET
             drv = excluded.drv, name = excluded.name, jobset = excluded.jobset,
             job = excluded.job, system = excluded.system,
             finished = excluded.finished, status = excluded.status,
-            starttime = excluded.starttime, stoptime = excluded.stoptime
-        WHERE (drv, name, jobset, job, system, finished, status, starttime, stoptime)
+            duration = excluded.duration, stoptime = excluded.stoptime
+        WHERE (drv, name, jobset, job, system, finished, status, duration, stoptime)
             IS NOT (excluded.drv, excluded.name, excluded.jobset, excluded.job,
                     excluded.system, excluded.finished, excluded.status,
-                    excluded.starttime, excluded.stoptime)
+                    excluded.duration, excluded.stoptime)
     )sql"};
     LazyStatement upsert_output{"INSERT INTO output (hash, build, name) VALUES (?1, ?2, ?3) "
                                 "ON CONFLICT (hash) DO NOTHING"};
@@ -452,6 +614,7 @@ void IndexReader::reconnect() {
     const bool in_transaction = m_db.in_transaction();
     // The old connection closes before its lock is released (see ReadLock).
     m_stmts = std::make_unique<Statements>();
+    m_maps.reset();
     m_db = Database();
     m_read_lock.reset();
     m_read_lock = std::make_unique<ReadLock>(path);
@@ -476,6 +639,14 @@ IndexReader IndexReader::open(const std::string& path) {
     check_version(reader.m_db, version);
     if (version == 0) {
         throw Error(path + ": not a hydra-status index (run 'hydra-status sync' first)",
+                    ExitCode::no_index);
+    }
+    if (version < k_schema_version) {
+        // A reader writes nothing: the next sync (or record) migrates it.
+        throw Error(path + ": index schema version " + std::to_string(version) +
+                        " is older than this hydra-status reads (" +
+                        std::to_string(k_schema_version) +
+                        "); run 'hydra-status sync' to upgrade it",
                     ExitCode::no_index);
     }
     return reader;
@@ -503,14 +674,12 @@ std::vector<BuildRow> IndexReader::read_builds(Statement::Use& use) {
         if (const auto status = use.get_opt_int(9)) {
             row.buildstatus = static_cast<int>(*status);
         }
-        row.starttime = use.get_opt_int(10);
         row.stoptime = use.get_opt_int(11);
+        row.starttime = starttime_of(row.stoptime, use.get_opt_int(10));
         row.synced_at = use.get_opt_int(12);
         rows.push_back(std::move(row));
     }
-    std::stable_sort(rows.begin(), rows.end(), [](const BuildRow& a, const BuildRow& b) {
-        return order_of(a) < order_of(b);
-    });
+    sort_deciding_first(rows);
     return rows;
 }
 
@@ -590,6 +759,229 @@ std::vector<BuildRow> IndexReader::builds_for_key(const core::Key& key) {
         }
         }
         return {};
+    });
+}
+
+namespace {
+
+// Binds a key to k_key_drv's parameters and local_not_before to ?4.
+void bind_key(Statement::Use& use, const core::Key& key, int64_t local_not_before) {
+    const auto hash = bytes(key.hash);
+    const bool drv = key.kind == core::KeyKind::drv_path || key.kind == core::KeyKind::drv_basename;
+    const bool bare = key.kind == core::KeyKind::hash;
+    const bool output = key.kind == core::KeyKind::output_path || bare;
+    drv ? use.bind(hash) : use.bind_null();
+    bare ? use.bind(hash) : use.bind_null();
+    output ? use.bind(hash) : use.bind_null();
+    use.bind(local_not_before);
+}
+
+// The local failure record in columns first.. of a row of k_answer_key or
+// k_answer_batch_key, for the drv of column 0.
+std::optional<LocalFailure> local_failure_at(const Statement::Use& row, int first) {
+    if (row.is_null(first)) {
+        return std::nullopt;
+    }
+    LocalFailure failure;
+    failure.drv_hash = to_hash(row.get_blob(0));
+    failure.drv_name = row.get_str(first);
+    failure.count = row.get_int(first + 1);
+    failure.first_at = row.get_int(first + 2);
+    failure.last_at = row.get_int(first + 3);
+    failure.log = row.get_str(first + 4);
+    failure.reason = row.get_str(first + 5);
+    return failure;
+}
+
+// A drv key names a path: the same hash with another name is another
+// (unknown) path.
+void check_drv_name(const core::Key& key, KeyAnswer& answer) {
+    if (key.kind != core::KeyKind::drv_path && key.kind != core::KeyKind::drv_basename) {
+        return;
+    }
+    const std::string_view name =
+        std::string_view(key.name).substr(0, key.name.size() - core::k_drv_suffix.size());
+    if (!answer.builds.empty() && answer.builds.front().drv_name != name) {
+        answer.builds.clear();
+    }
+}
+
+} // namespace
+
+// IndexWriter::intern numbers names from 1 on: a map by row id is a vector.
+constexpr int64_t k_max_mapped_name = int64_t{1} << 28;
+
+struct IndexReader::Maps {
+    struct Jobset {
+        std::string project;
+        std::string name;
+        std::string url;
+        std::optional<int64_t> synced_at;
+    };
+    std::unordered_map<int64_t, Jobset> jobsets;
+    std::vector<std::string> names; // by row id
+    std::vector<bool> has_name;
+    std::optional<bool> ever_synced;
+};
+
+void IndexReader::load_jobsets(Maps& maps) {
+    maps.jobsets.clear();
+    maps.ever_synced.reset();
+    auto use = m_stmts->all_jobsets.get(m_db).use();
+    while (use.next()) {
+        maps.jobsets.emplace(use.get_int(0), Maps::Jobset{use.get_str(1), use.get_str(2),
+                                                          use.get_str(3), use.get_opt_int(4)});
+    }
+}
+
+IndexReader::Maps& IndexReader::maps() {
+    if (m_maps) {
+        return *m_maps;
+    }
+    // A batch reads pages all over the file: mapped, they are read in place
+    // instead of copied into SQLite's page cache. On the 2M-build index, 100k
+    // keys: 2.1 -> 1.7 s of CPU; a larger page cache (64 MiB) costs more than
+    // it saves (2.7 s), so the default stays (bench/ANALYSIS.md, lookups).
+    m_db.exec("PRAGMA mmap_size = 1073741824");
+    auto maps = std::make_unique<Maps>();
+    load_jobsets(*maps);
+    {
+        auto use = m_stmts->all_names.get(m_db).use();
+        while (use.next()) {
+            const int64_t id = use.get_int(0);
+            if (id <= 0 || id > k_max_mapped_name) {
+                continue; // not written by IndexWriter::intern: read when asked
+            }
+            if (static_cast<size_t>(id) >= maps->names.size()) {
+                maps->names.resize(static_cast<size_t>(id) + 1);
+                maps->has_name.resize(static_cast<size_t>(id) + 1);
+            }
+            maps->names[static_cast<size_t>(id)] = use.get_str(1);
+            maps->has_name[static_cast<size_t>(id)] = true;
+        }
+    }
+    m_maps = std::move(maps);
+    return *m_maps;
+}
+
+std::string IndexReader::name_text(int64_t id) {
+    auto& maps = this->maps();
+    if (id > 0 && static_cast<size_t>(id) < maps.names.size() &&
+        maps.has_name[static_cast<size_t>(id)]) {
+        return maps.names[static_cast<size_t>(id)];
+    }
+    // Written since the maps were loaded.
+    auto use = m_stmts->name_text.get(m_db).use();
+    use.bind(id);
+    return use.next() ? use.get_str(0) : std::string();
+}
+
+KeyAnswer IndexReader::answer_key(const core::Key& key, int64_t local_not_before) {
+    return read([&]() -> KeyAnswer {
+        KeyAnswer answer;
+        auto use = m_stmts->answer_key.get(m_db).use();
+        bind_key(use, key, local_not_before);
+        while (use.next()) {
+            if (!answer.drv && !use.is_null(0)) {
+                answer.drv = to_hash(use.get_blob(0));
+                answer.local = local_failure_at(use, 13);
+            }
+            if (!use.is_null(19)) {
+                answer.ever_synced = use.get_int(19) != 0;
+            } else if (!use.is_null(12)) {
+                answer.ever_synced = true;
+            }
+            if (use.is_null(1)) {
+                continue; // no build
+            }
+            BuildRow row;
+            row.build_id = use.get_int(1) & k_id_mask;
+            row.hydra_url = use.get_str(2);
+            row.drv_hash = *answer.drv;
+            row.drv_name = use.get_str(3);
+            row.project = use.get_str(4);
+            row.jobset = use.get_str(5);
+            row.job = use.get_str(6);
+            row.system = use.get_str(7);
+            row.finished = use.get_int(8) != 0;
+            if (const auto status = use.get_opt_int(9)) {
+                row.buildstatus = static_cast<int>(*status);
+            }
+            row.stoptime = use.get_opt_int(11);
+            row.starttime = starttime_of(row.stoptime, use.get_opt_int(10));
+            row.synced_at = use.get_opt_int(12);
+            answer.builds.push_back(std::move(row));
+        }
+        sort_deciding_first(answer.builds);
+        check_drv_name(key, answer);
+        return answer;
+    });
+}
+
+std::vector<KeyAnswer> IndexReader::answer_keys(std::span<const core::Key> keys,
+                                                int64_t local_not_before) {
+    return read([&]() -> std::vector<KeyAnswer> {
+        auto& maps = this->maps();
+        auto& stmt = m_stmts->answer_batch_key.get(m_db);
+        const auto find_jobset = [&](int64_t row) -> const Maps::Jobset* {
+            auto it = maps.jobsets.find(row);
+            if (it == maps.jobsets.end()) {
+                load_jobsets(maps); // written since the maps were loaded
+                it = maps.jobsets.find(row);
+            }
+            return it == maps.jobsets.end() ? nullptr : &it->second;
+        };
+        std::vector<KeyAnswer> answers(keys.size());
+        for (size_t i = 0; i < keys.size(); ++i) {
+            KeyAnswer& answer = answers[i];
+            auto use = stmt.use();
+            bind_key(use, keys[i], local_not_before);
+            bool synced = false;
+            while (use.next()) {
+                if (!answer.drv && !use.is_null(0)) {
+                    answer.drv = to_hash(use.get_blob(0));
+                    answer.local = local_failure_at(use, 10);
+                }
+                if (use.is_null(1)) {
+                    continue; // no build
+                }
+                BuildRow row;
+                row.build_id = use.get_int(1) & k_id_mask;
+                row.drv_hash = *answer.drv;
+                const auto* jobset = find_jobset(use.get_int(2));
+                if (!jobset) {
+                    continue; // a build of no jobset: not written by IndexWriter
+                }
+                row.hydra_url = jobset->url;
+                row.project = jobset->project;
+                row.jobset = jobset->name;
+                row.synced_at = jobset->synced_at;
+                synced = synced || row.synced_at.has_value();
+                row.drv_name = use.get_str(3);
+                row.job = name_text(use.get_int(4));
+                row.system = name_text(use.get_int(5));
+                row.finished = use.get_int(6) != 0;
+                if (const auto status = use.get_opt_int(7)) {
+                    row.buildstatus = static_cast<int>(*status);
+                }
+                row.stoptime = use.get_opt_int(9);
+                row.starttime = starttime_of(row.stoptime, use.get_opt_int(8));
+                answer.builds.push_back(std::move(row));
+            }
+            sort_deciding_first(answer.builds);
+            check_drv_name(keys[i], answer);
+            if (synced) {
+                answer.ever_synced = true;
+            } else {
+                if (!maps.ever_synced) {
+                    maps.ever_synced = std::any_of(
+                        maps.jobsets.begin(), maps.jobsets.end(),
+                        [](const auto& jobset) { return jobset.second.synced_at.has_value(); });
+                }
+                answer.ever_synced = maps.ever_synced;
+            }
+        }
+        return answers;
     });
 }
 
@@ -695,7 +1087,7 @@ std::vector<int64_t> IndexReader::builds_to_fetch(int64_t instance, std::span<co
         std::vector<int64_t> out;
         for (const int64_t id : ids) {
             auto use = stmt.use();
-            use.bind((instance << k_instance_shift) | id);
+            use.bind(row_key(instance, id));
             if (!use.next() || use.get_int(0) == 0) {
                 out.push_back(id);
             }
@@ -719,7 +1111,7 @@ std::vector<int64_t> IndexReader::unfinished_builds(int64_t jobset_row) {
 std::vector<int64_t> IndexReader::eval_builds(int64_t instance, int64_t eval_id) {
     return read([&]() -> std::vector<int64_t> {
         auto use = m_stmts->eval_builds.get(m_db).use();
-        use.bind((instance << k_instance_shift) | eval_id);
+        use.bind(row_key(instance, eval_id));
         if (!use.next()) {
             return {};
         }
@@ -747,7 +1139,7 @@ std::vector<int64_t> IndexReader::eval_ids(int64_t jobset_row) {
 bool IndexReader::has_eval(int64_t instance, int64_t eval_id) {
     return read([&]() -> bool {
         auto use = m_stmts->eval_builds.get(m_db).use();
-        use.bind((instance << k_instance_shift) | eval_id);
+        use.bind(row_key(instance, eval_id));
         return use.next();
     });
 }
@@ -909,7 +1301,7 @@ std::string IndexWriter::put_build(int64_t instance, const core::BuildRecord& bu
         return "build " + std::to_string(build.id) + ": invalid drvpath: " + why;
     }
     const int64_t jobset = jobset_row(instance, stored(build.project), stored(build.jobset));
-    const int64_t row_id = (instance << k_instance_shift) | build.id;
+    const int64_t row_id = row_key(instance, build.id);
     {
         auto use = m_stmts->upsert_build.get(db()).use();
         use.bind(row_id)
@@ -924,7 +1316,11 @@ std::string IndexWriter::put_build(int64_t instance, const core::BuildRecord& bu
         } else {
             use.bind_null();
         }
-        use.bind(build.starttime).bind(build.stoptime).exec();
+        std::optional<int64_t> duration;
+        if (build.starttime && build.stoptime) {
+            duration = *build.stoptime - *build.starttime;
+        }
+        use.bind(duration).bind(build.stoptime).exec();
     }
     for (const auto& [name, path] : build.outputs) {
         if (path.empty()) {
@@ -936,7 +1332,10 @@ std::string IndexWriter::put_build(int64_t instance, const core::BuildRecord& bu
                    ": " + why;
         }
         auto use = m_stmts->upsert_output.get(db()).use();
-        use.bind(bytes(out->hash)).bind(row_id).bind(name).exec();
+        use.bind(bytes(out->hash).first(k_output_key_bytes))
+            .bind(row_id)
+            .bind(name == "out" ? std::nullopt : std::optional<std::string_view>(name))
+            .exec();
     }
     return {};
 }
@@ -951,7 +1350,7 @@ void IndexWriter::put_eval(const JobsetState& jobset, const core::EvalRecord& ev
     }
     const std::string members = core::encode_id_list(eval.builds);
     auto use = m_stmts->insert_eval.get(db()).use();
-    use.bind((jobset.instance << k_instance_shift) | eval.id)
+    use.bind(row_key(jobset.instance, eval.id))
         .bind(jobset.id)
         .bind(eval.timestamp)
         .bind(inputs)
@@ -968,6 +1367,9 @@ void IndexWriter::set_jobset_state(const JobsetState& state) {
         .bind(state.rechecked_at)
         .bind(text_or_null(state.etag))
         .bind(text_or_null(state.last_modified))
+        .bind(text_or_null(state.listing_digest))
+        .bind(state.eval_builds_failed_at)
+        .bind(state.eval_builds_failed_members)
         .exec();
 }
 

@@ -15,12 +15,18 @@
 
 namespace hs::index {
 
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 4;
 
 // Build and eval ids are unique per Hydra instance; the index keys them as
-// (instance << 40 | id). Hydra ids are far below 2^40.
+// ((instance - 1) << 40 | id), instance being the row id of the Hydra
+// instance (1 for the first). Hydra ids are far below 2^40. The first
+// instance's keys are Hydra's own ids: 4-byte integers in SQLite's records
+// and 5-byte varints as rowids, where instance << 40 took 6 bytes in both.
 inline constexpr int k_instance_shift = 40;
 inline constexpr int64_t k_id_mask = (int64_t{1} << k_instance_shift) - 1;
+inline constexpr int64_t row_key(int64_t instance, int64_t id) {
+    return ((instance - 1) << k_instance_shift) | id;
+}
 
 // One build as the index knows it, with where it came from.
 struct BuildRow {
@@ -34,6 +40,8 @@ struct BuildRow {
     std::string system;
     bool finished = false;
     std::optional<int> buildstatus;
+    // The index stores the duration (stoptime - starttime): starttime is
+    // known only with stoptime.
     std::optional<int64_t> starttime;
     std::optional<int64_t> stoptime;
     std::optional<int64_t> synced_at; // last successful sync of the build's jobset
@@ -67,6 +75,28 @@ struct JobsetState {
     // sync (empty: none), for a conditional request next time.
     std::string etag;
     std::string last_modified;
+    // A digest of the evals listing's first page (eval ids and their counts)
+    // from the last complete sync (empty: none).
+    std::string listing_digest;
+    // When GET /eval/<id>/builds last failed for this jobset (504, timeout,
+    // reset), unix seconds, and the member count of the eval it failed on.
+    std::optional<int64_t> eval_builds_failed_at;
+    std::optional<int64_t> eval_builds_failed_members;
+};
+
+// What the index says about one lookup key (IndexReader::answer_key).
+struct KeyAnswer {
+    // Every build of the drv the key names, deciding first (builds_for_key).
+    std::vector<BuildRow> builds;
+    // The drv whose local failure record counts: the drv of the builds, or
+    // the key's own hash when it may name a drv (a drv key, or a bare hash
+    // that names no output); nullopt for an output no build produces.
+    std::optional<core::HashBytes> drv;
+    std::optional<LocalFailure> local; // only records with last_at >= not_before
+    // Whether any jobset was ever synced, when the answer tells: true when
+    // a build's jobset was synced; asked (once per reader) when no build was
+    // found or its jobset never finished a sync; nullopt when not asked.
+    std::optional<bool> ever_synced;
 };
 
 struct JobsetInfo {
@@ -103,6 +133,14 @@ public:
 
     // --- lookups -------------------------------------------------------
     bool ever_synced();
+    // The answer to a key in one indexed read: the builds with their
+    // jobsets and names joined, the local failure record, and ever_synced
+    // only where needed. For a single key: no BEGIN/COMMIT around it.
+    KeyAnswer answer_key(const core::Key& key, int64_t local_not_before);
+    // The same for many keys (a batch): one read of build, output and
+    // local_failure per key, with jobsets, instances and names resolved
+    // from maps loaded once. Wrap the calls in a snapshot().
+    std::vector<KeyAnswer> answer_keys(std::span<const core::Key> keys, int64_t local_not_before);
     // Every build of the drv the key names (a drv or, through its outputs,
     // the drv producing an output), deciding build first: finished builds by
     // stoptime then id, newest first, then unfinished ones by id.
@@ -167,6 +205,13 @@ private:
     // Fills state from its (instance, project, name) row; false if none.
     bool read_jobset(JobsetState& state);
     std::vector<BuildRow> read_builds(Statement::Use& use);
+    // A batch's maps (answer_keys): jobset row -> project, name, url and
+    // synced_at; name row -> text. Loaded once, at the first batch; a row
+    // missing from them (written since) is read from the index.
+    struct Maps;
+    Maps& maps();
+    void load_jobsets(Maps& maps);
+    std::string name_text(int64_t id);
 
     // Read-only connections: the lock, released after the connection closes
     // (declared before m_db), and for an immutable connection the files'
@@ -177,6 +222,7 @@ private:
     int m_read_depth = 0;   // nested read() calls check only once, at the outermost
     Database m_db;
     std::unique_ptr<Statements> m_stmts;
+    std::unique_ptr<Maps> m_maps;
 };
 
 class WriteTransaction;

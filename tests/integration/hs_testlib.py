@@ -387,7 +387,7 @@ def json_lines(text: str) -> list[dict]:
     """Parses JSON Lines output (blank lines ignored)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
-# Hydra's build and eval ids are stored as hydra << 40 | id.
+# Hydra's build and eval ids are stored as (hydra - 1) << 40 | id.
 ID_MASK = (1 << 40) - 1
 
 
@@ -398,7 +398,7 @@ def index_dump(path: str) -> dict:
         return {
             "build": con.execute(
                 "SELECT b.id & ?, j.project, j.name, hex(b.drv), b.name, jn.text, sn.text,"
-                " b.finished, b.status, b.starttime, b.stoptime FROM build b"
+                " b.finished, b.status, b.duration, b.stoptime FROM build b"
                 " JOIN jobset j ON j.id = b.jobset JOIN name jn ON jn.id = b.job"
                 " JOIN name sn ON sn.id = b.system ORDER BY 1", (ID_MASK,)).fetchall(),
             "eval": con.execute(

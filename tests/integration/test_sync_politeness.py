@@ -496,15 +496,38 @@ class ConditionalRequestTest(SyncCase):
 
     def test_version_one_index_is_migrated(self) -> None:
         self.sync(jobsets=(BETA,))
+        before = index_dump(self.db)
         con = sqlite3.connect(self.db)
         con.execute("ALTER TABLE jobset DROP COLUMN etag")
         con.execute("ALTER TABLE jobset DROP COLUMN last_modified")
-        con.execute("PRAGMA user_version = 1")
+        for column in ("listing_digest", "eval_builds_failed_at", "eval_builds_failed_members"):
+            con.execute(f"ALTER TABLE jobset DROP COLUMN {column}")  # of version 3
+        # The tables of versions 1-3 (version 4 rebuilt them): ids as
+        # hydra << 40 | id, starttime, "out" named, name.text UNIQUE.
+        con.executescript("""
+            CREATE TABLE b1 (id INTEGER PRIMARY KEY, drv BLOB NOT NULL, name TEXT NOT NULL,
+                jobset INTEGER NOT NULL, job INTEGER NOT NULL, system INTEGER NOT NULL,
+                finished INTEGER NOT NULL, status INTEGER, starttime INTEGER, stoptime INTEGER);
+            INSERT INTO b1 SELECT id + (1 << 40), drv, name, jobset, job, system, finished,
+                status, stoptime - duration, stoptime FROM build;
+            DROP TABLE build;
+            ALTER TABLE b1 RENAME TO build;
+            CREATE INDEX build_by_drv ON build (drv);
+            CREATE INDEX build_unfinished ON build (jobset) WHERE finished = 0;
+            UPDATE output SET build = build + (1 << 40), name = coalesce(name, 'out');
+            CREATE TABLE e1 (id INTEGER PRIMARY KEY, jobset INTEGER NOT NULL,
+                timestamp INTEGER NOT NULL, inputs TEXT NOT NULL, builds BLOB NOT NULL);
+            INSERT INTO e1 SELECT id + (1 << 40), jobset, timestamp, inputs, builds FROM eval;
+            DROP TABLE eval;
+            ALTER TABLE e1 RENAME TO eval;
+            CREATE INDEX eval_by_jobset ON eval (jobset);
+            CREATE UNIQUE INDEX name_text ON name (text);
+            PRAGMA user_version = 1;
+        """)
         con.close()
-        before = index_dump(self.db)
         self.hydra.set_options(etag=True)
         self.sync(jobsets=(BETA,))
-        self.assertEqual(query(self.db, "PRAGMA user_version"), [(2,)])
+        self.assertEqual(query(self.db, "PRAGMA user_version"), [(4,)])
         self.assertEqual(index_dump(self.db), before)
         self.assertIsNotNone(self.jobset_validators()[BETA][0])
 

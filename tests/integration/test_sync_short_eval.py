@@ -57,7 +57,7 @@ def build_rows(path: str) -> list[tuple]:
     """Every build of the index with what decides lookups, by id."""
     con = sqlite3.connect(path)
     try:
-        return con.execute("SELECT id, hex(drv), name, finished, status, starttime, stoptime"
+        return con.execute("SELECT id, hex(drv), name, finished, status, duration, stoptime"
                            " FROM build ORDER BY id").fetchall()
     finally:
         con.close()

@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "core/id_list.hpp"
 #include "index/index.hpp"
 #include "support.hpp"
 
@@ -72,6 +73,16 @@ void run_sql(const std::string& path, const char* sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
     EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+}
+
+// Creates path with sql, as an earlier hydra-status would have written it.
+void create_with_sql(const std::string& path, const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+        SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
     sqlite3_close(db);
 }
 
@@ -152,23 +163,157 @@ TEST(Index, MigratesOnlyOnceAndKeepsData) {
     EXPECT_EQ(count_builds(index.reader()), 1);
 }
 
-TEST(Index, MigratesVersionOneToTwoKeepingData) {
+TEST(Index, MigratesVersionOneKeepingData) {
     TempDir dir;
     const auto path = dir.file("i.sqlite");
-    {
-        auto index = IndexWriter::open(path);
-        ingest(index, {build(1, k_drv_a, true, 0, 100)});
-    }
-    // Back to schema version 1: the jobset table without validators.
+    // Schema version 1: the released v2 index without the jobset table's
+    // validators.
+    fs::copy_file(std::string(HS_TEST_DATA) + "/index-v2/index.sqlite", path);
     run_sql(path, "ALTER TABLE jobset DROP COLUMN etag; ALTER TABLE jobset DROP COLUMN "
                   "last_modified; PRAGMA user_version = 1");
     auto index = IndexWriter::open(path);
-    EXPECT_EQ(user_version(path), 2);
-    EXPECT_EQ(count_builds(index.reader()), 1);
-    auto state = index.jobset(k_url, "nixpkgs", "trunk");
-    EXPECT_EQ(state.synced_at, 1000);
+    EXPECT_EQ(user_version(path), k_schema_version);
+    EXPECT_GT(count_builds(index.reader()), 60);
+    const auto jobsets = index.reader().jobsets();
+    ASSERT_FALSE(jobsets.empty());
+    const auto& first = jobsets.front().state;
+    auto state = index.jobset(first.url, first.project, first.name);
+    EXPECT_TRUE(state.synced_at);
     EXPECT_EQ(state.etag, "");
     EXPECT_EQ(state.last_modified, "");
+}
+
+// The schema of version 2 as it was released (v1 and migration 2), with
+// one synced jobset, one eval and one build written as that version did.
+constexpr const char* k_schema_v2_text = R"sql(
+CREATE TABLE hydra (id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE);
+CREATE TABLE jobset (
+    id INTEGER PRIMARY KEY, hydra INTEGER NOT NULL REFERENCES hydra (id),
+    project TEXT NOT NULL, name TEXT NOT NULL, synced_at INTEGER,
+    newest_eval INTEGER, rechecked_at INTEGER, UNIQUE (hydra, project, name));
+CREATE TABLE name (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE eval (
+    id INTEGER PRIMARY KEY, jobset INTEGER NOT NULL REFERENCES jobset (id),
+    timestamp INTEGER NOT NULL, inputs TEXT NOT NULL, builds BLOB NOT NULL);
+CREATE INDEX eval_by_jobset ON eval (jobset);
+CREATE TABLE build (
+    id INTEGER PRIMARY KEY, drv BLOB NOT NULL, name TEXT NOT NULL,
+    jobset INTEGER NOT NULL REFERENCES jobset (id),
+    job INTEGER NOT NULL REFERENCES name (id),
+    system INTEGER NOT NULL REFERENCES name (id),
+    finished INTEGER NOT NULL, status INTEGER, starttime INTEGER, stoptime INTEGER);
+CREATE INDEX build_by_drv ON build (drv);
+CREATE INDEX build_unfinished ON build (jobset) WHERE finished = 0;
+CREATE TABLE output (hash BLOB PRIMARY KEY, build INTEGER NOT NULL, name TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE local_failure (
+    drv BLOB PRIMARY KEY, name TEXT NOT NULL, count INTEGER NOT NULL,
+    first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, log TEXT NOT NULL,
+    reason TEXT NOT NULL) WITHOUT ROWID;
+ALTER TABLE jobset ADD COLUMN etag TEXT;
+ALTER TABLE jobset ADD COLUMN last_modified TEXT;
+PRAGMA user_version = 2;
+)sql";
+
+std::vector<std::string> sql_rows(const std::string& path, const std::string& sql);
+
+std::string hex(std::string_view bytes) {
+    static constexpr char k_digits[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : bytes) {
+        const auto byte = static_cast<unsigned char>(c);
+        out += k_digits[byte >> 4];
+        out += k_digits[byte & 15];
+    }
+    return out;
+}
+
+// The same rows in schema version 2 (as released) and version 3 (issue 15's
+// jobset columns) migrate to the current version and read back.
+class IndexMigration : public ::testing::TestWithParam<int> {};
+
+INSTANTIATE_TEST_SUITE_P(FromVersion, IndexMigration, ::testing::Values(2, 3));
+
+TEST_P(IndexMigration, KeepsRows) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    const std::string v3 = GetParam() < 3 ? ""
+                                          : "ALTER TABLE jobset ADD COLUMN listing_digest TEXT;"
+                                            "ALTER TABLE jobset ADD COLUMN eval_builds_failed_at "
+                                            "INTEGER;"
+                                            "ALTER TABLE jobset ADD COLUMN "
+                                            "eval_builds_failed_members INTEGER;"
+                                            "PRAGMA user_version = 3;";
+    const auto drv = core::parse_store_path(k_drv_a);
+    ASSERT_TRUE(drv.has_value());
+    const std::string drv_hex =
+        hex({reinterpret_cast<const char*>(drv->hash.data()), drv->hash.size()});
+    const int64_t key = (int64_t{1} << k_instance_shift) | 42;
+    const int64_t eval_key = (int64_t{1} << k_instance_shift) | 7;
+    const std::string rows =
+        std::string(k_schema_v2_text) + "INSERT INTO hydra VALUES (1, '" + k_url +
+        "');"
+        "INSERT INTO jobset VALUES (1, 1, 'nixpkgs', 'trunk', 1000, 7, 900, '\"e1\"', "
+        "'Wed, 01 Jan 2025 00:00:00 GMT');"
+        "INSERT INTO name VALUES (1, 'hello.x86_64-linux'), (2, 'x86_64-linux');"
+        "INSERT INTO build VALUES (" +
+        std::to_string(key) + ", X'" + drv_hex +
+        "', 'hello-2.12.1', 1, 1, 2, 1, 0, 90, 100);"
+        "INSERT INTO eval VALUES (" +
+        std::to_string(eval_key) + ", 1, 500, 'nixpkgs abc\n', X'" +
+        hex(core::encode_id_list({42})) + "');" + v3;
+    create_with_sql(path, rows.c_str());
+    ASSERT_EQ(user_version(path), GetParam());
+
+    {
+        auto index = IndexWriter::open(path);
+        EXPECT_EQ(user_version(path), k_schema_version);
+        auto state = index.jobset(k_url, "nixpkgs", "trunk");
+        EXPECT_EQ(state.id, 1);
+        EXPECT_EQ(state.synced_at, 1000);
+        EXPECT_EQ(state.newest_eval, 7);
+        EXPECT_EQ(state.rechecked_at, 900);
+        EXPECT_EQ(state.etag, "\"e1\"");
+        EXPECT_EQ(state.last_modified, "Wed, 01 Jan 2025 00:00:00 GMT");
+        EXPECT_EQ(state.listing_digest, "");
+        EXPECT_EQ(state.eval_builds_failed_at, std::nullopt);
+        EXPECT_EQ(state.eval_builds_failed_members, std::nullopt);
+        EXPECT_EQ(index.reader().eval_builds(1, 7), (std::vector<int64_t>{42}));
+        const auto found = index.reader().builds_for_key(key_of(k_drv_a));
+        ASSERT_EQ(found.size(), 1U);
+        EXPECT_EQ(found.front().build_id, 42);
+        EXPECT_EQ(found.front().buildstatus, 0);
+        EXPECT_EQ(found.front().job, "hello.x86_64-linux");
+        EXPECT_EQ(found.front().starttime, 90);
+        EXPECT_EQ(found.front().stoptime, 100);
+    }
+    EXPECT_EQ(sql_rows(path, "SELECT id FROM build"), std::vector<std::string>{"42"});
+    EXPECT_EQ(sql_rows(path, "SELECT id FROM eval"), std::vector<std::string>{"7"});
+    // Opened again: already the current version, nothing to migrate.
+    auto index = IndexReader::open(path);
+    EXPECT_EQ(count_builds(index), 1);
+}
+
+TEST(Index, JobsetStateKeepsVersionThreeFields) {
+    TempDir dir;
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    state.listing_digest = "3f2a";
+    state.eval_builds_failed_at = 1'700'000'000;
+    state.eval_builds_failed_members = 250'000;
+    index.set_jobset_state(state);
+    auto again = index.reader().find_jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(again.listing_digest, "3f2a");
+    EXPECT_EQ(again.eval_builds_failed_at, 1'700'000'000);
+    EXPECT_EQ(again.eval_builds_failed_members, 250'000);
+    again.listing_digest.clear();
+    again.eval_builds_failed_at.reset();
+    again.eval_builds_failed_members.reset();
+    index.set_jobset_state(again);
+    const auto cleared = index.jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(cleared.listing_digest, "");
+    EXPECT_EQ(cleared.eval_builds_failed_at, std::nullopt);
+    EXPECT_EQ(cleared.eval_builds_failed_members, std::nullopt);
 }
 
 TEST(Index, JobsetStateKeepsListingValidators) {
@@ -579,6 +724,285 @@ TEST(Index, JobLookupFindsLatestBuildOfJob) {
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].build_id, 2);
     EXPECT_TRUE(index.reader().builds_of_job("nixpkgs", "staging", "hello.x86_64-linux").empty());
+}
+
+// --- schema v4 (issue 16): sizes, keys and lookups ----------------------
+
+// The rows of one query on a connection of its own, as text ("|" between
+// columns, NULL as "NULL").
+std::vector<std::string> sql_rows(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+    std::vector<std::string> rows;
+    while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
+        std::string row;
+        for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+            const auto* text = sqlite3_column_text(stmt, i);
+            row += (i ? "|" : "") +
+                   (text ? std::string(reinterpret_cast<const char*>(text)) : std::string("NULL"));
+        }
+        rows.push_back(row);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return rows;
+}
+
+const std::string k_fixture_v2 = std::string(HS_TEST_DATA) + "/index-v2/index.sqlite";
+
+TEST(IndexSchema, FirstInstanceKeysBuildsAndEvalsByHydraIds) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = IndexWriter::open(path);
+        auto txn = index.transaction();
+        auto one = index.jobset("https://one.example", "p", "j");
+        auto two = index.jobset("https://two.example", "p", "j");
+        ASSERT_EQ(index.put_build(one.instance, build(280'000'001, k_drv_a, true, 0, 100, "j")),
+                  "");
+        ASSERT_EQ(index.put_build(two.instance, build(5, k_drv_b, true, 1, 100, "j")), "");
+        core::EvalRecord eval;
+        eval.id = 1'800'000;
+        eval.builds = {280'000'001};
+        index.put_eval(one, eval);
+        index.put_eval(two, eval);
+        txn.commit();
+        EXPECT_EQ(index.reader().builds_of_drv(key_of(k_drv_a).hash).front().build_id, 280'000'001);
+        EXPECT_EQ(index.reader().builds_of_drv(key_of(k_drv_b).hash).front().build_id, 5);
+        EXPECT_EQ(index.reader().builds_to_fetch(two.instance, std::vector<int64_t>{5, 6}),
+                  std::vector<int64_t>{6});
+        EXPECT_EQ(index.reader().eval_builds(two.instance, 1'800'000),
+                  std::vector<int64_t>{280'000'001});
+    }
+    EXPECT_EQ(sql_rows(path, "SELECT id FROM build ORDER BY id"),
+              (std::vector<std::string>{"280000001", std::to_string((int64_t{1} << 40) | 5)}));
+    EXPECT_EQ(sql_rows(path, "SELECT id FROM eval ORDER BY id"),
+              (std::vector<std::string>{"1800000", std::to_string((int64_t{1} << 40) | 1800000)}));
+}
+
+TEST(IndexSchema, OutputsAreKeyedByAnEightBytePrefixWithOutAsNull) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    // k_dev_a's hash differs from k_out_a's in its last bytes only (nix32's
+    // first characters): its key would be k_out_a's. This one differs in
+    // its first bytes.
+    const std::string dev = "/nix/store/2c7wp2nnn3kzqymkz4ba3ip8qlxdq7zz-hello-2.12.1-dev";
+    {
+        auto index = IndexWriter::open(path);
+        auto b = build(4, k_drv_a, true, 0, 100);
+        b.outputs = {{"out", k_out_a}, {"dev", dev}};
+        ingest(index, {b});
+    }
+    EXPECT_EQ(sql_rows(path, "SELECT length(hash), coalesce(name, 'NULL') FROM output "
+                             "ORDER BY 2"),
+              (std::vector<std::string>{"8|NULL", "8|dev"}));
+    auto index = IndexReader::open(path);
+    for (const auto& text : {k_out_a, dev, k_out_a.substr(11, 32)}) {
+        const auto answer = index.answer_key(key_of(text), 0);
+        ASSERT_EQ(answer.builds.size(), 1u) << text;
+        EXPECT_EQ(answer.builds[0].drv_path(), k_drv_a);
+    }
+}
+
+TEST(IndexSchema, DrvIndexHoldsAPrefixAndTheRowTheFullHash) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    // Two drvs whose hashes share their first 8 bytes (the first 13 nix32
+    // characters, and more: nix32 puts the last bytes first).
+    const std::string a = "/nix/store/0a7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-a.drv";
+    const std::string b = "/nix/store/zz7wp2nnn3kzqymkz4ba3ip8qlxdq7wl-b.drv";
+    const auto hash_a = key_of(a).hash;
+    const auto hash_b = key_of(b).hash;
+    ASSERT_NE(hash_a, hash_b);
+    ASSERT_TRUE(std::equal(hash_a.begin(), hash_a.begin() + 8, hash_b.begin()));
+    {
+        auto index = IndexWriter::open(path);
+        ingest(index, {build(1, a, true, 0, 100), build(2, b, true, 1, 100)});
+    }
+    EXPECT_EQ(sql_rows(path, "SELECT sql FROM sqlite_master WHERE name = 'build_by_drv'"),
+              std::vector<std::string>{"CREATE INDEX build_by_drv ON build (substr(drv, 1, 8))"});
+    auto index = IndexReader::open(path);
+    for (const auto& [drv, id] : {std::pair{a, 1}, std::pair{b, 2}}) {
+        const auto answer = index.answer_key(key_of(drv), 0);
+        ASSERT_EQ(answer.builds.size(), 1u) << drv;
+        EXPECT_EQ(answer.builds[0].build_id, id);
+        EXPECT_EQ(index.builds_of_drv(key_of(drv).hash).size(), 1u);
+        EXPECT_EQ(index.deciding_state(key_of(drv).hash)->buildstatus, id - 1);
+    }
+}
+
+TEST(IndexSchema, DurationIsStoredAndStarttimeDerivedFromIt) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    auto running = build(2, k_drv_b, false, std::nullopt, std::nullopt);
+    running.starttime = 50; // started, not stopped: no duration yet
+    {
+        auto index = IndexWriter::open(path);
+        ingest(index, {build(1, k_drv_a, true, 0, 100), running});
+    }
+    EXPECT_EQ(sql_rows(path, "SELECT id, coalesce(duration, 'NULL') FROM build ORDER BY id"),
+              (std::vector<std::string>{"1|10", "2|NULL"}));
+    auto index = IndexReader::open(path);
+    const auto done = index.answer_key(key_of(k_drv_a), 0).builds.at(0);
+    EXPECT_EQ(done.starttime, 90);
+    EXPECT_EQ(done.stoptime, 100);
+    EXPECT_FALSE(index.answer_key(key_of(k_drv_b), 0).builds.at(0).starttime);
+}
+
+TEST(IndexSchema, InterningNeverInsertsANameTwice) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = IndexWriter::open(path);
+        ingest(index, {build(1, k_drv_a, true, 0, 100)});
+        { // interns a new job, then rolls back
+            auto txn = index.transaction();
+            auto state = index.jobset(k_url, "nixpkgs", "trunk");
+            auto b = build(2, k_drv_b, true, 0, 100);
+            b.job = "rolled-back";
+            ASSERT_EQ(index.put_build(state.instance, b), "");
+        }
+        auto b = build(3, k_drv_b, true, 0, 100);
+        b.job = "rolled-back";
+        ingest(index, {b, build(4, k_drv_a, true, 0, 200)});
+    }
+    { // another writer, with no names cached
+        auto index = IndexWriter::open(path);
+        auto b = build(5, k_drv_b, true, 0, 300, "staging");
+        b.job = "rolled-back";
+        ingest(index, {b, build(6, k_drv_a, true, 0, 300, "staging")}, "staging");
+    }
+    EXPECT_EQ(
+        sql_rows(path, "SELECT text, count(*) FROM name GROUP BY text ORDER BY text"),
+        (std::vector<std::string>{"hello.x86_64-linux|1", "rolled-back|1", "x86_64-linux|1"}));
+    EXPECT_TRUE(sql_rows(path, "SELECT name FROM sqlite_master WHERE tbl_name = 'name' AND "
+                               "type = 'index'")
+                    .empty());
+}
+
+// answer_key (one statement) and answer_keys (a batch, maps) agree with the
+// reads they replace, for every kind of key, with and without a local
+// failure record and a build.
+TEST(IndexLookup, AnswerKeyAndAnswerKeysAgreeWithBuildsForKey) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    const std::string unknown = "/nix/store/mjs27ix6ig2bkbi3s3sm470vrv4lf7ic-nowhere.drv";
+    {
+        auto index = IndexWriter::open(path);
+        auto a = build(4, k_drv_a, true, 1, 100);
+        a.outputs = {{"out", k_out_a}, {"dev", k_dev_a}};
+        ingest(index, {a, build(5, k_drv_a, true, 0, 90, "staging")});
+        ingest(index, {build(6, k_drv_b, false, std::nullopt, std::nullopt)}, "staging");
+        index.record_local_failure(*core::parse_store_path(k_drv_b), 500, "/log", "oom");
+        index.record_local_failure(*core::parse_store_path(unknown), 500, "", "");
+    }
+    auto index = IndexReader::open(path);
+    std::vector<core::Key> keys;
+    for (const auto& text :
+         {k_drv_a, k_drv_a.substr(11), k_drv_a.substr(11, 32), k_out_a, k_dev_a.substr(11, 32),
+          k_drv_b, unknown, unknown.substr(11, 32), k_drv_a.substr(0, 44) + "other.drv",
+          std::string("/nix/store/mjs27ix6ig2bkbi3s3sm470vrv4lf7ic-nowhere")}) {
+        keys.push_back(key_of(text));
+    }
+    const auto snapshot = index.snapshot();
+    const auto batch = index.answer_keys(keys, 400);
+    ASSERT_EQ(batch.size(), keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+        const auto single = index.answer_key(keys[i], 400);
+        const auto old = index.builds_for_key(keys[i]);
+        for (const auto* answer : {&single, &batch[i]}) {
+            ASSERT_EQ(answer->builds.size(), old.size()) << i;
+            for (size_t j = 0; j < old.size(); ++j) {
+                const auto& [got, want] = std::tie(answer->builds[j], old[j]);
+                EXPECT_EQ(got.build_id, want.build_id);
+                EXPECT_EQ(got.hydra_url, want.hydra_url);
+                EXPECT_EQ(got.drv_path(), want.drv_path());
+                EXPECT_EQ(got.project + ":" + got.jobset, want.project + ":" + want.jobset);
+                EXPECT_EQ(got.job + " " + got.system, want.job + " " + want.system);
+                EXPECT_EQ(got.finished, want.finished);
+                EXPECT_EQ(got.buildstatus, want.buildstatus);
+                EXPECT_EQ(got.starttime, want.starttime);
+                EXPECT_EQ(got.stoptime, want.stoptime);
+                EXPECT_EQ(got.synced_at, want.synced_at);
+            }
+            // The drv whose local record counts, as lookup asked before.
+            std::optional<core::HashBytes> drv;
+            if (!old.empty()) {
+                drv = old.front().drv_hash;
+            } else if (keys[i].kind != core::KeyKind::output_path) {
+                drv = keys[i].hash;
+            }
+            const auto local = drv ? index.local_failure(*drv, 400) : std::nullopt;
+            EXPECT_EQ(answer->local.has_value(), local.has_value()) << i;
+            if (local && answer->local) {
+                EXPECT_EQ(answer->local->drv_path(), local->drv_path());
+                EXPECT_EQ(answer->local->count, local->count);
+                EXPECT_EQ(answer->local->last_at, local->last_at);
+                EXPECT_EQ(answer->local->log, local->log);
+                EXPECT_EQ(answer->local->reason, local->reason);
+            }
+            EXPECT_EQ(answer->ever_synced, std::optional<bool>(true)) << i;
+        }
+    }
+    EXPECT_FALSE(index.answer_key(keys[0], 501).local); // expired
+}
+
+TEST(IndexLookup, EverSyncedIsToldOnlyWhenNoSyncedBuildAnswers) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    {
+        auto index = IndexWriter::open(path);
+        auto txn = index.transaction();
+        auto state = index.jobset(k_url, "nixpkgs", "trunk"); // never marked synced
+        ASSERT_EQ(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)), "");
+        txn.commit();
+    }
+    auto index = IndexReader::open(path);
+    EXPECT_EQ(index.answer_key(key_of(k_drv_a), 0).ever_synced, std::optional<bool>(false));
+    EXPECT_EQ(index.answer_key(key_of(k_drv_b), 0).ever_synced, std::optional<bool>(false));
+    const auto snapshot = index.snapshot();
+    const std::vector<core::Key> keys{key_of(k_drv_a), key_of(k_drv_b)};
+    for (const auto& answer : index.answer_keys(keys, 0)) {
+        EXPECT_EQ(answer.ever_synced, std::optional<bool>(false));
+    }
+}
+
+TEST(IndexSchema, ReaderRefusesAnOlderSchemaAndLeavesItAlone) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    fs::copy_file(k_fixture_v2, path);
+    const auto size = fs::file_size(path);
+    try {
+        IndexReader::open(path);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ExitCode::no_index);
+        EXPECT_NE(std::string(e.what()).find("schema version 2 is older"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("run 'hydra-status sync'"), std::string::npos);
+    }
+    EXPECT_EQ(user_version(path), 2);
+    EXPECT_EQ(fs::file_size(path), size);
+}
+
+TEST(IndexSchema, WriterMigratesTheReleasedV2Index) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    fs::copy_file(k_fixture_v2, path);
+    const auto builds = sql_rows(path, "SELECT id & 1099511627775, hex(drv), name, jobset, job, "
+                                       "system, finished, status, stoptime - starttime, "
+                                       "stoptime FROM build ORDER BY id");
+    ASSERT_GT(builds.size(), 60u);
+    { auto index = IndexWriter::open(path); }
+    EXPECT_EQ(user_version(path), k_schema_version);
+    EXPECT_EQ(sql_rows(path, "SELECT id, hex(drv), name, jobset, job, system, finished, status, "
+                             "duration, stoptime FROM build ORDER BY id"),
+              builds);
+    EXPECT_EQ(sql_rows(path, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+    auto index = IndexReader::open(path);
+    EXPECT_TRUE(index.ever_synced());
+    EXPECT_EQ(count_builds(index), static_cast<int64_t>(builds.size()));
 }
 
 } // namespace
