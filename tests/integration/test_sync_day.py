@@ -92,12 +92,12 @@ class SmallDayTest(unittest.TestCase):
         self.assertLessEqual(d["bytes"], MAX_DAY_BYTES)
         self.assertLessEqual(self.result["objects_per_change"], day.TARGET_OBJECTS_PER_CHANGE)
 
-    @unittest.expectedFailure  # lands with h15-fetch/h15-probe
     def test_no_eval_builds_request_repeated_after_a_504(self) -> None:
-        self.assertGreater(self.result["day"]["504"], 0, "the day should provoke a 504")
+        # Today's code asked a 504ing /eval/<id>/builds six times a run. The
+        # new sync may never ask it on this day (new evals go by id, by
+        # cost); test_sync_large_eval provokes the 504 itself.
         self.assertEqual(self.result["day"]["repeated_after_504"], 0)
 
-    @unittest.expectedFailure  # lands with h15-fetch/h15-probe
     def test_every_new_build_in_the_index_within_two_hours(self) -> None:
         late = {eid: f["in"] for eid, f in self.result["fresh"].items()
                 if f["in"] is None or f["in"] > day.TARGET_FRESH_S}
