@@ -447,6 +447,13 @@ auto IndexReader::read(F&& body) {
     }
 }
 
+void IndexReader::read_with(const std::function<void()>& body) {
+    read([&] {
+        body();
+        return true;
+    });
+}
+
 void IndexReader::reconnect() {
     const std::string path = m_db.path();
     const bool in_transaction = m_db.in_transaction();

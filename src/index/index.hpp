@@ -6,11 +6,13 @@
 #include "index/sqlite.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace hs::index {
@@ -74,6 +76,43 @@ struct JobsetInfo {
     int64_t evals = 0;
     int64_t builds = 0;
 };
+
+// ===== History, bisect and the eval report (src/index/history.cpp) ======
+
+// An ingested eval of a jobset.
+struct EvalInfo {
+    int64_t eval_id = 0; // Hydra's
+    int64_t timestamp = 0;
+    // (input name, revision), as Hydra listed them; the revision is the
+    // input's value when it has none (a boolean or string input).
+    std::vector<std::pair<std::string, std::string>> inputs;
+};
+
+// One eval in a job's history and the job's build in it (none: the eval
+// does not hold the job).
+struct JobEval {
+    EvalInfo eval;
+    std::optional<BuildRow> build;
+};
+
+// A member build of an eval, with its job and system as ids of the name
+// table (IndexReader::names).
+struct EvalMember {
+    int64_t build_id = 0; // Hydra's
+    core::HashBytes drv_hash{};
+    std::string drv_name; // without ".drv"
+    int64_t job = 0;
+    int64_t system = 0;
+    bool finished = false;
+    std::optional<int> buildstatus;
+};
+
+struct EvalContents {
+    EvalInfo eval;
+    std::vector<EvalMember> builds; // by build id
+};
+
+// ===== end of history types ==============================================
 
 class IndexWriter;
 
@@ -141,6 +180,24 @@ public:
     // Hydra ids of the jobset's ingested evals, newest first.
     std::vector<int64_t> eval_ids(int64_t jobset_row);
 
+    // ===== history, bisect and the eval report (history.cpp) ============
+    // The jobset rows named project:name, of every Hydra instance.
+    std::vector<JobsetState> jobsets_named(const std::string& project, const std::string& name);
+    // The jobset's ingested evals, newest first.
+    std::vector<EvalInfo> jobset_evals(int64_t jobset_row);
+    // The job's history in the jobset: its ingested evals, newest first,
+    // each with the job's build in it. Stops after the eval for which
+    // `enough` (given the history so far) says true; none: every eval.
+    // Empty when the jobset has no build of the job.
+    std::vector<JobEval>
+    job_history(const JobsetState& jobset, const std::string& job,
+                const std::function<bool(const std::vector<JobEval>&)>& enough = {});
+    // The eval and its member builds; nullopt if it is not in the index.
+    std::optional<EvalContents> eval_contents(int64_t instance, int64_t eval_id);
+    // The name table (jobs and systems) by id: names()[id]; "" for no name.
+    std::vector<std::string> names();
+    // ===== end of history reads ==========================================
+
 private:
     friend class IndexWriter;
     explicit IndexReader(Database db);
@@ -157,6 +214,8 @@ private:
     // new connection (see open).
     template <class F>
     auto read(F&& body);
+    // read() for the reads of other files (history.cpp): body reads.
+    void read_with(const std::function<void()>& body);
     void reconnect();
 
     // --- reads -----------------------------------------------------------
