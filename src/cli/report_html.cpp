@@ -10,7 +10,8 @@
 //
 // The page reads its URL fragment: #filter=TEXT types TEXT into the filter
 // box (as input events), #sort=N sorts by column N (a click on its
-// heading). tests/integration/test_report_browser.py drives it so.
+// heading), #all shows every row (a click on "show all"); joined by '&'.
+// tests/integration/test_report_browser.py drives the page so.
 
 #include "cli/output.hpp"
 #include "cli/report_cmd.hpp"
@@ -86,14 +87,21 @@ constexpr const char* k_script = R"js(
     if (s === null) { return "<td></td>"; }
     return '<td class="st-' + esc(D.classes[s]) + '">' + esc(D.statuses[s]) + "</td>";
   }
+  // At most PAGE rows are built at a time: a filter or sort answers at
+  // once, and "show all" builds the rest on request.
+  var PAGE = 1000, showAll = false;
+  var more = document.getElementById("more");
   function render() {
+    var started = performance.now();
     var q = filter.value.toLowerCase();
     var html = [];
     var n = 0;
+    var limit = showAll ? rows.length : PAGE;
     for (var i = 0; i < rows.length; i++) {
       var r = rows[i];
       if (q && r.hay.indexOf(q) < 0) { continue; }
       n++;
+      if (n > limit) { continue; }
       var id = r[4] !== null ? r[4] : r[6];
       html.push('<tr class="' + esc(D.changes[r[0]]) + '"><td>' + esc(D.changes[r[0]]) +
                 "</td><td>" + esc(r[1]) + "</td><td>" + esc(D.systems[r[2]]) + "</td>" +
@@ -102,9 +110,16 @@ constexpr const char* k_script = R"js(
                 link(r[6], "", "#" + r[6]) + "</td></tr>");
     }
     tbody.innerHTML = html.join("");
-    shown.textContent = n + " of " + rows.length + " rows";
-    shown.setAttribute("data-shown", String(n));
+    var built = Math.min(n, limit);
+    shown.textContent = (built < n ? built + " shown of " + n + " matching, " : n + " of ") +
+                        rows.length + " rows";
+    shown.setAttribute("data-shown", String(built));
+    shown.setAttribute("data-matching", String(n));
+    shown.setAttribute("data-render-ms", String(Math.round(performance.now() - started)));
+    more.hidden = built >= n;
+    more.textContent = "show all " + n;
   }
+  more.addEventListener("click", function () { showAll = true; render(); });
   var KEYS = [0, 1, 2, 3, 4, 4, 5, 6]; // heading -> cell (the log column sorts by build)
   var sortHead = -1, sortDir = 1;
   function sortBy(h0) {
@@ -126,15 +141,24 @@ constexpr const char* k_script = R"js(
     heads[h].addEventListener("click", sortBy.bind(null, h));
   }
   filter.addEventListener("input", render);
+  // "#sort=1&filter=gcc": each part as if done by hand, in this order.
   function fromFragment() {
-    var m = /^#(filter|sort)=(.*)$/.exec(location.hash);
-    if (!m) { return; }
-    var value = decodeURIComponent(m[2]);
-    if (m[1] === "sort") { heads[Number(value)].click(); return; }
-    filter.value = "";
-    for (var i = 0; i < value.length; i++) {
-      filter.value += value[i];
-      filter.dispatchEvent(new Event("input", {bubbles: true}));
+    var parts = location.hash.replace(/^#/, "").split("&");
+    for (var p = 0; p < parts.length; p++) {
+      var m = /^(filter|sort|all)(?:=(.*))?$/.exec(parts[p]);
+      if (!m) { continue; }
+      var value = decodeURIComponent(m[2] || "");
+      if (m[1] === "all") {
+        more.click();
+      } else if (m[1] === "sort") {
+        heads[Number(value)].click();
+      } else {
+        filter.value = "";
+        for (var i = 0; i < value.length; i++) {
+          filter.value += value[i];
+          filter.dispatchEvent(new Event("input", {bubbles: true}));
+        }
+      }
     }
   }
   window.addEventListener("hashchange", fromFragment);
@@ -362,7 +386,7 @@ std::string report_html(const Report& report) {
     out += "<h2>Failures per system</h2>\n" + chart_svg(report);
     out += "<div class=\"controls\"><label>Filter <input id=\"filter\" type=\"search\" "
            "placeholder=\"job, system or status\" autocomplete=\"off\"></label><span "
-           "id=\"shown\"></span></div>\n";
+           "id=\"shown\"></span> <button id=\"more\" type=\"button\" hidden></button></div>\n";
     out += "<table id=\"rows\"><thead><tr><th>change</th><th>job</th><th>system</th>"
            "<th>status</th><th class=\"n\">build</th><th>log</th><th>before</th>"
            "<th class=\"n\">build before</th></tr></thead><tbody></tbody></table>\n";
