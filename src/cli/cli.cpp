@@ -36,10 +36,10 @@ Commands:
   record --failed DRV   remember a local build failure
   forget DRV...         drop local failure records
   config show           every setting, its value and where it came from
-  history KEY           a job's builds eval by eval, and where its status changed
+  history KEY           a job's builds eval by eval; where its status changed
   bisect --job NAME     the evals and revisions between which a job broke
   evals --jobset P:J    a jobset's evals and their inputs; --rev SHA finds one
-  report --jobset P:J   an eval against the one before: what broke, what got fixed
+  report --jobset P:J   what broke and what got fixed since the eval before
 
 Run 'hydra-status COMMAND --help' for a command's options.
 )";
@@ -110,7 +110,8 @@ const Command k_commands[] = {
      .run = config_command,
      .check = SettingsCheck::shown},
     {.name = "history",
-     .synopsis = "hydra-status history KEY | --job NAME --jobset P:J [--input NAME] [--limit N]",
+     .synopsis = "hydra-status history KEY | --job NAME --jobset P:J\n"
+                 "                           [--input NAME] [--limit N]",
      .summary = "Shows a job's builds eval by eval, newest first: the eval, its date, the build,\n"
                 "its status and the input's revision; '*' marks where the status changed from\n"
                 "the eval before. KEY names the job that built it (in the jobset of its\n"
