@@ -77,7 +77,7 @@ def newest_members(con: sqlite3.Connection) -> list[int]:
 
 
 def pick_jobs(db: str, n: int, rng: random.Random) -> tuple[list[str], list[str], list[str]]:
-    """Random jobs of the newest eval, jobs failing there, and drv keys."""
+    """Random jobs of the newest eval, jobs failing there, and their drv keys."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         members = newest_members(con)
@@ -98,15 +98,6 @@ def pick_jobs(db: str, n: int, rng: random.Random) -> tuple[list[str], list[str]
     return jobs, failing, keys
 
 
-def timed(argv: list[str], runs: int, stdout: str | None = None) -> tuple[dict, list[int]]:
-    walls, rcs = [], []
-    for _ in range(runs):
-        r = measure.spawn(argv, stdout=stdout)
-        walls.append(r.wall)
-        rcs.append(r.rc)
-    return measure.summary(walls), rcs
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--binary", required=True)
@@ -122,28 +113,39 @@ def main() -> int:
     base = [binary, "--db", db]
     results = {"db": db, "builds": measure.sqlite_count(db), "rows": []}
 
-    def row(name: str, target: str, s: dict, met: bool | None, detail: str = "") -> None:
-        results["rows"].append({"measure": name, "target": target, "summary": s, "met": met,
-                                "detail": detail})
-        measure.log(f"{name}: median {s['median'] * 1000:.1f} ms, p99 {s['p99'] * 1000:.1f} ms")
+    cpu: list[float] = []  # user + sys of the runs of the measure being made
 
+    def run(argv: list[str], stdout: str | None = None) -> measure.Run:
+        r = measure.spawn(argv, stdout=stdout)
+        cpu.append(r.user + r.sys)
+        return r
+
+    def row(name: str, target: str, s: dict, met: bool | None, detail: str = "") -> None:
+        c = measure.summary(cpu)
+        cpu.clear()
+        results["rows"].append({"measure": name, "target": target, "summary": s, "cpu": c,
+                                "met": met, "detail": detail})
+        measure.log(f"{name}: median {s['median'] * 1000:.1f} ms, p99 {s['p99'] * 1000:.1f} ms"
+                    f" (CPU median {c['median'] * 1000:.1f} ms)")
+
+    load = os.getloadavg()
     # one untimed warm-up: the page cache holds the index, as on a machine in use
     measure.spawn(base + ["info"])
     walls = []
     for job in jobs:
-        walls.append(measure.spawn(base + ["history", "--job", job, "--jobset", jobset]).wall)
+        walls.append(run(base + ["history", "--job", job, "--jobset", jobset]).wall)
     s = measure.summary(walls)
     row("history --job (cold process)", "< 100 ms", s, s["p99"] < 0.1, f"{len(jobs)} random jobs")
     walls = []
     for key in keys:
-        walls.append(measure.spawn(base + ["history", key]).wall)
+        walls.append(run(base + ["history", key]).wall)
     if walls:
         s = measure.summary(walls)
         row("history KEY (cold process)", "< 100 ms", s, s["p99"] < 0.1, f"{len(keys)} drv keys")
     walls, kinds = [], {}
     for job in failing:
         out = os.path.join(measure.OUT, "bisect.json")
-        r = measure.spawn(base + ["--json", "bisect", "--job", job, "--jobset", jobset], stdout=out)
+        r = run(base + ["--json", "bisect", "--job", job, "--jobset", jobset], stdout=out)
         walls.append(r.wall)
         with open(out) as fh:
             kind = json.loads(fh.readline())["result"]
@@ -155,7 +157,8 @@ def main() -> int:
             ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
     page = os.path.join(measure.OUT, "report.html")
     out = os.path.join(measure.OUT, "report.txt")
-    s, _ = timed(base + ["report", "--jobset", jobset, "--html", page], 5, stdout=out)
+    s = measure.summary([run(base + ["report", "--jobset", jobset, "--html", page], stdout=out).wall
+                         for _ in range(5)])
     size = os.path.getsize(page)
     with open(page, encoding="utf-8") as fh:
         html = fh.read()
@@ -168,11 +171,14 @@ def main() -> int:
     with open(os.path.join(measure.OUT, "history-results.json"), "w") as fh:
         json.dump(results, fh, indent=1)
     print(f"\nIndex: {db} ({results['builds']:,} builds)\n")
-    print("| measure | target | median | p99 | met | detail |\n|---|---|---|---|---|---|")
+    print(f"Load average before/after: {load[0]:.1f} / {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs\n")
+    print("| measure | target | wall median | wall p99 | CPU median | met (p99) | detail |\n"
+          "|---|---|---|---|---|---|---|")
     for r in results["rows"]:
         print(f"| {r['measure']} | {r['target']} | {r['summary']['median'] * 1000:.1f} ms | "
-              f"{r['summary']['p99'] * 1000:.1f} ms | {'yes' if r['met'] else 'no'} | "
-              f"{r['detail']} |")
+              f"{r['summary']['p99'] * 1000:.1f} ms | {r['cpu']['median'] * 1000:.1f} ms | "
+              f"{'yes' if r['met'] else 'no'} | {r['detail']} |")
     return 0
 
 

@@ -35,6 +35,7 @@ std::string short_revision(const std::string& revision) {
     return is_git_revision(revision) ? revision.substr(0, k_short_revision) : revision;
 }
 
+// For a message only: IndexReader::jobsets counts every jobset's builds.
 std::vector<std::string> held_jobsets(index::IndexReader& index) {
     std::vector<std::string> held;
     for (const auto& info : index.jobsets()) {
@@ -172,7 +173,7 @@ JobTarget job_target(index::IndexReader& index, const Context& ctx, bool key_all
             const core::JobsetName name{row.project, row.jobset};
             auto rows_named = index.jobsets_named(row.project, row.jobset);
             std::erase_if(rows_named, [&](const auto& s) { return s.url != row.hydra_url; });
-            return {pick_jobset(rows_named, name, row.hydra_url, held_jobsets(index)), row.job};
+            return {pick_jobset(rows_named, name, row.hydra_url, {}), row.job};
         }
     }
     throw Error(quote(ctx.args.front()) + " is unknown to the index" +
@@ -434,8 +435,9 @@ std::optional<core::JobsetName> jobset_option(const Context& ctx) {
 
 index::JobsetState resolve_jobset(index::IndexReader& index, const Context& ctx,
                                   const core::JobsetName& name) {
-    return pick_jobset(index.jobsets_named(name.project, name.jobset), name,
-                       ctx.settings.values().url, held_jobsets(index));
+    const auto rows = index.jobsets_named(name.project, name.jobset);
+    return pick_jobset(rows, name, ctx.settings.values().url,
+                       rows.empty() ? held_jobsets(index) : std::vector<std::string>{});
 }
 
 bool is_git_revision(const std::string& revision) {

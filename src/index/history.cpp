@@ -208,32 +208,42 @@ IndexReader::job_history(const JobsetState& jobset, const std::string& job,
     return out;
 }
 
-std::optional<EvalContents> IndexReader::eval_contents(int64_t instance, int64_t eval_id) {
-    std::optional<EvalContents> out;
+std::vector<std::optional<EvalContents>>
+IndexReader::eval_contents(int64_t instance, std::span<const int64_t> eval_ids) {
+    std::vector<std::optional<EvalContents>> out;
     read_with([&] {
-        out.reset();
+        out.assign(eval_ids.size(), std::nullopt);
         const Snapshot snapshot(m_db);
-        std::vector<int64_t> ids;
+        std::vector<std::vector<int64_t>> lists(eval_ids.size());
         {
             Statement stmt(m_db, "SELECT timestamp, inputs, builds FROM eval WHERE id = ?1");
-            auto use = stmt.use();
-            use.bind((instance << k_instance_shift) | eval_id);
-            if (!use.next()) {
-                return;
+            for (size_t i = 0; i < eval_ids.size(); ++i) {
+                auto use = stmt.use();
+                use.bind((instance << k_instance_shift) | eval_ids[i]);
+                if (!use.next()) {
+                    continue;
+                }
+                out[i].emplace();
+                out[i]->eval = {eval_ids[i], use.get_int(0), parse_inputs(use.get_str(1))};
+                auto decoded = core::decode_id_list(use.get_blob(2));
+                if (!decoded) {
+                    corrupt_members(m_db.path(), eval_ids[i]);
+                }
+                lists[i] = std::move(*decoded);
             }
-            out.emplace();
-            out->eval = {eval_id, use.get_int(0), parse_inputs(use.get_str(1))};
-            auto decoded = core::decode_id_list(use.get_blob(2));
-            if (!decoded) {
-                corrupt_members(m_db.path(), eval_id);
-            }
-            ids = std::move(*decoded);
         }
-        // One seek per member, in id order: neighbours share pages.
-        Statement stmt(m_db, "SELECT drv, name, job, system, finished, status FROM build "
-                             "WHERE id = ?1");
-        out->builds.reserve(ids.size());
-        for (const int64_t id : ids) {
+        // Every member once, in id order: neighbours share pages, and
+        // consecutive evals share most of their builds.
+        std::vector<int64_t> all;
+        for (const auto& list : lists) {
+            all.insert(all.end(), list.begin(), list.end());
+        }
+        std::sort(all.begin(), all.end());
+        all.erase(std::unique(all.begin(), all.end()), all.end());
+        std::vector<EvalMember> members;
+        members.reserve(all.size());
+        Statement stmt(m_db, "SELECT job, system, finished, status FROM build WHERE id = ?1");
+        for (const int64_t id : all) {
             auto use = stmt.use();
             use.bind((instance << k_instance_shift) | id);
             if (!use.next()) {
@@ -241,15 +251,47 @@ std::optional<EvalContents> IndexReader::eval_contents(int64_t instance, int64_t
             }
             EvalMember member;
             member.build_id = id;
-            member.drv_hash = hash_of(use.get_blob(0));
-            member.drv_name = use.get_str(1);
-            member.job = use.get_int(2);
-            member.system = use.get_int(3);
-            member.finished = use.get_int(4) != 0;
-            if (const auto status = use.get_opt_int(5)) {
+            member.job = use.get_int(0);
+            member.system = use.get_int(1);
+            member.finished = use.get_int(2) != 0;
+            if (const auto status = use.get_opt_int(3)) {
                 member.buildstatus = static_cast<int>(*status);
             }
-            out->builds.push_back(std::move(member));
+            members.push_back(member);
+        }
+        for (size_t i = 0; i < lists.size(); ++i) {
+            if (!out[i]) {
+                continue;
+            }
+            auto& builds = out[i]->builds;
+            builds.reserve(lists[i].size());
+            auto at = members.begin();
+            for (const int64_t id : lists[i]) { // both sorted: one merge
+                at = std::lower_bound(at, members.end(), id, [](const EvalMember& m, int64_t v) {
+                    return m.build_id < v;
+                });
+                if (at != members.end() && at->build_id == id) {
+                    builds.push_back(*at);
+                }
+            }
+        }
+    });
+    return out;
+}
+
+std::vector<std::pair<core::HashBytes, std::string>>
+IndexReader::drvs_of_builds(int64_t instance, std::span<const int64_t> build_ids) {
+    std::vector<std::pair<core::HashBytes, std::string>> out;
+    read_with([&] {
+        out.assign(build_ids.size(), {});
+        const Snapshot snapshot(m_db);
+        Statement stmt(m_db, "SELECT drv, name FROM build WHERE id = ?1");
+        for (size_t i = 0; i < build_ids.size(); ++i) {
+            auto use = stmt.use();
+            use.bind((instance << k_instance_shift) | build_ids[i]);
+            if (use.next()) {
+                out[i] = {hash_of(use.get_blob(0)), use.get_str(1)};
+            }
         }
     });
     return out;
@@ -264,9 +306,12 @@ std::vector<std::string> IndexReader::names() {
         while (use.next()) {
             const auto id = static_cast<size_t>(use.get_int(0));
             if (id >= out.size()) {
-                out.resize(id + 1);
+                out.resize(std::max(id + 1, out.size() * 2)); // ids are dense
             }
             out[id] = use.get_str(1);
+        }
+        while (!out.empty() && out.back().empty()) {
+            out.pop_back();
         }
     });
     return out;

@@ -17,7 +17,7 @@
 
 namespace hs::index {
 
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 3;
 
 // Build and eval ids are unique per Hydra instance; the index keys them as
 // (instance << 40 | id). Hydra ids are far below 2^40.
@@ -99,8 +99,6 @@ struct JobEval {
 // table (IndexReader::names).
 struct EvalMember {
     int64_t build_id = 0; // Hydra's
-    core::HashBytes drv_hash{};
-    std::string drv_name; // without ".drv"
     int64_t job = 0;
     int64_t system = 0;
     bool finished = false;
@@ -192,8 +190,14 @@ public:
     std::vector<JobEval>
     job_history(const JobsetState& jobset, const std::string& job,
                 const std::function<bool(const std::vector<JobEval>&)>& enough = {});
-    // The eval and its member builds; nullopt if it is not in the index.
-    std::optional<EvalContents> eval_contents(int64_t instance, int64_t eval_id);
+    // The evals and their member builds, in the order asked; nullopt for
+    // one the index lacks. A build in several of them is read once.
+    std::vector<std::optional<EvalContents>> eval_contents(int64_t instance,
+                                                           std::span<const int64_t> eval_ids);
+    // The drv (hash, name without ".drv") of each build; a zero hash and ""
+    // for one the index lacks.
+    std::vector<std::pair<core::HashBytes, std::string>>
+    drvs_of_builds(int64_t instance, std::span<const int64_t> build_ids);
     // The name table (jobs and systems) by id: names()[id]; "" for no name.
     std::vector<std::string> names();
     // ===== end of history reads ==========================================

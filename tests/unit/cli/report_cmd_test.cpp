@@ -34,7 +34,6 @@ index::EvalMember member(int64_t build_id, int64_t job, int64_t system, std::opt
     m.system = system;
     m.finished = status.has_value();
     m.buildstatus = status;
-    m.drv_name = "x-1.0";
     return m;
 }
 
