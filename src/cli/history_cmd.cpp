@@ -195,6 +195,7 @@ read_history(index::IndexReader& index, const JobTarget& target,
 
 std::vector<index::EvalInfo> evals_of(const std::vector<index::JobEval>& history) {
     std::vector<index::EvalInfo> evals;
+    evals.reserve(history.size());
     for (const auto& entry : history) {
         evals.push_back(entry.eval);
     }
@@ -554,6 +555,7 @@ index::JobsetState pick_jobset(const std::vector<index::JobsetState>& rows,
             ")");
     }
     std::vector<std::string> urls;
+    urls.reserve(rows.size());
     for (const auto& row : rows) {
         urls.push_back(row.url);
     }
@@ -758,6 +760,7 @@ std::optional<std::string> run_git(const std::string& dir, const std::vector<std
     std::vector<std::string> argv_text{"git", "-C", dir};
     argv_text.insert(argv_text.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(argv_text.size() + 1);
     for (auto& arg : argv_text) {
         argv.push_back(arg.data());
     }

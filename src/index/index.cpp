@@ -90,8 +90,9 @@ ALTER TABLE jobset ADD COLUMN last_modified TEXT;
 
 // Schema version 3: a job's builds in one seek, for history and bisect
 // (history.cpp); without it they scan every build (1 s at 2,000,000).
+// IF NOT EXISTS: an index taken back to an older version by hand may keep it.
 constexpr const char* k_migration_v3 = R"sql(
-CREATE INDEX build_by_job ON build (job, jobset);
+CREATE INDEX IF NOT EXISTS build_by_job ON build (job, jobset);
 )sql";
 
 constexpr const char* k_build_columns = R"sql(

@@ -504,7 +504,7 @@ class ConditionalRequestTest(SyncCase):
         before = index_dump(self.db)
         self.hydra.set_options(etag=True)
         self.sync(jobsets=(BETA,))
-        self.assertEqual(query(self.db, "PRAGMA user_version"), [(2,)])
+        self.assertEqual(query(self.db, "PRAGMA user_version"), [(3,)])
         self.assertEqual(index_dump(self.db), before)
         self.assertIsNotNone(self.jobset_validators()[BETA][0])
 
