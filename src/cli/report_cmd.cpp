@@ -290,7 +290,7 @@ std::string report_text(const Report& report, size_t width) {
 }
 
 std::string report_json(const Report& report) {
-    std::string out = "{\"type\":\"report\",\"jobset\":";
+    std::string out = R"({"type":"report","jobset":)";
     append_json_string(out, report.jobset);
     out += ",\"url\":";
     append_json_string(out, report.url);
@@ -316,7 +316,7 @@ std::string report_json(const Report& report) {
     }
     out += "}}\n";
     for (const auto& row : report.rows) {
-        out += "{\"type\":\"job\",\"change\":";
+        out += R"({"type":"job","change":)";
         append_json_string(out, change_name(row.change));
         out += ",\"job\":";
         append_json_string(out, row.job);

@@ -294,20 +294,18 @@ std::string chart_svg(const Report& report) {
         const int still = scaled(counts[0] + counts[2]) - newly;
         const std::string text_y = std::to_string(y + k_bar_height - 4);
         out += "<g data-system=\"" + html_escape(system) + "\" data-failures=\"" +
-               std::to_string(counts[0] + counts[2]) + "\"><text x=\"0\" y=\"" + text_y +
-               "\" font-size=\"13\">" + html_escape(cut_middle(system, 22)) + "</text>";
+               std::to_string(counts[0] + counts[2]) + R"("><text x="0" y=")" + text_y +
+               R"(" font-size="13">)" + html_escape(cut_middle(system, 22)) + "</text>";
         out += "<rect x=\"" + std::to_string(k_label_width) + "\" y=\"" + std::to_string(y) +
                "\" width=\"" + std::to_string(newly) + "\" height=\"" +
-               std::to_string(k_bar_height) +
-               "\" fill=\"#c62828\"><title>newly failing: " + std::to_string(counts[0]) +
-               "</title></rect>";
+               std::to_string(k_bar_height) + R"(" fill="#c62828"><title>newly failing: )" +
+               std::to_string(counts[0]) + "</title></rect>";
         out += "<rect x=\"" + std::to_string(k_label_width + newly) + "\" y=\"" +
                std::to_string(y) + "\" width=\"" + std::to_string(still) + "\" height=\"" +
-               std::to_string(k_bar_height) +
-               "\" fill=\"#ef9a9a\"><title>still failing: " + std::to_string(counts[2]) +
-               "</title></rect>";
+               std::to_string(k_bar_height) + R"(" fill="#ef9a9a"><title>still failing: )" +
+               std::to_string(counts[2]) + "</title></rect>";
         out += "<text x=\"" + std::to_string(k_label_width + newly + still + 6) + "\" y=\"" +
-               text_y + "\" font-size=\"13\">" + std::to_string(counts[0] + counts[2]) + " (" +
+               text_y + R"(" font-size="13">)" + std::to_string(counts[0] + counts[2]) + " (" +
                std::to_string(counts[0]) + " new)</text></g>\n";
         y += k_bar_height + k_gap;
     }
@@ -325,7 +323,7 @@ std::string counts_table(const Report& report) {
         out += html_escape(name);
         out += total ? "</th>" : "</td>";
         for (size_t c = 0; c < k_change_count; ++c) {
-            out += "<td class=\"n\" data-change=\"" +
+            out += R"(<td class="n" data-change=")" +
                    std::string(change_name(static_cast<Change>(c))) + "\"" +
                    (total ? " id=\"total-" + std::string(change_name(static_cast<Change>(c))) + "\""
                           : std::string()) +
@@ -390,7 +388,7 @@ std::string report_html(const Report& report) {
     out += "<table id=\"rows\"><thead><tr><th>change</th><th>job</th><th>system</th>"
            "<th>status</th><th class=\"n\">build</th><th>log</th><th>before</th>"
            "<th class=\"n\">build before</th></tr></thead><tbody></tbody></table>\n";
-    out += "<script type=\"application/json\" id=\"data\">" + data_json(report) + "</script>\n";
+    out += R"(<script type="application/json" id="data">)" + data_json(report) + "</script>\n";
     out += std::string("<script>") + k_script + "</script>\n</body></html>\n";
     return out;
 }

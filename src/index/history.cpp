@@ -51,7 +51,7 @@ std::optional<std::vector<int64_t>> members_among(std::span<const uint8_t> list,
     if (targets.empty()) {
         return found;
     }
-    const uint64_t last = static_cast<uint64_t>(targets.back());
+    const auto last = static_cast<uint64_t>(targets.back());
     size_t next = 0; // the first target not passed yet
     uint64_t id = 0;
     uint64_t delta = 0;
@@ -177,6 +177,7 @@ IndexReader::job_history(const JobsetState& jobset, const std::string& job,
         std::sort(builds.begin(), builds.end(),
                   [](const BuildRow& a, const BuildRow& b) { return a.build_id < b.build_id; });
         std::vector<int64_t> ids;
+        ids.reserve(builds.size());
         for (const auto& row : builds) {
             ids.push_back(row.build_id);
         }
