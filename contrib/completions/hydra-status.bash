@@ -3,7 +3,7 @@
 # tests/integration/test_completions.py calls _hydra_status with COMP_WORDS
 # set, and test_docs_drift.py checks these lists against each --help.
 
-_hydra_status_commands="lookup sync gate info record forget config"
+_hydra_status_commands="lookup sync gate info record forget config history bisect evals report"
 _hydra_status_global_opts="--db --url --config --json -v --verbose -h --help --version"
 _hydra_status_lookup_opts="--all --stdin --job --jobset --local-ttl --stale-after"
 _hydra_status_sync_opts="--jobset -q --quiet --max-evals --max-requests --min-interval
@@ -15,11 +15,16 @@ _hydra_status_record_opts="--failed --log --reason"
 _hydra_status_forget_opts="--all"
 _hydra_status_config_opts=""
 _hydra_status_config_subcommands="show get"
+_hydra_status_history_opts="--job --jobset --input --limit"
+_hydra_status_bisect_opts="--job --jobset --input --repo"
+_hydra_status_evals_opts="--jobset --rev --input --repo --limit"
+_hydra_status_report_opts="--jobset --eval --against --html"
 # Options that take a value (the next word is that value, not an argument).
 _hydra_status_value_opts="--db --url --config --job --jobset --local-ttl --stale-after
     --max-evals --max-requests --min-interval --max-in-flight --max-tries --backoff-ceiling
     --connect-timeout --timeout --by-id-max --recheck-interval --eval-builds-retry --max-body
-    --policy --store-root --from-dry-run --failed --log --reason"
+    --policy --store-root --from-dry-run --failed --log --reason --input --limit --repo --rev
+    --eval --against --html"
 
 # Runs hydra-status with the --db and --config given on the command line so
 # far, so that jobsets come from the index the command will use.
@@ -109,12 +114,12 @@ _hydra_status() {
 
     # The value of an option.
     case $prev in
-    --db | --config | --log)
+    --db | --config | --log | --html)
         compopt -o filenames 2>/dev/null
         COMPREPLY=($(compgen -f -- "$cur"))
         return
         ;;
-    --store-root)
+    --store-root | --repo)
         compopt -o filenames 2>/dev/null
         COMPREPLY=($(compgen -d -- "$cur"))
         return
@@ -143,6 +148,9 @@ _hydra_status() {
         _hydra_status_paths "*.drv"
         return
         ;;
+    --input | --limit | --rev | --eval | --against)
+        return # names and ids from the index: nothing cheap to offer
+        ;;
     --job | --reason | --local-ttl | --stale-after | --max-evals | --max-requests | \
         --min-interval | --max-in-flight | --max-tries | --backoff-ceiling | \
         --connect-timeout | --timeout | --by-id-max | --recheck-interval | \
@@ -160,6 +168,10 @@ _hydra_status() {
     record) opts+=" $_hydra_status_record_opts" ;;
     forget) opts+=" $_hydra_status_forget_opts" ;;
     config*) opts+=" $_hydra_status_config_opts" ;;
+    history) opts+=" $_hydra_status_history_opts" ;;
+    bisect) opts+=" $_hydra_status_bisect_opts" ;;
+    evals) opts+=" $_hydra_status_evals_opts" ;;
+    report) opts+=" $_hydra_status_report_opts" ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
@@ -174,7 +186,7 @@ _hydra_status() {
             COMPREPLY=($(compgen -W "$_hydra_status_commands" -- "$cur"))
         fi
         ;;
-    lookup) _hydra_status_paths "" ;;
+    lookup | history) _hydra_status_paths "" ;;
     gate | forget) _hydra_status_paths "*.drv" ;;
     config) COMPREPLY=($(compgen -W "$_hydra_status_config_subcommands" -- "$cur")) ;;
     "config get") COMPREPLY=($(compgen -W "$(_hydra_status_run config keys)" -- "$cur")) ;;

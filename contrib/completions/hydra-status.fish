@@ -17,7 +17,7 @@ function __hydra_status_command
             case --db --url --config
                 set skip 1
             case '-*'
-            case lookup sync gate info record forget config jobsets
+            case lookup sync gate info record forget config history bisect evals report jobsets
                 echo $word
                 return
             case '*'
@@ -98,6 +98,10 @@ complete -c hydra-status -n __hydra_status_no_command -a info -d 'what the index
 complete -c hydra-status -n __hydra_status_no_command -a record -d 'remember a local build failure'
 complete -c hydra-status -n __hydra_status_no_command -a forget -d 'drop local failure records'
 complete -c hydra-status -n __hydra_status_no_command -a config -d 'every setting, its value and where it came from'
+complete -c hydra-status -n __hydra_status_no_command -a history -d "a job's builds eval by eval; where its status changed"
+complete -c hydra-status -n __hydra_status_no_command -a bisect -d 'the evals and revisions between which a job broke'
+complete -c hydra-status -n __hydra_status_no_command -a evals -d "a jobset's evals and their inputs; --rev SHA finds one"
+complete -c hydra-status -n __hydra_status_no_command -a report -d 'what broke and what got fixed since the eval before'
 
 # lookup
 complete -c hydra-status -n '__hydra_status_using lookup' -a '(__hydra_status_paths)'
@@ -141,6 +145,32 @@ complete -c hydra-status -n '__hydra_status_using record' -l reason -x -d 'why i
 # forget
 complete -c hydra-status -n '__hydra_status_using forget' -a '(__hydra_status_paths drv)'
 complete -c hydra-status -n '__hydra_status_using forget' -l all -d 'forget every local failure record'
+
+# history
+complete -c hydra-status -n '__hydra_status_using history' -a '(__hydra_status_paths)'
+complete -c hydra-status -n '__hydra_status_using history' -l job -x -d 'the job'
+complete -c hydra-status -n '__hydra_status_using history' -l jobset -x -a '(__hydra_status_run jobsets --complete)' -d 'the jobset of --job, or of KEY'
+complete -c hydra-status -n '__hydra_status_using history' -l input -x -d 'the eval input whose revisions to show'
+complete -c hydra-status -n '__hydra_status_using history' -l limit -x -d 'show at most N evals'
+
+# bisect
+complete -c hydra-status -n '__hydra_status_using bisect' -l job -x -d 'the job that broke'
+complete -c hydra-status -n '__hydra_status_using bisect' -l jobset -x -a '(__hydra_status_run jobsets --complete)' -d 'its jobset'
+complete -c hydra-status -n '__hydra_status_using bisect' -l input -x -d 'the eval input to bisect'
+complete -c hydra-status -n '__hydra_status_using bisect' -l repo -x -a '(__fish_complete_directories)' -d 'a git checkout of the input'
+
+# evals
+complete -c hydra-status -n '__hydra_status_using evals' -l jobset -x -a '(__hydra_status_run jobsets --complete)' -d 'the jobset'
+complete -c hydra-status -n '__hydra_status_using evals' -l rev -x -d 'the evals built from this revision'
+complete -c hydra-status -n '__hydra_status_using evals' -l input -x -d 'the input --rev is a revision of'
+complete -c hydra-status -n '__hydra_status_using evals' -l repo -x -a '(__fish_complete_directories)' -d 'a git checkout of the input'
+complete -c hydra-status -n '__hydra_status_using evals' -l limit -x -d 'list at most N evals'
+
+# report
+complete -c hydra-status -n '__hydra_status_using report' -l jobset -x -a '(__hydra_status_run jobsets --complete)' -d 'the jobset'
+complete -c hydra-status -n '__hydra_status_using report' -l eval -x -d 'the eval to report'
+complete -c hydra-status -n '__hydra_status_using report' -l against -x -d 'the eval to compare it with'
+complete -c hydra-status -n '__hydra_status_using report' -l html -r -F -d 'write the report as an HTML page'
 
 # config
 complete -c hydra-status -n '__hydra_status_config_needs_subcommand' -a show -d 'every setting and its origin'

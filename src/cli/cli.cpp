@@ -1,6 +1,8 @@
 #include "cli/cli.hpp"
 
 #include "cli/commands.hpp"
+#include "cli/history_cmd.hpp"
+#include "cli/report_cmd.hpp"
 #include "cli/sync_seam.hpp"
 #include "core/error.hpp"
 #include "core/store_path.hpp"
@@ -34,6 +36,10 @@ Commands:
   record --failed DRV   remember a local build failure
   forget DRV...         drop local failure records
   config show           every setting, its value and where it came from
+  history KEY           a job's builds eval by eval; where its status changed
+  bisect --job NAME     the evals and revisions between which a job broke
+  evals --jobset P:J    a jobset's evals and their inputs; --rev SHA finds one
+  report --jobset P:J   what broke and what got fixed since the eval before
 
 Run 'hydra-status COMMAND --help' for a command's options.
 )";
@@ -103,6 +109,37 @@ const Command k_commands[] = {
      .options = config_options,
      .run = config_command,
      .check = SettingsCheck::shown},
+    {.name = "history",
+     .synopsis = "hydra-status history KEY | --job NAME --jobset P:J\n"
+                 "                           [--input NAME] [--limit N]",
+     .summary = "Shows a job's builds eval by eval, newest first: the eval, its date, the build,\n"
+                "its status and the input's revision; '*' marks where the status changed from\n"
+                "the eval before. KEY names the job that built it (in the jobset of its\n"
+                "deciding build, or --jobset).",
+     .options = history_options,
+     .run = history_command},
+    {.name = "bisect",
+     .synopsis = "hydra-status bisect --job NAME --jobset P:J [--input NAME] [--repo DIR]",
+     .summary = "Finds the last eval where the job succeeded and the first later eval where it\n"
+                "failed, and prints the input's revisions for 'git bisect start BAD GOOD'.\n"
+                "Exits 1 when the job fails (broke, or never succeeded in the evals the index\n"
+                "holds), 0 when it still succeeds or no eval holds a verdict.",
+     .options = bisect_options,
+     .run = bisect_command},
+    {.name = "evals",
+     .synopsis = "hydra-status evals --jobset P:J [--rev SHA] [--input NAME] [--repo DIR]",
+     .summary = "Lists the jobset's evals in the index with their inputs; with --rev, the evals\n"
+                "built from that revision, or the nearest ones before and after it (placed by\n"
+                "git in --repo DIR).",
+     .options = evals_options,
+     .run = evals_command},
+    {.name = "report",
+     .synopsis = "hydra-status report --jobset P:J [--eval ID] [--against ID] [--html FILE]",
+     .summary = "Compares an eval (default: the newest) with an earlier one (default: the one\n"
+                "before it): newly failing, newly fixed, still failing, new and removed jobs,\n"
+                "per system, with build and log links. Exits 1 when a job is newly failing.",
+     .options = report_options,
+     .run = report_command},
     // For the shell completions.
     {.name = "jobsets",
      .synopsis = "hydra-status jobsets [--complete]",

@@ -6,16 +6,18 @@
 #include "index/sqlite.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace hs::index {
 
-inline constexpr int k_schema_version = 4;
+inline constexpr int k_schema_version = 5;
 
 // Build and eval ids are unique per Hydra instance; the index keys them as
 // ((instance - 1) << 40 | id), instance being the row id of the Hydra
@@ -105,6 +107,41 @@ struct JobsetInfo {
     int64_t builds = 0;
 };
 
+// ===== History, bisect and the eval report (src/index/history.cpp) ======
+
+// An ingested eval of a jobset.
+struct EvalInfo {
+    int64_t eval_id = 0; // Hydra's
+    int64_t timestamp = 0;
+    // (input name, revision), as Hydra listed them; the revision is the
+    // input's value when it has none (a boolean or string input).
+    std::vector<std::pair<std::string, std::string>> inputs;
+};
+
+// One eval in a job's history and the job's build in it (none: the eval
+// does not hold the job).
+struct JobEval {
+    EvalInfo eval;
+    std::optional<BuildRow> build;
+};
+
+// A member build of an eval, with its job and system as ids of the name
+// table (IndexReader::names).
+struct EvalMember {
+    int64_t build_id = 0; // Hydra's
+    int64_t job = 0;
+    int64_t system = 0;
+    bool finished = false;
+    std::optional<int> buildstatus;
+};
+
+struct EvalContents {
+    EvalInfo eval;
+    std::vector<EvalMember> builds; // by build id
+};
+
+// ===== end of history types ==============================================
+
 class IndexWriter;
 
 // The reads of the SQLite index: lookups, local failures, the jobsets
@@ -179,6 +216,30 @@ public:
     // Hydra ids of the jobset's ingested evals, newest first.
     std::vector<int64_t> eval_ids(int64_t jobset_row);
 
+    // ===== history, bisect and the eval report (history.cpp) ============
+    // The jobset rows named project:name, of every Hydra instance.
+    std::vector<JobsetState> jobsets_named(const std::string& project, const std::string& name);
+    // The jobset's ingested evals, newest first.
+    std::vector<EvalInfo> jobset_evals(int64_t jobset_row);
+    // The job's history in the jobset: its ingested evals, newest first,
+    // each with the job's build in it. Stops after the eval for which
+    // `enough` (given the history so far) says true; none: every eval.
+    // Empty when the jobset has no build of the job.
+    std::vector<JobEval>
+    job_history(const JobsetState& jobset, const std::string& job,
+                const std::function<bool(const std::vector<JobEval>&)>& enough = {});
+    // The evals and their member builds, in the order asked; nullopt for
+    // one the index lacks. A build in several of them is read once.
+    std::vector<std::optional<EvalContents>> eval_contents(int64_t instance,
+                                                           std::span<const int64_t> eval_ids);
+    // The drv (hash, name without ".drv") of each build; a zero hash and ""
+    // for one the index lacks.
+    std::vector<std::pair<core::HashBytes, std::string>>
+    drvs_of_builds(int64_t instance, std::span<const int64_t> build_ids);
+    // The name table (jobs and systems) by id: names()[id]; "" for no name.
+    std::vector<std::string> names();
+    // ===== end of history reads ==========================================
+
 private:
     friend class IndexWriter;
     explicit IndexReader(Database db);
@@ -195,6 +256,8 @@ private:
     // new connection (see open).
     template <class F>
     auto read(F&& body);
+    // read() for the reads of other files (history.cpp): body reads.
+    void read_with(const std::function<void()>& body);
     void reconnect();
 
     // --- reads -----------------------------------------------------------

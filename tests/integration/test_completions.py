@@ -146,7 +146,8 @@ class BashCompletionTest(unittest.TestCase):
 
     def test_commands_at_first_word(self) -> None:
         self.assertEqual(sorted(self.complete("hydra-status", "")),
-                         sorted(["lookup", "sync", "gate", "info", "record", "forget", "config"]))
+                         sorted(["lookup", "sync", "gate", "info", "record", "forget", "config",
+                                 "history", "bisect", "evals", "report"]))
         self.assertEqual(self.complete("hydra-status", "sy"), ["sync"])
         self.assertEqual(self.complete("hydra-status", "co"), ["config"])
 
@@ -156,7 +157,8 @@ class BashCompletionTest(unittest.TestCase):
         self.assertEqual(self.complete("hydra-status", "--json", "-v", "sy"), ["sync"])
 
     def test_every_option_of_each_command(self) -> None:
-        for command in ("lookup", "sync", "gate", "info", "record", "forget", "config"):
+        for command in ("lookup", "sync", "gate", "info", "record", "forget", "config",
+                        "history", "bisect", "evals", "report"):
             with self.subTest(command=command):
                 got = set(self.complete("hydra-status", command, "--"))
                 self.assertEqual(got, help_options(command))
@@ -245,11 +247,13 @@ class FishCompletionTest(unittest.TestCase):
 
     def test_commands(self) -> None:
         self.assertEqual(sorted(self.complete("hydra-status ")),
-                         sorted(["lookup", "sync", "gate", "info", "record", "forget", "config"]))
+                         sorted(["lookup", "sync", "gate", "info", "record", "forget", "config",
+                                 "history", "bisect", "evals", "report"]))
         self.assertEqual(self.complete(f"hydra-status --db {FX.db} sy"), ["sync"])
 
     def test_every_option_of_each_command(self) -> None:
-        for command in ("lookup", "sync", "gate", "info", "record", "forget", "config"):
+        for command in ("lookup", "sync", "gate", "info", "record", "forget", "config",
+                        "history", "bisect", "evals", "report"):
             with self.subTest(command=command):
                 got = set(self.complete(f"hydra-status {command} --"))
                 self.assertEqual(got, help_options(command))
@@ -332,7 +336,8 @@ class ZshCompletionTest(unittest.TestCase):
 
     def test_commands(self) -> None:
         self.assertEqual(self.complete("hydra-status "),
-                         {"lookup", "sync", "gate", "info", "record", "forget", "config"})
+                         {"lookup", "sync", "gate", "info", "record", "forget", "config",
+                          "history", "bisect", "evals", "report"})
 
     def test_sync_options(self) -> None:
         got = self.complete("hydra-status sync --")
