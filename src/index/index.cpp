@@ -163,6 +163,7 @@ INSERT INTO eval_v4 SELECT id - (1 << 40), jobset, timestamp, inputs, builds FRO
 DROP TABLE eval;
 ALTER TABLE eval_v4 RENAME TO eval;
 CREATE INDEX eval_by_jobset ON eval (jobset);
+)sql";
 
 // Schema version 5 (issue 18): a job's builds in one seek, for history and
 // bisect (history.cpp); without it they scan every build (1 s at 2,000,000;
