@@ -8,7 +8,9 @@ phase, injected faults, optional gzip and ETag support, and a request log.
 
 Usage:
   fake_hydra.py --dataset FILE [--port 0] [--port-file PATH] [--log FILE]
-                [--seed N] [--gzip] [--etag] [--verbose]
+                [--seed N] [--gzip] [--etag] [--rate R] [--burst N]
+                [--eval-builds-504-above N] [--eval-builds-504-delay S]
+                [--verbose]
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ import urllib.parse
 import zlib
 from typing import Any, Callable, Iterator
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hydra_html  # noqa: E402  (tests/fake_hydra/hydra_html.py)
+
 BIND_HOST = "127.0.0.1"
 PAGE_SIZE = 20
 
@@ -57,6 +62,8 @@ EVAL_KEYS = (
     "id", "timestamp", "checkouttime", "evaltime", "hasnewbuilds", "flake",
     "builds", "jobsetevalinputs",
 )
+# /api/latestbuilds (Controller/API.pm buildToHash)
+LATEST_KEYS = ("id", "project", "jobset", "job", "system", "nixname", "finished", "timestamp", "buildstatus")
 LOGGED_HEADERS = (
     "accept", "accept-encoding", "user-agent", "if-none-match", "if-modified-since",
 )
@@ -65,6 +72,67 @@ FAULT_KINDS = (
     "gzip-bomb", "oversize", "html", "redirect-loop", "wrong-content-type",
     "delay", "omit-builds",
 )
+
+
+# Options of the control API and their types (see README.md "Options").
+OPTION_TYPES: dict[str, type] = {
+    "gzip": bool, "etag": bool, "rate": float, "burst": int,
+    "eval_builds_504_above": int, "eval_builds_504_delay": float,
+}
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "gzip": False, "etag": False, "rate": 0.0, "burst": 7,
+    "eval_builds_504_above": -1, "eval_builds_504_delay": 0.0,
+}
+
+
+def parse_options(payload: Any) -> dict[str, Any]:
+    """The options of a POST /_control/options body, checked and typed."""
+    if not isinstance(payload, dict):
+        raise ValueError("options must be an object")
+    unknown = set(payload) - set(OPTION_TYPES)
+    if unknown:
+        raise ValueError(f"unknown options: {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    for name, value in payload.items():
+        kind = OPTION_TYPES[name]
+        if kind is bool:
+            out[name] = bool(value)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"option {name}: not a number: {value!r}")
+        out[name] = kind(value)
+    if out.get("rate", 0) < 0 or out.get("burst", 0) < 0 or out.get("eval_builds_504_delay", 0) < 0:
+        raise ValueError("rate, burst and eval_builds_504_delay must not be negative")
+    return out
+
+
+class RateLimiter:
+    """nginx's limit_req (ngx_http_limit_req_module.c) for one client:
+    `limit_req zone=... burst=B;` without nodelay, rate R requests/s.
+
+    The excess (requests above the rate, leaking at R/s) of an accepted
+    request is the previous excess minus what leaked since, plus one; the
+    first request of an idle client has excess 0. An excess above B is
+    refused (429, nothing recorded); otherwise the request is held for
+    excess / R seconds before it goes to Hydra."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.excess = 0.0
+        self.last: float | None = None
+
+    def admit(self, rate: float, burst: int, now: float) -> float | None:
+        """The delay in seconds for a request arriving at `now`, or None for a 429."""
+        with self.lock:
+            if self.last is None:
+                excess = 0.0
+            else:
+                excess = max(0.0, self.excess - rate * max(0.0, now - self.last) + 1.0)
+            if excess > burst + 1e-9:
+                return None
+            self.excess = excess
+            self.last = now
+            return excess / rate
 
 
 class DatasetError(Exception):
@@ -229,6 +297,7 @@ class Response:
         self.headers = list(headers or [])
         self.chunks = chunks
         self.length = length if length is not None else len(body)
+        self.delay = 0.0  # seconds to wait before the answer is sent
 
     def iter_body(self) -> Iterator[bytes]:
         if self.chunks is not None:
@@ -412,14 +481,16 @@ def wants_json(headers: Any) -> bool:
 
 class State:
     def __init__(self, dataset_raw: Any, seed: int, log_path: str | None,
-                 gzip_on: bool, etag_on: bool) -> None:
+                 options: dict[str, Any] | None = None) -> None:
         self.lock = threading.Lock()
         # Notified when a request's record is added (see log_records).
         self.recorded = threading.Condition(self.lock)
         self.dataset = Dataset(dataset_raw)
         self.phase_number = self.dataset.initial_phase
         self.faults: list[dict] = []
-        self.options = {"gzip": gzip_on, "etag": etag_on}
+        self.options = dict(DEFAULT_OPTIONS)
+        self.options.update(options or {})
+        self.limiter = RateLimiter()
         self.records: list[dict] = []
         self.arrivals = 0  # requests numbered since the last log/clear
         self.seed = seed
@@ -651,7 +722,36 @@ class HydraApp:
                 return self.json_answer(200, {"buildId": b["id"], "drvPath": b["drvpath"], "outPath": out_path})
         if head == "log" and n == 2:
             return self.raw_log(parts[1], params)
+        if head == "api" and n == 2 and parts[1] == "latestbuilds":
+            return self.latest_builds(params)
         return self.error(404, "Page not found.")
+
+    def latest_builds(self, params: dict) -> Response:
+        """GET /api/latestbuilds?nr=N[&project=&jobset=&job=&system=]
+        (Controller/API.pm latestbuilds): the N finished builds with the
+        highest ids, newest first, as short objects (buildToHash: no drvpath,
+        no times but the queue timestamp). JSON whatever the Accept header
+        (it goes through View::Plain); nr is required, unbounded."""
+        nr_text = params.get("nr", [None])[-1]
+        if nr_text is None:
+            return Response(500, JSON_TYPE, dump_json({"error": "Parameter not defined!"}))
+        if not re.fullmatch(r"\d+", nr_text):
+            return Response(500, JSON_TYPE, dump_json({
+                "error": "DBIx::Class::ResultSet::all(): DBI Exception: DBD::Pg::st execute failed: "
+                         f'ERROR:  invalid input syntax for type bigint: "{nr_text}"'}))
+        nr = int(nr_text)
+        wanted = {k: params.get(k, [""])[-1] for k in ("project", "jobset", "job", "system")}
+        out = []
+        for bid in sorted(self.phase.builds, reverse=True):
+            if len(out) >= nr:
+                break
+            b = self.phase.builds[bid]
+            if b["finished"] != 1:
+                continue
+            if any(v and b[k] != v for k, v in wanted.items()):
+                continue
+            out.append({k: b[k] for k in LATEST_KEYS})
+        return Response(200, JSON_TYPE, dump_json(shuffle_keys(out, self.rng)))
 
     def root(self) -> Response:
         projects = [self.project_json(p) for p in sorted(self.phase.projects)]
@@ -716,9 +816,40 @@ class HydraApp:
                 extra.append(("Last-Modified", email.utils.formatdate(modified, usegmt=True)))
             if self.not_modified(etag, modified):
                 return Response(304, None, b"", extra)
+        if self.json:
+            return self.json_answer(200, obj, extra)
         project, name = key
-        rows = "".join(f"<tr><td>{ev['id']}</td></tr>" for ev in shown)
-        return self.entity(obj, f"Evaluations of jobset {project}:{name}", f"<table>{rows}</table>", extra)
+        older = {ev["id"]: listed[i + 1] if i + 1 < total else None for i, ev in enumerate(listed)}
+        rows = [self.eval_row(ev, older[ev["id"]]) for ev in shown]
+        body = hydra_html.evals_page(self.base_url, project, name, rows, page, total, PAGE_SIZE)
+        return Response(200, PAGE_TYPE, body, extra)
+
+    def eval_counts(self, ev: dict) -> tuple[int, int, int]:
+        """(succeeded, failed, queued) over the eval's member builds, as the
+        HTML listing counts them (nr_succeeded, the rest, nr_scheduled)."""
+        succeeded = failed = queued = 0
+        for bid in ev["builds"]:
+            b = self.phase.builds[bid]
+            if b["finished"] != 1:
+                queued += 1
+            elif b["buildstatus"] == 0:
+                succeeded += 1
+            else:
+                failed += 1
+        return succeeded, failed, queued
+
+    def eval_row(self, ev: dict, previous: dict | None) -> hydra_html.EvalRow:
+        succeeded, failed, queued = self.eval_counts(ev)
+        diff = None if previous is None else succeeded - self.eval_counts(previous)[0]
+        old_inputs = (previous or {}).get("jobsetevalinputs") or {}
+        inputs = []
+        for name, inp in sorted((ev.get("jobsetevalinputs") or {}).items()):
+            rev = (inp or {}).get("revision") or (inp or {}).get("value")
+            old = old_inputs.get(name) or {}
+            if rev and rev != (old.get("revision") or old.get("value")):
+                inputs.append((name, str(rev)))
+        return hydra_html.EvalRow(ev["id"], int(ev.get("timestamp") or 0), inputs,
+                                  succeeded, failed, queued, diff)
 
     def not_modified(self, etag: str, modified: int | None) -> bool:
         inm = self.headers.get("If-None-Match")
@@ -747,6 +878,12 @@ class HydraApp:
                            f"<p>{len(ev['builds'])} builds</p>")
 
     def eval_builds(self, ev: dict) -> Response:
+        above = int(self.options.get("eval_builds_504_above", -1))
+        if 0 <= above < len(ev["builds"]):
+            # nginx gives up waiting for Hydra (hydra.nixos.org: after 900 s).
+            resp = Response(504, "text/html", nginx_page(504, "Gateway Time-out"))
+            resp.delay = float(self.options.get("eval_builds_504_delay", 0.0))
+            return resp
         builds = [self.build_json(self.phase.builds[b]) for b in sorted(ev["builds"])]
         return self.entity(builds, f"Builds of evaluation {ev['id']}", "")
 
@@ -844,7 +981,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "fault": None,
         }
         try:
-            self.answer(method, path, query, record)
+            if self.limit(method, record):
+                self.answer(method, path, query, record)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
         finally:
@@ -867,6 +1005,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             traceback.print_exc()
             resp = Response(500, JSON_TYPE, dump_json({"error": f"fake_hydra internal error: {e}"}))
         self.finish_headers(resp, options, rng)
+        if resp.delay > 0:
+            time.sleep(resp.delay)  # e.g. the proxy waiting for Hydra before its 504
         return resp
 
     def finish_headers(self, resp: Response, options: dict, rng: random.Random) -> None:
@@ -875,7 +1015,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if options.get("gzip"):
             vary = "Accept, Accept-Encoding"
             compressible = resp.content_type and (
-                resp.content_type.startswith(JSON_TYPE) or resp.content_type.startswith("text/plain"))
+                resp.content_type.startswith(JSON_TYPE) or resp.content_type.startswith("text/plain")
+                or resp.content_type.startswith("text/html"))  # nginx's gzip_types always has text/html
             if (compressible and resp.chunks is None and resp.body
                     and accepts_gzip(self.headers.get("Accept-Encoding"))):
                 resp.body = gzip.compress(resp.body, mtime=0)
@@ -885,6 +1026,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         session = "%040x" % rng.getrandbits(160)
         expires = time.strftime("%a, %d-%b-%Y %H:%M:%S GMT", time.gmtime(time.time() + 7 * 86400))
         resp.headers.append(("Set-Cookie", f"hydra_session={session}; path=/; expires={expires}; HttpOnly; SameSite=Lax"))
+
+    def limit(self, method: str, record: dict) -> bool:
+        """nginx's limit_req in front of Hydra (option `rate`, 0 = off): holds
+        the request within the burst, or answers 429 (nginx's page, no
+        Retry-After) beyond it. True when the request may go on."""
+        with self.state.lock:
+            rate = float(self.state.options.get("rate") or 0)
+            burst = int(self.state.options.get("burst") or 0)
+        if rate <= 0:
+            return True
+        delay = self.state.limiter.admit(rate, burst, time.monotonic())
+        if delay is None:
+            record["limited"] = True
+            self.send(Response(429, "text/html", nginx_page(429, "Too Many Requests")), record, method)
+            return False
+        if delay > 0:
+            record["delayed"] = round(delay, 3)
+            time.sleep(delay)
+        return True
 
     def answer(self, method: str, path: str, query: str, record: dict) -> None:
         target = path + ("?" + query if query else "")
@@ -1088,13 +1248,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     rules = [public_fault(r) for r in st.faults]
                 self.control_answer(200, rules)
             elif method == "POST" and path == "/_control/options":
-                if not isinstance(payload, dict):
-                    raise ValueError("options must be an object")
-                unknown = set(payload) - {"gzip", "etag"}
-                if unknown:
-                    raise ValueError(f"unknown options: {sorted(unknown)}")
+                parsed = parse_options(payload)
                 with st.lock:
-                    st.options.update({k: bool(v) for k, v in payload.items()})
+                    st.options.update(parsed)
                     options = dict(st.options)
                 self.control_answer(200, options)
             elif method == "POST" and path == "/_control/dataset":
@@ -1144,13 +1300,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed for key shuffling (default 0)")
     ap.add_argument("--gzip", action="store_true", help="start with gzip answers enabled")
     ap.add_argument("--etag", action="store_true", help="start with ETag/Last-Modified enabled")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="nginx's limit_req: requests/s, 0 = no limit (default; hydra.nixos.org: 2)")
+    ap.add_argument("--burst", type=int, default=7, help="limit_req burst (default 7, as hydra.nixos.org)")
+    ap.add_argument("--eval-builds-504-above", type=int, default=-1, metavar="N",
+                    help="/eval/<id>/builds answers 504 when the eval has more than N builds (-1 = never)")
+    ap.add_argument("--eval-builds-504-delay", type=float, default=0.0, metavar="S",
+                    help="seconds to wait before that 504 (default 0)")
     ap.add_argument("--verbose", action="store_true", help="print each request on stderr")
     args = ap.parse_args(argv)
 
     try:
         with open(args.dataset, encoding="utf-8") as f:
             raw = json.load(f)
-        state = State(raw, args.seed, args.log, args.gzip, args.etag)
+        options = parse_options({
+            "gzip": args.gzip, "etag": args.etag, "rate": args.rate, "burst": args.burst,
+            "eval_builds_504_above": args.eval_builds_504_above,
+            "eval_builds_504_delay": args.eval_builds_504_delay})
+        state = State(raw, args.seed, args.log, options)
     except (OSError, ValueError, DatasetError) as e:
         print(f"fake_hydra: {args.dataset}: {e}", file=sys.stderr)
         return 2

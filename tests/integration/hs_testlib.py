@@ -128,14 +128,21 @@ class FakeHydra:
             paths = [r["path"] for r in hydra.log()]
 
     dataset: a file path or a dataset object (written to a temp file).
+    rate, burst: nginx's limit_req in front (rate 0 = off; hydra.nixos.org: 2, 7).
+    eval_builds_504_above, eval_builds_504_delay: /eval/<id>/builds answers
+    504 (after the delay) for an eval of more builds (-1 = never).
     """
 
     def __init__(self, dataset: str | Mapping, *, gzip: bool = False, etag: bool = False,
                  log_file: str | None = None, seed: int = 0, verbose: bool = False,
-                 startup_timeout: float = 10.0) -> None:
+                 startup_timeout: float = 10.0, rate: float = 0.0, burst: int = 7,
+                 eval_builds_504_above: int = -1, eval_builds_504_delay: float = 0.0) -> None:
         self._dataset = dataset
         self._gzip = gzip
         self._etag = etag
+        self._limits = ["--rate", str(rate), "--burst", str(burst),
+                        "--eval-builds-504-above", str(eval_builds_504_above),
+                        "--eval-builds-504-delay", str(eval_builds_504_delay)]
         self._log_file = log_file
         self._seed = seed
         self._verbose = verbose
@@ -165,6 +172,7 @@ class FakeHydra:
             cmd.append("--gzip")
         if self._etag:
             cmd.append("--etag")
+        cmd += self._limits
         if self._log_file:
             cmd += ["--log", self._log_file]
         if self._verbose:
@@ -255,8 +263,15 @@ class FakeHydra:
     def faults(self) -> list[dict]:
         return self.control("GET", "faults")
 
-    def set_options(self, *, gzip: bool | None = None, etag: bool | None = None) -> dict:
-        opts = {k: v for k, v in (("gzip", gzip), ("etag", etag)) if v is not None}
+    def set_options(self, *, gzip: bool | None = None, etag: bool | None = None,
+                    rate: float | None = None, burst: int | None = None,
+                    eval_builds_504_above: int | None = None,
+                    eval_builds_504_delay: float | None = None) -> dict:
+        """Changes the options given (README.md "Options"); answers those in force."""
+        given = (("gzip", gzip), ("etag", etag), ("rate", rate), ("burst", burst),
+                 ("eval_builds_504_above", eval_builds_504_above),
+                 ("eval_builds_504_delay", eval_builds_504_delay))
+        opts = {k: v for k, v in given if v is not None}
         return self.control("POST", "options", opts)
 
     def load_dataset(self, dataset: Mapping) -> None:

@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -21,6 +22,9 @@ import zlib
 
 import hs_testlib
 from hs_testlib import DEMO_DATASET, SAMPLES_DIR, FakeHydra, FakeHydraError, make_dataset
+
+import fake_hydra  # noqa: E402  (tests/fake_hydra, on sys.path through hs_testlib)
+import hydra_html  # noqa: E402
 
 JSON_ACCEPT = {"Accept": "application/json"}
 
@@ -36,6 +40,17 @@ def sample_http_body(name: str) -> bytes:
     if not sep:
         head, sep, body = raw.partition(b"\n\n")
     return body.rstrip(b"\r\n")
+
+
+def sample_http_body_real(name: str) -> bytes:
+    """The body of a capture (tests/data/hydra), as long as its Content-Length."""
+    with open(os.path.join(SAMPLES_DIR, name), "rb") as f:
+        raw = f.read()
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return body[: int(length.group(1))] if length else body
 
 
 class Answer:
@@ -69,7 +84,8 @@ class FakeHydraTest(unittest.TestCase):
 
     def setUp(self) -> None:
         self.hydra.clear_faults()
-        self.hydra.set_options(gzip=False, etag=False)
+        self.hydra.set_options(gzip=False, etag=False, rate=0, burst=7, eval_builds_504_above=-1,
+                               eval_builds_504_delay=0)
         self.hydra.set_phase(1)
         self.hydra.clear_log()
 
@@ -494,6 +510,188 @@ class FakeHydraTest(unittest.TestCase):
         with open(path, encoding="utf-8") as f:
             lines = [json.loads(line) for line in f]
         self.assertEqual([r["path"] for r in lines], ["/build/1"])
+
+    # -- real limits: nginx's limit_req, the proxy's 504 -------------------------
+
+    def test_limiter_follows_nginx_limit_req(self) -> None:
+        # Times given, so exact: 2 r/s, burst 7, as hydra.nixos.org.
+        limiter = fake_hydra.RateLimiter()
+        delays = [limiter.admit(2.0, 7, 100.0) for _ in range(9)]
+        self.assertEqual(delays, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, None])
+        self.assertEqual(limiter.admit(2.0, 7, 101.0), 3.0)  # 7 - 2 leaked + 1
+        self.assertEqual(limiter.admit(2.0, 7, 200.0), 0.0)  # idle: empty again
+        self.assertEqual(limiter.admit(2.0, 7, 200.25), 0.25)
+
+    def test_limiter_holds_the_burst_and_refuses_beyond_with_429(self) -> None:
+        self.hydra.set_options(rate=2, burst=3)
+        n = 6
+        conns = [http.client.HTTPConnection("127.0.0.1", self.hydra.port, timeout=10) for _ in range(n)]
+        for c in conns:
+            c.connect()
+        barrier = threading.Barrier(n)
+        answers: list[tuple[int, dict[str, str], bytes, float]] = [None] * n  # type: ignore[list-item]
+
+        def one(i: int) -> None:
+            barrier.wait()
+            start = time.monotonic()
+            conns[i].request("GET", "/build/1", headers=JSON_ACCEPT)
+            resp = conns[i].getresponse()
+            body = resp.read()
+            answers[i] = (resp.status, {k.lower(): v for k, v in resp.getheaders()}, body,
+                          time.monotonic() - start)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for c in conns:
+            c.close()
+        statuses = sorted(a[0] for a in answers)
+        self.assertEqual(statuses, [200] * 4 + [429] * 2)
+        for status, headers, body, took in answers:
+            if status == 429:
+                self.assertNotIn("retry-after", headers)
+                self.assertTrue(headers["content-type"].startswith("text/html"))
+                self.assertIn(b"<title>429 Too Many Requests</title>", body)
+                self.assertLess(took, 1.0)  # refused at once, not held
+        self.assertGreaterEqual(max(a[3] for a in answers if a[0] == 200), 1.4)  # the 4th waits 1.5 s
+        log = self.hydra.log()
+        self.assertEqual(sum(1 for r in log if r.get("limited")), 2)
+        held = sorted(r.get("delayed", 0) for r in log if r["status"] == 200)
+        for got, want in zip(held, [0, 0.5, 1.0, 1.5]):
+            self.assertAlmostEqual(got, want, delta=0.05)
+
+    def test_limiter_lets_one_request_a_second_through_undelayed(self) -> None:
+        self.hydra.set_options(rate=50, burst=0)
+        for _ in range(3):
+            self.assertEqual(self.get("/build/1").status, 200)
+            time.sleep(0.05)  # pacing, as the client's min-interval: the point of the test
+        self.assertTrue(all(r["status"] == 200 and not r.get("limited") for r in self.hydra.log()))
+
+    def test_eval_builds_504_above_a_member_count(self) -> None:
+        newest = self.newest_eval("nixpkgs:trunk")
+        members = len(self.get_json(f"/eval/{newest}")["builds"])
+        self.hydra.set_options(eval_builds_504_above=members - 1, eval_builds_504_delay=0.3)
+        start = time.monotonic()
+        ans = self.get(f"/eval/{newest}/builds")
+        self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        self.assertEqual(ans.status, 504)
+        self.assertTrue(ans.content_type.startswith("text/html"))
+        self.assertIn(b"<title>504 Gateway Time-out</title>", ans.body)
+        self.assertEqual(self.get(f"/eval/{newest}").status, 200)  # only the builds listing
+        self.hydra.set_options(eval_builds_504_above=members, eval_builds_504_delay=0)
+        self.assertEqual(len(self.get_json(f"/eval/{newest}/builds")), members)
+
+    def test_options_are_typed_and_checked(self) -> None:
+        self.assertEqual(self.hydra.set_options(rate=2.5)["rate"], 2.5)
+        for bad in ({"rate": "fast"}, {"burst": -1}, {"eval_builds_504_above": True}, {"nodelay": 1}):
+            with self.subTest(options=bad), self.assertRaises(FakeHydraError):
+                self.hydra.control("POST", "options", bad)
+
+    def test_limits_from_the_command_line(self) -> None:
+        with FakeHydra(DEMO_DATASET, rate=3, burst=2, eval_builds_504_above=0,
+                       eval_builds_504_delay=0.1) as other:
+            state = other.control("GET", "state")
+            self.assertEqual({k: state["options"][k] for k in ("rate", "burst", "eval_builds_504_above",
+                                                              "eval_builds_504_delay")},
+                             {"rate": 3.0, "burst": 2, "eval_builds_504_above": 0, "eval_builds_504_delay": 0.1})
+
+    # -- the HTML evals listing and /api/latestbuilds ------------------------------
+
+    def html_rows(self, body: str) -> list[dict]:
+        rows = []
+        for tr in re.findall(r"<tr>\s*<td><a class=\"row-link\".*?</tr>", body, re.S):
+            badge = {kind: int(v) for kind, v in re.findall(r'class="badge badge-(\w+)">(\d+)<', tr)}
+            rows.append({
+                "id": int(re.search(r'href="[^"]*/eval/(\d+)"', tr).group(1)),
+                "timestamp": int(re.search(r'data-timestamp="(\d+)"', tr).group(1)),
+                "succeeded": badge.get("success", 0), "failed": badge.get("danger", 0),
+                "queued": badge.get("secondary", 0),
+            })
+        return rows
+
+    def counts_of(self, eval_id: int) -> dict:
+        builds = self.get_json(f"/eval/{eval_id}/builds")
+        return {
+            "succeeded": sum(1 for b in builds if b["finished"] == 1 and b["buildstatus"] == 0),
+            "failed": sum(1 for b in builds if b["finished"] == 1 and b["buildstatus"] != 0),
+            "queued": sum(1 for b in builds if b["finished"] != 1),
+        }
+
+    def test_html_evals_listing_is_hydras_page(self) -> None:
+        for phase in (1, 2):
+            self.hydra.set_phase(phase)
+            with self.subTest(phase=phase):
+                listing = self.get_json("/jobset/nixpkgs/trunk/evals")
+                ans = self.get("/jobset/nixpkgs/trunk/evals", headers={"Accept": "text/html"})
+                self.assertEqual(ans.status, 200)
+                self.assertEqual(ans.content_type, "text/html; charset=UTF-8")
+                text = ans.body.decode()
+                self.assertIn("<title>Hydra - Evaluations of jobset nixpkgs:trunk</title>", text)
+                rows = self.html_rows(text)
+                self.assertEqual([r["id"] for r in rows], [e["id"] for e in listing["evals"]])
+                for row, ev in zip(rows, listing["evals"]):
+                    self.assertEqual(row["timestamp"], ev["timestamp"])
+                    self.assertEqual({k: row[k] for k in ("succeeded", "failed", "queued")},
+                                     self.counts_of(ev["id"]))
+                self.assertIn(f'href="{self.hydra.url}/eval/{rows[0]["id"]}"', text)
+
+    def test_html_evals_listing_pages_like_the_json_one(self) -> None:
+        page2 = self.get("/jobset/nixpkgs/staging/evals?page=2", headers={"Accept": "text/html"}).body.decode()
+        json2 = self.get_json("/jobset/nixpkgs/staging/evals?page=2")
+        self.assertEqual([r["id"] for r in self.html_rows(page2)], [e["id"] for e in json2["evals"]])
+        self.assertIn("<p>Showing evaluations 21 - 25 out of 25.</p>", page2)
+        self.assertIn('<li class="page-item"><a class="page-link" href="?page=1">&lsaquo; Previous</a></li>',
+                      page2)
+        self.assertIn('<li class="page-item disabled"><a class="page-link" href="?page=3">Next', page2)
+        for headers in ({}, {"Accept": "*/*"}):
+            body = self.get("/jobset/nixpkgs/staging/evals", headers=headers).body.decode()
+            self.assertEqual(len(self.html_rows(body)), 20)
+
+    def test_html_evals_page_renders_the_capture_byte_for_byte(self) -> None:
+        capture = sample_http_body_real("probe-evals-html.http")
+        rows = [hydra_html.EvalRow(3, 1735696800, [("nixpkgs", "c0ffee00" * 5)], 8, 1, 2, 1),
+                hydra_html.EvalRow(2, 1735693200, [("nixpkgs", "a3c5e7f90b1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e")],
+                                   7, 2, 0, 3),
+                hydra_html.EvalRow(1, 1735689600, [("nixpkgs", "0b7f5a1c3e2d4f6a8b9c0d1e2f3a4b5c6d7e8f90")],
+                                   4, 4, 0, None)]
+        ours = hydra_html.evals_page("http://127.0.0.1:3000", "nixpkgs", "trunk", rows, 1, 3)
+        # Hydra printed one <time>'s attributes in another order (a Perl hash).
+        capture = capture.replace(
+            b'<time title="2025-01-01 00:00:00 (UTC)" datetime="2025-01-01T00:00:00Z" data-timestamp="1735689600"',
+            b'<time data-timestamp="1735689600" title="2025-01-01 00:00:00 (UTC)" datetime="2025-01-01T00:00:00Z"')
+        self.assertEqual(ours, capture)
+
+    def test_latestbuilds_lists_finished_builds_newest_first(self) -> None:
+        want_keys = set(json.loads(sample_http_body_real("probe-api-latestbuilds.http"))[0])
+        phase = self.demo["phases"]["1"]["builds"]
+        finished = sorted((int(k) for k, b in phase.items() if b.get("finished", 1) == 1), reverse=True)
+        got = self.get_json("/api/latestbuilds?nr=5")
+        self.assertEqual([b["id"] for b in got], finished[:5])
+        for b in got:
+            self.assertEqual(set(b), want_keys)
+            self.assertEqual(b["finished"], 1)
+            self.assertEqual(b["job"], phase[str(b["id"])]["job"])
+        self.assertEqual(len(self.get_json("/api/latestbuilds?nr=100000")), len(finished))
+        staging = self.get_json("/api/latestbuilds?nr=3&project=nixpkgs&jobset=staging")
+        self.assertEqual(len(staging), 3)
+        self.assertTrue(all(b["jobset"] == "staging" for b in staging))
+        job = staging[0]["job"]
+        self.assertTrue(all(b["job"] == job for b in self.get_json(f"/api/latestbuilds?nr=9&job={job}")))
+        self.assertEqual(self.get_json("/api/latestbuilds?nr=5&project=nope"), [])
+        self.assertEqual(self.get_json("/api/latestbuilds?nr=5&jobset=")[0]["id"], finished[0])
+        # JSON whatever the Accept header; nr is required
+        self.assertEqual(self.get("/api/latestbuilds?nr=1", headers={}).content_type, "application/json")
+        missing = self.get("/api/latestbuilds")
+        self.assertEqual((missing.status, missing.json()), (500, {"error": "Parameter not defined!"}))
+        self.assertEqual(self.get("/api/latestbuilds?nr=x").status, 500)
+
+    def test_latestbuilds_sees_a_restart(self) -> None:
+        restarted = self.expect("restarted_phase2", 2)["build_id"]
+        self.assertIn(restarted, [b["id"] for b in self.get_json("/api/latestbuilds?nr=1000")])
+        self.hydra.set_phase(2)
+        self.assertNotIn(restarted, [b["id"] for b in self.get_json("/api/latestbuilds?nr=1000")])
 
     def test_no_compression_by_default(self) -> None:
         ans = self.get("/build/1", headers={"Accept": "application/json", "Accept-Encoding": "gzip"})
