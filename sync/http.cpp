@@ -545,6 +545,25 @@ private:
 
 } // namespace
 
+bool gave_up(long http_status, int curl_code) {
+    if (http_status == 504) {
+        return true;
+    }
+    if (http_status >= 400) {
+        return false; // a complete error status says more than the transfer
+    }
+    switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_OPERATION_TIMEDOUT: // the timeout, or less than 1 byte/s for low_speed_time
+    case CURLE_RECV_ERROR:         // reset while receiving
+    case CURLE_SEND_ERROR:         // reset while sending
+    case CURLE_GOT_NOTHING:        // closed before any answer
+    case CURLE_PARTIAL_FILE:       // closed before the whole body
+        return true;
+    default:
+        return false;
+    }
+}
+
 // One call of get_json: its tries, and the result they make.
 struct HttpClient::Request {
     HttpClient& client;
@@ -555,13 +574,14 @@ struct HttpClient::Request {
     SlistPtr conditional_headers; // null for a plain request
     bool html;                    // get_html's request
     std::string prefix;           // of every message
+    Retries retries;
     FetchResult result;
 
     Request(HttpClient& http, const std::string& target, BodySink& body_sink,
-            const Validators& conditional, bool want_html = false)
+            const Validators& conditional, Retries which, bool want_html = false)
         : client(http), impl(*http.m_impl), options(http.m_options), url(target), sink(body_sink),
           conditional_headers(conditional_header_list(conditional)), html(want_html),
-          prefix("unable to download '" + redact_url(target) + "': ") {}
+          prefix("unable to download '" + redact_url(target) + "': "), retries(which) {}
 
     FetchResult run() {
         impl.want_html = html;
@@ -674,6 +694,7 @@ struct HttpClient::Request {
         const long status = result.http_status;
         const int effective_code = impl.error_body_full ? CURLE_OK : code;
         result.failure = classify(status, effective_code);
+        result.gave_up = result.failure == Failure::transient && gave_up(status, effective_code);
         if (effective_code != CURLE_OK && status < 400) {
             result.message = prefix + one_line(transfer_error(code));
         } else if (result.failure != Failure::none) {
@@ -722,6 +743,9 @@ struct HttpClient::Request {
         if (result.failure != Failure::transient) {
             return std::nullopt;
         }
+        if (result.gave_up && retries == Retries::unless_server_gave_up) {
+            return std::nullopt; // the caller asks for it some other way
+        }
         if (attempt == options.max_tries) {
             if (attempt > 1) {
                 result.message += " (gave up after " + std::to_string(attempt) + " tries)";
@@ -750,13 +774,13 @@ struct HttpClient::Request {
 };
 
 FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
-                                 const Validators& conditional) {
-    Request request(*this, url, sink, conditional);
+                                 const Validators& conditional, Retries retries) {
+    Request request(*this, url, sink, conditional, retries);
     return request.run();
 }
 
 FetchResult HttpClient::get_html(const std::string& url, BodySink& sink) {
-    Request request(*this, url, sink, {}, true);
+    Request request(*this, url, sink, {}, Retries::transient, true);
     return request.run();
 }
 

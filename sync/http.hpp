@@ -31,6 +31,21 @@ std::string_view failure_name(Failure failure);
 // Classifies an HTTP status and a curl result code (0 = CURLE_OK).
 Failure classify(long http_status, int curl_code);
 
+// Whether a failed try is one where the server, or the proxy in front of
+// it, gave up on the answer: a 504, a timeout, or a connection reset or
+// closed before the answer was complete. On hydra.nixos.org that is what
+// GET /eval/<id>/builds of a large eval gets (nginx gives up; hydra-api.md
+// §10), and trying the same request again only costs Hydra the same work
+// again. Pure.
+bool gave_up(long http_status, int curl_code);
+
+// Which failed tries a request tries again (HttpClient::get_json).
+enum class Retries {
+    transient,             // every transient failure, up to max_tries (the default)
+    unless_server_gave_up, // the same, but never one that gave_up(): 429 and 503
+                           // (with their Retry-After) are still tried again
+};
+
 // A wait before a request is tried again, told to HttpOptions::on_retry_wait
 // (library code never prints: the CLI shows it). Told when the wait starts,
 // then once a second while it lasts, and once more with `remaining` 0 when
@@ -112,7 +127,8 @@ struct FetchResult {
     std::string message; // lowercase, names the (redacted) URL: "unable to download '<url>': HTTP
                          // error 503"
     int tries = 0;
-    uint64_t bytes = 0; // body bytes received (after decompression) in the last try
+    bool gave_up = false; // the last try failed as gave_up() says
+    uint64_t bytes = 0;   // body bytes received (after decompression) in the last try
     bool ok() const { return failure == Failure::none; }
 };
 
@@ -147,8 +163,9 @@ public:
     // for their {"error": ...} message. Non-empty `conditional` validators
     // are sent as If-None-Match / If-Modified-Since, and a 304 answer is then
     // a success with not_modified set (a 304 to a plain request is an error).
-    FetchResult get_json(const std::string& url, BodySink& sink,
-                         const Validators& conditional = {});
+    // `retries` says which failed tries are tried again.
+    FetchResult get_json(const std::string& url, BodySink& sink, const Validators& conditional = {},
+                         Retries retries = Retries::transient);
     // GET with Accept: text/html, for the one page the sync reads as HTML
     // (spec/cli.md "Politeness": the evals listing, to learn what changed,
     // with the JSON listing as the fallback). The body of a 2xx text/html

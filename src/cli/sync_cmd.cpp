@@ -413,6 +413,20 @@ sync::HttpOptions make_http_options(const SettingValues& settings,
     return http;
 }
 
+int64_t sync_now(const char* value) {
+    if (value == nullptr) {
+        return 0;
+    }
+    const std::string_view text(value);
+    int64_t seconds = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || seconds <= 0) {
+        throw UsageError("HYDRA_STATUS_NOW: " + quote(text) +
+                         " is not a time in unix seconds (a whole number above 0)");
+    }
+    return seconds;
+}
+
 std::string max_in_flight_warning(const Settings& settings) {
     if (settings.values().max_in_flight <= 1) {
         return "";
@@ -458,6 +472,9 @@ int sync_command(Context& ctx) {
     const bool quiet = ctx.options.count("quiet") > 0;
     auto options = make_sync_options(settings, jobsets_to_sync(given_jobsets(ctx), settings.jobsets,
                                                                ctx.settings.config_path()));
+    // The sync's clock: HYDRA_STATUS_NOW is hidden, for tests and bench/day
+    // (a simulated day advances it from run to run); see sync_now().
+    options.now = sync_now(std::getenv("HYDRA_STATUS_NOW"));
     options.stop = &g_stop;
     auto http_options = make_http_options(settings, options);
     http_options.stop = &g_stop;

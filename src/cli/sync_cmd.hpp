@@ -25,6 +25,13 @@ sync::SyncOptions make_sync_options(const SettingValues& settings,
 sync::HttpOptions make_http_options(const SettingValues& settings,
                                     const sync::SyncOptions& sync_options);
 
+// The sync's clock from the hidden environment variable HYDRA_STATUS_NOW
+// (unix seconds), for tests and bench/day: `value` is its text, nullptr
+// when it is unset, which gives 0 (the syncer then reads the real clock).
+// Throws UsageError (exit 2) naming the variable for anything but a whole
+// number of seconds above 0.
+int64_t sync_now(const char* value);
+
 // The one-line warning for max-in-flight = 2 (the client sends one request
 // at a time), or "" for 1.
 std::string max_in_flight_warning(const Settings& settings);

@@ -88,6 +88,17 @@ ALTER TABLE jobset ADD COLUMN etag TEXT;
 ALTER TABLE jobset ADD COLUMN last_modified TEXT;
 )sql";
 
+// Schema version 3 (issue 15): a digest of the evals listing's first page
+// (eval ids and their counts) from the last complete sync, to tell "nothing
+// changed" from one cheap request; and when GET /eval/<id>/builds last
+// failed for the jobset (504, timeout, reset) with the member count of the
+// eval it failed on, so that later runs read evals at least that large by id.
+constexpr const char* k_migration_v3 = R"sql(
+ALTER TABLE jobset ADD COLUMN listing_digest TEXT;
+ALTER TABLE jobset ADD COLUMN eval_builds_failed_at INTEGER;
+ALTER TABLE jobset ADD COLUMN eval_builds_failed_members INTEGER;
+)sql";
+
 constexpr const char* k_build_columns = R"sql(
     SELECT b.id, h.url, b.drv, b.name, j.project, j.name, jn.text, sn.text,
            b.finished, b.status, b.starttime, b.stoptime, j.synced_at
@@ -137,7 +148,8 @@ std::string stored(const std::string& text) {
 }
 
 // The columns of find_jobset: id, synced_at, newest_eval, rechecked_at,
-// etag, last_modified.
+// etag, last_modified, listing_digest, eval_builds_failed_at,
+// eval_builds_failed_members.
 void read_jobset_row(const Statement::Use& row, JobsetState& state) {
     state.id = row.get_int(0);
     state.synced_at = row.get_opt_int(1);
@@ -145,6 +157,9 @@ void read_jobset_row(const Statement::Use& row, JobsetState& state) {
     state.rechecked_at = row.get_opt_int(3);
     state.etag = row.get_str(4);
     state.last_modified = row.get_str(5);
+    state.listing_digest = row.get_str(6);
+    state.eval_builds_failed_at = row.get_opt_int(7);
+    state.eval_builds_failed_members = row.get_opt_int(8);
 }
 
 core::HashBytes to_hash(std::span<const uint8_t> blob) {
@@ -187,6 +202,9 @@ void migrate(Database& db) {
     }
     if (version < 2) {
         db.exec(k_migration_v2);
+    }
+    if (version < 3) {
+        db.exec(k_migration_v3);
     }
     db.exec(("PRAGMA user_version = " + std::to_string(k_schema_version)).c_str());
     txn.commit();
@@ -245,7 +263,8 @@ struct IndexReader::Statements {
     LazyStatement has_local_failures{"SELECT 1 FROM local_failure WHERE last_at >= ?1 LIMIT 1"};
     LazyStatement find_instance{"SELECT id FROM hydra WHERE url = ?1"};
     LazyStatement find_jobset{"SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, "
-                              "j.etag, j.last_modified "
+                              "j.etag, j.last_modified, j.listing_digest, "
+                              "j.eval_builds_failed_at, j.eval_builds_failed_members "
                               "FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
                               "j.name = ?3"};
     LazyStatement build_state{"SELECT finished FROM build WHERE id = ?1"};
@@ -263,8 +282,9 @@ struct IndexWriter::Statements {
     LazyStatement insert_instance{"INSERT INTO hydra (url) VALUES (?1)"};
     LazyStatement insert_jobset{"INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"};
     LazyStatement update_jobset{"UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
-                                "rechecked_at = ?4, etag = ?5, last_modified = ?6 "
-                                "WHERE id = ?1"};
+                                "rechecked_at = ?4, etag = ?5, last_modified = ?6, "
+                                "listing_digest = ?7, eval_builds_failed_at = ?8, "
+                                "eval_builds_failed_members = ?9 WHERE id = ?1"};
     LazyStatement upsert_build{R"sql(
         INSERT INTO build (id, drv, name, jobset, job, system, finished, status,
                            starttime, stoptime)
@@ -986,6 +1006,9 @@ void IndexWriter::set_jobset_state(const JobsetState& state) {
         .bind(state.rechecked_at)
         .bind(text_or_null(state.etag))
         .bind(text_or_null(state.last_modified))
+        .bind(text_or_null(state.listing_digest))
+        .bind(state.eval_builds_failed_at)
+        .bind(state.eval_builds_failed_members)
         .exec();
 }
 

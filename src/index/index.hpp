@@ -15,7 +15,7 @@
 
 namespace hs::index {
 
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 3;
 
 // Build and eval ids are unique per Hydra instance; the index keys them as
 // (instance << 40 | id). Hydra ids are far below 2^40.
@@ -67,6 +67,13 @@ struct JobsetState {
     // sync (empty: none), for a conditional request next time.
     std::string etag;
     std::string last_modified;
+    // A digest of the evals listing's first page (eval ids and their counts)
+    // from the last complete sync (empty: none).
+    std::string listing_digest;
+    // When GET /eval/<id>/builds last failed for this jobset (504, timeout,
+    // reset), unix seconds, and the member count of the eval it failed on.
+    std::optional<int64_t> eval_builds_failed_at;
+    std::optional<int64_t> eval_builds_failed_members;
 };
 
 struct JobsetInfo {

@@ -499,12 +499,14 @@ class ConditionalRequestTest(SyncCase):
         con = sqlite3.connect(self.db)
         con.execute("ALTER TABLE jobset DROP COLUMN etag")
         con.execute("ALTER TABLE jobset DROP COLUMN last_modified")
+        for column in ("listing_digest", "eval_builds_failed_at", "eval_builds_failed_members"):
+            con.execute(f"ALTER TABLE jobset DROP COLUMN {column}")  # of version 3
         con.execute("PRAGMA user_version = 1")
         con.close()
         before = index_dump(self.db)
         self.hydra.set_options(etag=True)
         self.sync(jobsets=(BETA,))
-        self.assertEqual(query(self.db, "PRAGMA user_version"), [(2,)])
+        self.assertEqual(query(self.db, "PRAGMA user_version"), [(3,)])
         self.assertEqual(index_dump(self.db), before)
         self.assertIsNotNone(self.jobset_validators()[BETA][0])
 

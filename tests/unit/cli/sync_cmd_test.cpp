@@ -45,6 +45,30 @@ TEST(JobsetsToSync, AnInvalidJobsetIsAUsageError) {
     }
 }
 
+TEST(SyncNow, UnsetIsTheRealClock) {
+    EXPECT_EQ(sync_now(nullptr), 0);
+}
+
+TEST(SyncNow, UnixSecondsAreTheClock) {
+    EXPECT_EQ(sync_now("1700000000"), 1'700'000'000);
+    EXPECT_EQ(sync_now("1"), 1);
+}
+
+TEST(SyncNow, AnythingElseIsAUsageErrorNamingTheVariable) {
+    for (const char* bad :
+         {"", "0", "-5", "12s", " 12", "1.5", "tomorrow", "99999999999999999999999"}) {
+        try {
+            sync_now(bad);
+            ADD_FAILURE() << "no error for '" << bad << "'";
+        } catch (const UsageError& e) {
+            EXPECT_EQ(e.code(), ExitCode::usage);
+            EXPECT_EQ(std::string(e.what()), "HYDRA_STATUS_NOW: '" + std::string(bad) +
+                                                 "' is not a time in unix seconds (a whole "
+                                                 "number above 0)");
+        }
+    }
+}
+
 SettingValues settings() {
     SettingValues values;
     for (const auto& spec : setting_specs()) {

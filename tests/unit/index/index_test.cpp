@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "core/id_list.hpp"
 #include "index/index.hpp"
 #include "support.hpp"
 
@@ -72,6 +73,16 @@ void run_sql(const std::string& path, const char* sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
     EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+}
+
+// Creates path with sql, as an earlier hydra-status would have written it.
+void create_with_sql(const std::string& path, const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+        SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
     sqlite3_close(db);
 }
 
@@ -159,16 +170,134 @@ TEST(Index, MigratesVersionOneToTwoKeepingData) {
         auto index = IndexWriter::open(path);
         ingest(index, {build(1, k_drv_a, true, 0, 100)});
     }
-    // Back to schema version 1: the jobset table without validators.
+    // Back to schema version 1: the jobset table without validators (nor
+    // the columns of version 3).
     run_sql(path, "ALTER TABLE jobset DROP COLUMN etag; ALTER TABLE jobset DROP COLUMN "
-                  "last_modified; PRAGMA user_version = 1");
+                  "last_modified; ALTER TABLE jobset DROP COLUMN listing_digest; "
+                  "ALTER TABLE jobset DROP COLUMN eval_builds_failed_at; "
+                  "ALTER TABLE jobset DROP COLUMN eval_builds_failed_members; "
+                  "PRAGMA user_version = 1");
     auto index = IndexWriter::open(path);
-    EXPECT_EQ(user_version(path), 2);
+    EXPECT_EQ(user_version(path), k_schema_version);
     EXPECT_EQ(count_builds(index.reader()), 1);
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     EXPECT_EQ(state.synced_at, 1000);
     EXPECT_EQ(state.etag, "");
     EXPECT_EQ(state.last_modified, "");
+}
+
+// The schema of version 2 as it was released (v1 and migration 2), with
+// one synced jobset, one eval and one build written as that version did.
+constexpr const char* k_schema_v2_text = R"sql(
+CREATE TABLE hydra (id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE);
+CREATE TABLE jobset (
+    id INTEGER PRIMARY KEY, hydra INTEGER NOT NULL REFERENCES hydra (id),
+    project TEXT NOT NULL, name TEXT NOT NULL, synced_at INTEGER,
+    newest_eval INTEGER, rechecked_at INTEGER, UNIQUE (hydra, project, name));
+CREATE TABLE name (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE eval (
+    id INTEGER PRIMARY KEY, jobset INTEGER NOT NULL REFERENCES jobset (id),
+    timestamp INTEGER NOT NULL, inputs TEXT NOT NULL, builds BLOB NOT NULL);
+CREATE INDEX eval_by_jobset ON eval (jobset);
+CREATE TABLE build (
+    id INTEGER PRIMARY KEY, drv BLOB NOT NULL, name TEXT NOT NULL,
+    jobset INTEGER NOT NULL REFERENCES jobset (id),
+    job INTEGER NOT NULL REFERENCES name (id),
+    system INTEGER NOT NULL REFERENCES name (id),
+    finished INTEGER NOT NULL, status INTEGER, starttime INTEGER, stoptime INTEGER);
+CREATE INDEX build_by_drv ON build (drv);
+CREATE INDEX build_unfinished ON build (jobset) WHERE finished = 0;
+CREATE TABLE output (hash BLOB PRIMARY KEY, build INTEGER NOT NULL, name TEXT NOT NULL)
+    WITHOUT ROWID;
+CREATE TABLE local_failure (
+    drv BLOB PRIMARY KEY, name TEXT NOT NULL, count INTEGER NOT NULL,
+    first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, log TEXT NOT NULL,
+    reason TEXT NOT NULL) WITHOUT ROWID;
+ALTER TABLE jobset ADD COLUMN etag TEXT;
+ALTER TABLE jobset ADD COLUMN last_modified TEXT;
+PRAGMA user_version = 2;
+)sql";
+
+std::string hex(std::string_view bytes) {
+    static constexpr char k_digits[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : bytes) {
+        const auto byte = static_cast<unsigned char>(c);
+        out += k_digits[byte >> 4];
+        out += k_digits[byte & 15];
+    }
+    return out;
+}
+
+TEST(Index, MigratesVersionTwoToThreeKeepingRows) {
+    TempDir dir;
+    const auto path = dir.file("i.sqlite");
+    const auto drv = core::parse_store_path(k_drv_a);
+    ASSERT_TRUE(drv.has_value());
+    const std::string drv_hex =
+        hex({reinterpret_cast<const char*>(drv->hash.data()), drv->hash.size()});
+    const int64_t key = (int64_t{1} << k_instance_shift) | 42;
+    const int64_t eval_key = (int64_t{1} << k_instance_shift) | 7;
+    const std::string rows =
+        std::string(k_schema_v2_text) + "INSERT INTO hydra VALUES (1, '" + k_url +
+        "');"
+        "INSERT INTO jobset VALUES (1, 1, 'nixpkgs', 'trunk', 1000, 7, 900, '\"e1\"', "
+        "'Wed, 01 Jan 2025 00:00:00 GMT');"
+        "INSERT INTO name VALUES (1, 'hello.x86_64-linux'), (2, 'x86_64-linux');"
+        "INSERT INTO build VALUES (" +
+        std::to_string(key) + ", X'" + drv_hex +
+        "', 'hello-2.12.1', 1, 1, 2, 1, 0, 90, 100);"
+        "INSERT INTO eval VALUES (" +
+        std::to_string(eval_key) + ", 1, 500, 'nixpkgs abc\n', X'" +
+        hex(core::encode_id_list({42})) + "');";
+    create_with_sql(path, rows.c_str());
+    ASSERT_EQ(user_version(path), 2);
+
+    {
+        auto index = IndexWriter::open(path);
+        EXPECT_EQ(user_version(path), 3);
+        auto state = index.jobset(k_url, "nixpkgs", "trunk");
+        EXPECT_EQ(state.id, 1);
+        EXPECT_EQ(state.synced_at, 1000);
+        EXPECT_EQ(state.newest_eval, 7);
+        EXPECT_EQ(state.rechecked_at, 900);
+        EXPECT_EQ(state.etag, "\"e1\"");
+        EXPECT_EQ(state.last_modified, "Wed, 01 Jan 2025 00:00:00 GMT");
+        EXPECT_EQ(state.listing_digest, "");
+        EXPECT_EQ(state.eval_builds_failed_at, std::nullopt);
+        EXPECT_EQ(state.eval_builds_failed_members, std::nullopt);
+        EXPECT_EQ(index.reader().eval_builds(1, 7), (std::vector<int64_t>{42}));
+        const auto found = index.reader().builds_for_key(key_of(k_drv_a));
+        ASSERT_EQ(found.size(), 1U);
+        EXPECT_EQ(found.front().build_id, 42);
+        EXPECT_EQ(found.front().buildstatus, 0);
+        EXPECT_EQ(found.front().job, "hello.x86_64-linux");
+    }
+    // Opened again: already version 3, nothing to migrate.
+    auto index = IndexReader::open(path);
+    EXPECT_EQ(count_builds(index), 1);
+}
+
+TEST(Index, JobsetStateKeepsVersionThreeFields) {
+    TempDir dir;
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    state.listing_digest = "3f2a";
+    state.eval_builds_failed_at = 1'700'000'000;
+    state.eval_builds_failed_members = 250'000;
+    index.set_jobset_state(state);
+    auto again = index.reader().find_jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(again.listing_digest, "3f2a");
+    EXPECT_EQ(again.eval_builds_failed_at, 1'700'000'000);
+    EXPECT_EQ(again.eval_builds_failed_members, 250'000);
+    again.listing_digest.clear();
+    again.eval_builds_failed_at.reset();
+    again.eval_builds_failed_members.reset();
+    index.set_jobset_state(again);
+    const auto cleared = index.jobset(k_url, "nixpkgs", "trunk");
+    EXPECT_EQ(cleared.listing_digest, "");
+    EXPECT_EQ(cleared.eval_builds_failed_at, std::nullopt);
+    EXPECT_EQ(cleared.eval_builds_failed_members, std::nullopt);
 }
 
 TEST(Index, JobsetStateKeepsListingValidators) {

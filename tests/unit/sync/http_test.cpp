@@ -104,6 +104,46 @@ const ClassifyCase k_classify_cases[] = {
 INSTANTIATE_TEST_SUITE_P(Table, Classify, testing::ValuesIn(k_classify_cases),
                          [](const auto& row) { return std::string(row.param.name); });
 
+struct GaveUpCase {
+    const char* name;
+    long status;
+    int curl_code;
+    bool expected;
+};
+
+void PrintTo(const GaveUpCase& c, std::ostream* os) {
+    *os << c.name;
+}
+
+class GaveUp : public testing::TestWithParam<GaveUpCase> {};
+
+TEST_P(GaveUp, IsA504ATimeoutOrAReset) {
+    const GaveUpCase& c = GetParam();
+    EXPECT_EQ(gave_up(c.status, c.curl_code), c.expected);
+}
+
+const GaveUpCase k_gave_up_cases[] = {
+    {"GatewayTimeout", 504, CURLE_OK, true},
+    {"GatewayTimeoutWithTruncatedBody", 504, CURLE_PARTIAL_FILE, true},
+    {"TimedOut", 0, CURLE_OPERATION_TIMEDOUT, true},
+    {"TimedOutInTheBody", 200, CURLE_OPERATION_TIMEDOUT, true},
+    {"ResetWhileReceiving", 0, CURLE_RECV_ERROR, true},
+    {"ResetWhileSending", 0, CURLE_SEND_ERROR, true},
+    {"ClosedWithoutAnswer", 0, CURLE_GOT_NOTHING, true},
+    {"ClosedInTheBody", 200, CURLE_PARTIAL_FILE, true},
+    {"Ok", 200, CURLE_OK, false},
+    {"Unavailable", 503, CURLE_OK, false},
+    {"TooManyRequests", 429, CURLE_OK, false},
+    {"BadGateway", 502, CURLE_OK, false},
+    {"InternalError", 500, CURLE_OK, false},
+    {"ConnectionRefused", 0, CURLE_COULDNT_CONNECT, false},
+    {"NotFoundWithTruncatedBody", 404, CURLE_PARTIAL_FILE, false},
+    {"SinkRefused", 200, CURLE_WRITE_ERROR, false},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, GaveUp, testing::ValuesIn(k_gave_up_cases),
+                         [](const auto& row) { return std::string(row.param.name); });
+
 struct BackoffCase {
     const char* name;
     int attempt;
@@ -816,6 +856,86 @@ TEST(HttpClient, RetriesAConnectionReset) {
     ASSERT_TRUE(result.ok()) << result.message;
     EXPECT_EQ(result.tries, 2);
     EXPECT_EQ(sink.body(), k_json);
+}
+
+TEST(HttpClient, RetriesAGatewayTimeoutByDefault) {
+    TestServer server({status_reply(504), json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_json(server.url("/eval/1/builds"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.tries, 2);
+    EXPECT_FALSE(result.gave_up);
+}
+
+// Retries::unless_server_gave_up: one try of a request that a 504, a timeout
+// or a reset ends; the answer that would follow is never asked for.
+FetchResult get_once(TestServer& server, HttpClient& client) {
+    StringSink sink;
+    return client.get_json(server.url("/eval/1/builds"), sink, {}, Retries::unless_server_gave_up);
+}
+
+TEST(HttpClient, GatewayTimeoutIsNotRetriedWhenAsked) {
+    TestServer server({status_reply(504), json(k_json)});
+    HttpClient client(test_options());
+    const FetchResult result = get_once(server, client);
+    EXPECT_EQ(result.failure, Failure::transient);
+    EXPECT_TRUE(result.gave_up);
+    EXPECT_EQ(result.http_status, 504);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(result.message,
+              "unable to download '" + server.url("/eval/1/builds") + "': HTTP error 504");
+    EXPECT_EQ(server.requests().size(), 1U);
+    EXPECT_EQ(client.requests(), 1U);
+}
+
+TEST(HttpClient, ResetIsNotRetriedWhenAsked) {
+    TestServer server({with_mode(json(""), Reply::Mode::reset), json(k_json)});
+    HttpClient client(test_options());
+    const FetchResult result = get_once(server, client);
+    EXPECT_EQ(result.failure, Failure::transient);
+    EXPECT_TRUE(result.gave_up);
+    EXPECT_EQ(result.tries, 1);
+    // libcurl itself may send a request again once on a fresh connection
+    // that died before any answer; the client never does.
+    EXPECT_EQ(client.requests(), 1U);
+}
+
+TEST(HttpClient, TruncatedBodyIsNotRetriedWhenAsked) {
+    TestServer server(
+        {with_mode(json(R"([{"id": 1}, {"id")"), Reply::Mode::truncated), json(k_json)});
+    HttpClient client(test_options());
+    const FetchResult result = get_once(server, client);
+    EXPECT_TRUE(result.gave_up);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(server.requests().size(), 1U);
+}
+
+TEST(HttpClient, TimeoutIsNotRetriedWhenAsked) {
+    TestServer server({with_mode(json("[1,"), Reply::Mode::stall), json(k_json)});
+    HttpOptions options = test_options();
+    options.total_timeout = 1s;
+    HttpClient client(options);
+    const FetchResult result = get_once(server, client);
+    EXPECT_EQ(result.failure, Failure::transient);
+    EXPECT_TRUE(result.gave_up);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_NE(result.message.find("timed out"), std::string::npos) << result.message;
+    EXPECT_EQ(server.requests().size(), 1U);
+}
+
+TEST(HttpClient, UnavailableAndTooManyRequestsAreStillRetriedWhenAsked) {
+    TestServer server({with_header(status_reply(503), "Retry-After", "1"), status_reply(429),
+                       status_reply(502), json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result =
+        client.get_json(server.url("/eval/1/builds"), sink, {}, Retries::unless_server_gave_up);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.tries, 4);
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 4U);
+    EXPECT_GE(requests[1].arrival - requests[0].arrival, 1000ms); // Retry-After obeyed
 }
 
 TEST(HttpClient, RetriesATruncatedBodyFromScratch) {
