@@ -134,7 +134,8 @@ class ShortEvalTest(ShortEvalBase):
 
         # (b) each missing build asked for exactly once; nothing else by id.
         self.assertEqual(by_id_requests(log), Counter({i: 1 for i in self.omitted}))
-        self.assertEqual(len(log), 2 + len(self.omitted), [r["path"] for r in log])
+        # The listing (as HTML), /eval/<id>, /eval/<id>/builds, the missing.
+        self.assertEqual(len(log), 3 + len(self.omitted), [r["path"] for r in log])
 
         # The next run re-checks the unfinished builds as usual, once each.
         self.hydra.clear_faults()
