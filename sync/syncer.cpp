@@ -25,12 +25,35 @@ std::string_view method_name(FetchMethod method) {
     return method == FetchMethod::by_id ? "by-id" : "eval-builds";
 }
 
-FetchMethod choose_method(size_t to_fetch, size_t members, size_t by_id_max) {
-    if (to_fetch == 0) {
+FetchCost fetch_cost(FetchMethod method, size_t to_fetch, size_t members) {
+    const auto n = static_cast<double>(to_fetch);
+    const auto m = static_cast<double>(members);
+    if (method == FetchMethod::by_id) {
+        return {n * (1 + k_request_overhead_objects), n * (k_build_object_bytes + k_request_bytes),
+                n};
+    }
+    return {m + k_request_overhead_objects, m * k_build_object_bytes + k_request_bytes, 1};
+}
+
+FetchMethod choose_method(size_t to_fetch, size_t members, size_t by_id_max,
+                          bool eval_builds_usable) {
+    if (to_fetch == 0 || !eval_builds_usable) {
         return FetchMethod::by_id;
     }
-    const bool few = to_fetch <= by_id_max && to_fetch <= members / 2;
-    return few ? FetchMethod::by_id : FetchMethod::eval_builds;
+    if (to_fetch > by_id_max) {
+        return FetchMethod::eval_builds;
+    }
+    const bool cheaper = fetch_cost(FetchMethod::by_id, to_fetch, members) <
+                         fetch_cost(FetchMethod::eval_builds, to_fetch, members);
+    return cheaper ? FetchMethod::by_id : FetchMethod::eval_builds;
+}
+
+bool eval_builds_usable(const index::JobsetState& state, size_t members, int64_t now,
+                        int64_t retry) {
+    if (!state.eval_builds_failed_at || *state.eval_builds_failed_at + retry <= now) {
+        return true;
+    }
+    return static_cast<int64_t>(members) < state.eval_builds_failed_members.value_or(0);
 }
 
 RecheckPlan plan_recheck(const std::vector<int64_t>& pending, const std::vector<EvalCover>& evals,
@@ -116,12 +139,11 @@ bool budget_stops(uint64_t requests, uint64_t budget, uint64_t steps_done) {
     return steps_done > 0 && requests >= budget;
 }
 
-uint64_t request_cap(uint64_t budget, size_t by_id_max, int max_tries) {
+uint64_t request_cap(uint64_t budget, int max_tries) {
     constexpr uint64_t k_max = std::numeric_limits<uint64_t>::max();
     constexpr uint64_t k_listing_room = 1000; // 20,000 evals of listings
     const uint64_t tries = static_cast<uint64_t>(std::max(max_tries, 1));
-    const uint64_t builds = std::min<uint64_t>(by_id_max, k_max / 4 / tries);
-    const uint64_t step = (builds + 1) * tries;
+    const uint64_t step = (k_by_id_batch + 1) * tries;
     if (budget > k_max - step - k_listing_room) {
         return k_max;
     }
@@ -280,7 +302,8 @@ FetchResult HttpSource::evals_page(const std::string& project, const std::string
 }
 
 FetchResult HttpSource::eval_builds(int64_t eval_id, BodySink& sink) {
-    return m_http.get_json(eval_builds_url(m_base, eval_id), sink);
+    return m_http.get_json(eval_builds_url(m_base, eval_id), sink, {},
+                           Retries::unless_server_gave_up);
 }
 
 FetchResult HttpSource::build(int64_t build_id, BodySink& sink) {
@@ -327,10 +350,11 @@ struct RunContext {
 struct EvalFetch {
     FetchMethod method = FetchMethod::by_id;
     std::vector<int64_t> to_fetch;          // its members unknown or unfinished
+    uint64_t by_id_builds = 0;              // by-id: builds fetched (written batch by batch)
     std::vector<int64_t> streamed;          // eval-builds: the ids streamed, sorted
     uint64_t streamed_builds = 0;           // eval-builds: elements streamed
     std::vector<int64_t> by_id;             // eval-builds: members it lacked, asked by id
-    std::vector<core::BuildRecord> records; // fetched by id, written with the eval
+    std::vector<core::BuildRecord> records; // those, written with the eval
 };
 
 class JobsetSync {
@@ -695,7 +719,7 @@ private:
     // Fetches builds one by one into records; a build Hydra no longer has
     // (404) is skipped with a warning.
     Step fetch_by_id(const std::vector<int64_t>& ids, std::vector<core::BuildRecord>& out,
-                     const std::string& context) {
+                     const std::string& context, uint64_t progress_base = 0) {
         for (const int64_t id : ids) {
             StringSink sink;
             const auto result = m_source.build(id, sink);
@@ -717,7 +741,7 @@ private:
                             Failure::malformed);
             }
             out.push_back(std::move(record));
-            report_progress(out.size());
+            report_progress(progress_base + out.size());
         }
         return Step::ok;
     }
@@ -753,17 +777,75 @@ private:
 
     // Streams /eval/<id>/builds into the index, in batches of short
     // transactions (BuildStager). `ids` receives the ids streamed, sorted.
-    Step stream_eval_builds(int64_t eval_id, std::vector<int64_t>& ids, uint64_t& builds,
-                            const std::string& context) {
+    // When the request fails as the server giving up (504, timeout, reset:
+    // never tried again, see HydraSource::eval_builds) and `gave_up` is
+    // given, it is set, the failure is remembered in the jobset's state
+    // (eval_builds_usable) and the step is ok: the caller reads by id.
+    Step stream_eval_builds(int64_t eval_id, size_t members, std::vector<int64_t>& ids,
+                            uint64_t& builds, const std::string& context, bool* gave_up = nullptr) {
         BuildStager sink(
             m_parser, BatchLimits{}, [this](auto batch) { return write_batch(batch); },
             [this](uint64_t n) { report_progress(n); });
         const auto result = m_source.eval_builds(eval_id, sink);
         if (!result.ok()) {
+            if (result.gave_up && gave_up != nullptr) {
+                *gave_up = true;
+                return remember_eval_builds_failure(result, members, context);
+            }
             return failed_fetch(result, context);
         }
         ids = sink.take_ids();
         builds = sink.builds();
+        return Step::ok;
+    }
+
+    // Remembers in the jobset's state, at once, that /eval/<id>/builds
+    // failed on an eval of `members` builds, so that this run and the next
+    // ones (for eval-builds-retry) read evals as large by id.
+    Step remember_eval_builds_failure(const FetchResult& result, size_t members,
+                                      const std::string& context) {
+        m_observer.on_warning(m_name + ": " + context + result.message + "; not asked again, " +
+                              "its builds are read by id");
+        return in_transaction([&] {
+            m_state.eval_builds_failed_at = m_options.now;
+            m_state.eval_builds_failed_members = static_cast<int64_t>(members);
+            return Step::ok;
+        });
+    }
+
+    // Reads the builds `ids` of an eval by id, k_by_id_batch at a time, each
+    // batch written in its own short transaction as it comes (so that a run
+    // the budget stops keeps them, and the next run's builds_to_fetch()
+    // skips them). The budget is looked at before every batch but the
+    // first: a stop leaves the eval uncommitted and says how far it got.
+    Step fetch_members_by_id(const core::EvalRecord& eval, const std::vector<int64_t>& ids,
+                             EvalFetch& got, const std::string& context) {
+        for (size_t start = 0; start < ids.size(); start += k_by_id_batch) {
+            if (start > 0) {
+                if (const Step s = before_step(); s != Step::ok) {
+                    if (m_run.stopped == StopReason::budget) {
+                        const uint64_t remaining = ids.size() - start;
+                        m_observer.on_eval_incomplete(m_name, eval.id,
+                                                      eval.builds.size() - remaining,
+                                                      eval.builds.size(), remaining);
+                    }
+                    return s;
+                }
+            }
+            const auto end = std::min(ids.size(), start + k_by_id_batch);
+            const std::vector<int64_t> batch(ids.begin() + static_cast<ptrdiff_t>(start),
+                                             ids.begin() + static_cast<ptrdiff_t>(end));
+            std::vector<core::BuildRecord> records;
+            if (const Step s = fetch_by_id(batch, records, context, got.by_id_builds);
+                s != Step::ok) {
+                return s;
+            }
+            if (auto why = write_batch(records); !why.empty()) {
+                return fail(context + why);
+            }
+            got.by_id_builds += records.size();
+            ++m_run.steps_done;
+        }
         return Step::ok;
     }
 
@@ -786,7 +868,7 @@ private:
         if (const Step s = commit_eval(eval, got, index + 1 == count, context); s != Step::ok) {
             return s;
         }
-        const uint64_t builds = got.streamed_builds + got.records.size();
+        const uint64_t builds = got.by_id_builds + got.streamed_builds + got.records.size();
         if (got.method == FetchMethod::by_id) {
             merge_ids(fetched, got.to_fetch);
         } else {
@@ -801,18 +883,29 @@ private:
     }
 
     // Fetches what the index lacks of an eval's builds, by the method
-    // choose_method() says.
+    // choose_method() says. When /eval/<id>/builds gives up (504, timeout,
+    // reset) it is not asked again: the eval is read by id, resuming after
+    // whatever the index already has (an earlier run's batches included).
     Step fetch_eval(const core::EvalRecord& eval, EvalFetch& got, const std::string& context) {
+        const size_t members = eval.builds.size();
         got.to_fetch = m_index.reader().builds_to_fetch(m_state.instance, eval.builds);
-        got.method = choose_method(got.to_fetch.size(), eval.builds.size(), m_options.by_id_max);
-        if (got.method == FetchMethod::by_id) {
-            return fetch_by_id(got.to_fetch, got.records, context);
+        got.method = choose_method(
+            got.to_fetch.size(), members, m_options.by_id_max,
+            eval_builds_usable(m_state, members, m_options.now, m_options.eval_builds_retry));
+        if (got.method == FetchMethod::eval_builds) {
+            bool gave_up = false;
+            if (const Step s = stream_eval_builds(eval.id, members, got.streamed,
+                                                  got.streamed_builds, context, &gave_up);
+                s != Step::ok) {
+                return s;
+            }
+            if (!gave_up) {
+                return fetch_missing_members(eval, got.streamed, got.by_id, got.records, context);
+            }
+            got.method = FetchMethod::by_id;
+            got.to_fetch = m_index.reader().builds_to_fetch(m_state.instance, eval.builds);
         }
-        if (const Step s = stream_eval_builds(eval.id, got.streamed, got.streamed_builds, context);
-            s != Step::ok) {
-            return s;
-        }
-        return fetch_missing_members(eval, got.streamed, got.by_id, got.records, context);
+        return fetch_members_by_id(eval, got.to_fetch, got, context);
     }
 
     // Writes the builds fetched by id and the eval in one transaction.
@@ -976,7 +1069,9 @@ private:
             return {};
         }
         const auto members = m_index.reader().eval_builds(m_state.instance, newest);
-        if (due && choose_method(members.size(), members.size(), m_options.by_id_max) ==
+        const bool usable = eval_builds_usable(m_state, members.size(), m_options.now,
+                                               m_options.eval_builds_retry);
+        if (due && choose_method(members.size(), members.size(), m_options.by_id_max, usable) ==
                        FetchMethod::eval_builds) {
             whole = newest;
             return {};
@@ -1065,8 +1160,11 @@ private:
         uint64_t builds = 0;
         const std::string context = "re-check of eval " + std::to_string(eval_id) + ": ";
         std::vector<int64_t> ids;
-        if (const Step s = stream_eval_builds(eval_id, ids, builds, context); s != Step::ok) {
-            return s;
+        const size_t members = m_index.reader().eval_builds(m_state.instance, eval_id).size();
+        bool gave_up = false;
+        if (const Step s = stream_eval_builds(eval_id, members, ids, builds, context, &gave_up);
+            s != Step::ok || gave_up) {
+            return s; // gave up: remembered; the eval is not re-read whole this time
         }
         if (eval_id == m_state.newest_eval) {
             const Step step = in_transaction([&] {
@@ -1082,7 +1180,7 @@ private:
         return Step::ok;
     }
 
-    // The rest by id, in batches of by_id_max (each committed on its own),
+    // The rest by id, in batches of k_by_id_batch (each committed on its own),
     // starting at a place that moves with the clock so that a run cut short
     // by the budget does not always re-read the same builds.
     Step recheck_by_id(std::vector<int64_t> rest) {
@@ -1090,7 +1188,7 @@ private:
             const auto offset = static_cast<size_t>(m_options.now) % rest.size();
             std::rotate(rest.begin(), rest.begin() + static_cast<ptrdiff_t>(offset), rest.end());
         }
-        const size_t batch_size = std::max<size_t>(m_options.by_id_max, 1);
+        const size_t batch_size = k_by_id_batch;
         for (size_t start = 0; start < rest.size(); start += batch_size) {
             if (const Step s = before_step(); s != Step::ok) {
                 return s;

@@ -24,8 +24,11 @@ struct SyncOptions {
     std::vector<std::pair<std::string, std::string>> jobsets; // (project, jobset)
     int max_evals = 1;                 // newest evals ingested on a first sync
     int64_t recheck_interval = 86'400; // seconds between re-reads of the newest eval
-    // The by-id threshold, see choose_method().
-    size_t by_id_max = 100;
+    // The time bound on by-id, see choose_method().
+    size_t by_id_max = 10'000;
+    // How long a failure of /eval/<id>/builds (504, timeout, reset) keeps
+    // evals at least as large read by id, see eval_builds_usable().
+    int64_t eval_builds_retry = 7 * 86'400;
     // The per-run request budget, see budget_stops().
     uint64_t max_requests = 10'000;
     const std::atomic<bool>* stop = nullptr; // set by SIGINT/SIGTERM: stop before the next step
@@ -37,20 +40,55 @@ struct SyncOptions {
 enum class FetchMethod { by_id, eval_builds };
 std::string_view method_name(FetchMethod method); // "by-id", "eval-builds"
 
-// How to read the builds of an eval with `members` member builds of which
-// `to_fetch` are unknown to the index or unfinished there:
+// The cost model: how to read the builds of an eval with `members` member
+// builds of which `to_fetch` are unknown to the index or unfinished there.
 //   by-id:       one GET /build/<id> per build to fetch (the member ids come
-//                with the evals listing, so nothing else is needed);
+//                with the eval, so nothing else is needed);
 //   eval-builds: one GET /eval/<id>/builds for the whole eval.
-// By-id is chosen when to_fetch <= by_id_max and to_fetch <= members / 2.
-// Why: /eval/<id>/builds costs Hydra about as much per element as one
-// /build/<id> (it runs the same per-build queries) and sends every member,
-// so by-id costs Hydra and the network less as long as less than half the
-// eval is fetched (one request's overhead counted as one more element). But
-// each by-id request adds a round trip and the pacing interval (1 s by
-// default), so by_id_max bounds how long an eval may take that way. Nothing
-// to fetch is by-id with zero requests.
-FetchMethod choose_method(size_t to_fetch, size_t members, size_t by_id_max);
+// Costs are compared in this order, each deciding unless equal:
+//   1. Hydra's work, in build objects it assembles: a build object is the
+//      same per-build queries whichever URL asks for it, and a request
+//      costs it about k_request_overhead_objects more (Catalyst dispatch,
+//      session, the jobset and eval rows). by-id: to_fetch * (1 + c_req);
+//      eval-builds: members + c_req. With c_req = 1, by-id while less than
+//      about half the eval is fetched; at nixpkgs:trunk's scale a new eval
+//      (5,000 new of 250,000) costs Hydra 10,000 objects by id, 250,001
+//      whole (and the whole answer is the one hydra.nixos.org's proxy gives
+//      up on, hydra-api.md §10).
+//   2. Bytes on the wire: by-id to_fetch * (k_build_object_bytes +
+//      k_request_bytes), eval-builds members * k_build_object_bytes +
+//      k_request_bytes.
+//   3. Time: requests, each paced by min-interval (1 s by default).
+// A tie (one build of a one-build eval) is eval-builds, one request either
+// way. Nothing to fetch is by-id with zero requests. Two bounds come on top:
+//   - eval-builds only when eval_builds_usable (it did not fail for this
+//     jobset lately on an eval as large); else by-id whatever the rest says;
+//   - by-id only for to_fetch <= by_id_max (default 10,000: about 3 hours
+//     at 1 request/s, one run's default request budget), a bound on time:
+//     past it an eval that /eval/<id>/builds can serve is read whole, as a
+//     mass rebuild (most of the eval new) would be by the cost anyway.
+inline constexpr double k_request_overhead_objects = 1.0; // c_req
+inline constexpr double k_build_object_bytes = 890;       // bench/README.md: 223 MB / 250,000
+inline constexpr double k_request_bytes = 600;            // request and answer headers
+
+struct FetchCost {
+    double hydra_objects = 0;
+    double bytes = 0;
+    double requests = 0;
+    // Lexicographic: Hydra's work, then bytes, then time.
+    auto operator<=>(const FetchCost&) const = default;
+};
+FetchCost fetch_cost(FetchMethod method, size_t to_fetch, size_t members);
+
+FetchMethod choose_method(size_t to_fetch, size_t members, size_t by_id_max,
+                          bool eval_builds_usable = true);
+
+// Whether /eval/<id>/builds may be asked for an eval of `members` builds:
+// not when it failed (504, timeout, reset) for this jobset less than
+// `retry` seconds before `now` on an eval at least as large (a smaller one
+// may try).
+bool eval_builds_usable(const index::JobsetState& state, size_t members, int64_t now,
+                        int64_t retry);
 
 // An ingested eval as the re-check planner sees it.
 struct EvalCover {
@@ -129,8 +167,14 @@ struct LatestVerdict {
 LatestVerdict judge_latest(const std::vector<int64_t>& pending,
                            const std::vector<LatestBuild>& answer, uint64_t nr);
 
-// The request budget: a run stops before a step (an eval, or a step of the
-// re-check: one eval read whole or one batch of by_id_max builds by id) once
+// Builds read by id per step: per short write transaction and per check of
+// the budget, for the builds of a new eval and for the re-check. 100 builds
+// take 100 s at 1 request/s; a commit per 100 builds costs little beside.
+inline constexpr size_t k_by_id_batch = 100;
+
+// The request budget: a run stops before a step (an eval, a batch of
+// k_by_id_batch builds of an eval read by id, or a step of the re-check:
+// one eval read whole or one batch of k_by_id_batch builds by id) once
 // `requests` reached `budget` -- but only after at least one step was done,
 // so that every run makes progress and the next run continues where this
 // one stopped. Listings of jobsets with nothing new are no steps; they cost
@@ -138,9 +182,9 @@ LatestVerdict judge_latest(const std::vector<int64_t>& pending,
 bool budget_stops(uint64_t requests, uint64_t budget, uint64_t steps_done);
 
 // What the HTTP client may send in all (its hard cap, a safety net): the
-// budget, plus what the step in progress may still need (by_id_max builds
-// of max_tries tries), plus room for the listings.
-uint64_t request_cap(uint64_t budget, size_t by_id_max, int max_tries);
+// budget, plus what the step in progress may still need (k_by_id_batch
+// builds of max_tries tries), plus room for the listings.
+uint64_t request_cap(uint64_t budget, int max_tries);
 
 // A "next" value of the evals listing that may be followed: "?page=<digits>".
 bool is_page_query(std::string_view next);
@@ -235,6 +279,12 @@ public:
     // After a jobset, whatever the outcome.
     virtual void on_jobset_done(const JobsetOutcome& /*outcome*/) {}
     virtual void on_warning(const std::string& /*message*/) {}
+    // An eval read by id that the request budget stopped before all its
+    // builds were in: `have` of its `members` are in the index, `remaining`
+    // still to fetch (one request each). The next run continues.
+    virtual void on_eval_incomplete(const std::string& /*jobset*/, int64_t /*eval_id*/,
+                                    uint64_t /*have*/, uint64_t /*members*/,
+                                    uint64_t /*remaining*/) {}
 };
 
 struct JobsetOutcome {
@@ -285,7 +335,9 @@ public:
     virtual FetchResult evals_page(const std::string& project, const std::string& jobset,
                                    const std::string& query, BodySink& sink,
                                    const Validators& conditional) = 0;
-    // GET <url>/eval/<id>/builds
+    // GET <url>/eval/<id>/builds, never tried again after a 504, a timeout
+    // or a reset (Retries::unless_server_gave_up): the sync reads the eval
+    // by id instead.
     virtual FetchResult eval_builds(int64_t eval_id, BodySink& sink) = 0;
     // GET <url>/build/<id>
     virtual FetchResult build(int64_t build_id, BodySink& sink) = 0;

@@ -8,7 +8,7 @@ _hydra_status_global_opts="--db --url --config --json -v --verbose -h --help --v
 _hydra_status_lookup_opts="--all --stdin --job --jobset --local-ttl --stale-after"
 _hydra_status_sync_opts="--jobset -q --quiet --max-evals --max-requests --min-interval
     --max-in-flight --max-tries --backoff-ceiling --connect-timeout --timeout --by-id-max
-    --recheck-interval --insecure --max-body"
+    --recheck-interval --eval-builds-retry --insecure --max-body"
 _hydra_status_gate_opts="--policy --strict --store-root --from-dry-run --local-ttl"
 _hydra_status_info_opts=""
 _hydra_status_record_opts="--failed --log --reason"
@@ -18,8 +18,8 @@ _hydra_status_config_subcommands="show get"
 # Options that take a value (the next word is that value, not an argument).
 _hydra_status_value_opts="--db --url --config --job --jobset --local-ttl --stale-after
     --max-evals --max-requests --min-interval --max-in-flight --max-tries --backoff-ceiling
-    --connect-timeout --timeout --by-id-max --recheck-interval --max-body --policy --store-root
-    --from-dry-run --failed --log --reason"
+    --connect-timeout --timeout --by-id-max --recheck-interval --eval-builds-retry --max-body
+    --policy --store-root --from-dry-run --failed --log --reason"
 
 # Runs hydra-status with the --db and --config given on the command line so
 # far, so that jobsets come from the index the command will use.
@@ -145,7 +145,8 @@ _hydra_status() {
         ;;
     --job | --reason | --local-ttl | --stale-after | --max-evals | --max-requests | \
         --min-interval | --max-in-flight | --max-tries | --backoff-ceiling | \
-        --connect-timeout | --timeout | --by-id-max | --recheck-interval | --max-body)
+        --connect-timeout | --timeout | --by-id-max | --recheck-interval | \
+        --eval-builds-retry | --max-body)
         return # free text: nothing sensible to offer
         ;;
     esac

@@ -121,6 +121,7 @@ complete -c hydra-status -n '__hydra_status_using sync' -l connect-timeout -x -d
 complete -c hydra-status -n '__hydra_status_using sync' -l timeout -x -d 'total timeout of one request'
 complete -c hydra-status -n '__hydra_status_using sync' -l by-id-max -x -d 'most builds of an eval fetched one by one'
 complete -c hydra-status -n '__hydra_status_using sync' -l recheck-interval -x -d 'how often the newest eval is re-read'
+complete -c hydra-status -n '__hydra_status_using sync' -l eval-builds-retry -x -d 'how long evals as large as a failed /eval/<id>/builds go by id'
 complete -c hydra-status -n '__hydra_status_using sync' -l insecure -d 'do not verify TLS certificates'
 complete -c hydra-status -n '__hydra_status_using sync' -l max-body -x -d 'largest answer accepted'
 

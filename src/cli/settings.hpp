@@ -32,6 +32,7 @@ struct SettingValues {
     std::chrono::milliseconds timeout{};
     int64_t by_id_max = 0;
     std::chrono::milliseconds recheck_interval{};
+    std::chrono::milliseconds eval_builds_retry{};
     std::chrono::milliseconds local_ttl{};
     Policy policy = Policy::fail;
     bool insecure = false;

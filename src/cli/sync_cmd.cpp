@@ -17,6 +17,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -67,8 +68,8 @@ const char* signal_name(int signo) {
 // errors.
 class Progress : public sync::SyncObserver {
 public:
-    Progress(bool quiet, bool terminal, bool verbose)
-        : m_quiet(quiet), m_terminal(terminal), m_verbose(verbose) {}
+    Progress(bool quiet, bool terminal, bool verbose, std::chrono::milliseconds min_interval)
+        : m_quiet(quiet), m_terminal(terminal), m_verbose(verbose), m_min_interval(min_interval) {}
 
     void on_jobset_start(const std::string& jobset, size_t /*new_evals*/) override {
         m_jobset = jobset;
@@ -127,6 +128,18 @@ public:
         std::fprintf(stderr, "%s: %s; %s, %s\n", outcome.jobset.c_str(), what.c_str(),
                      plural(outcome.requests, "request").c_str(),
                      human_bytes(outcome.bytes).c_str());
+    }
+
+    void on_eval_incomplete(const std::string& jobset, int64_t eval_id, uint64_t have,
+                            uint64_t members, uint64_t remaining) override {
+        if (m_quiet) {
+            return;
+        }
+        clear_line();
+        std::fprintf(stderr, "%s\n",
+                     incomplete_eval_text(jobset, eval_id, have, members, remaining, m_min_interval)
+                         .c_str());
+        draw(true);
     }
 
     void on_warning(const std::string& message) override {
@@ -217,6 +230,7 @@ private:
     bool m_quiet;
     bool m_terminal;
     bool m_verbose;
+    std::chrono::milliseconds m_min_interval; // the pace of requests, for estimates
     bool m_drawn = false;
     bool m_has_progress = false; // since the jobset started
     std::string m_jobset;
@@ -260,6 +274,8 @@ void print_effective(const Settings& s, const sync::HttpOptions& http,
     line("by-id-max", std::to_string(sync.by_id_max), s.origin("by-id-max"));
     line("recheck-interval", std::to_string(sync.recheck_interval) + " s",
          s.origin("recheck-interval"));
+    line("eval-builds-retry", std::to_string(sync.eval_builds_retry) + " s",
+         s.origin("eval-builds-retry"));
     line("max-evals", std::to_string(sync.max_evals), s.origin("max-evals"));
 }
 
@@ -320,7 +336,7 @@ int finish_sync(const sync::SyncSummary& summary, const SyncTotals& totals,
     if (summary.stopped == sync::StopReason::budget) {
         std::fprintf(stderr,
                      "hydra-status: note: request budget of %llu spent (%llu requests); stopped "
-                     "after the current eval, the next sync continues\n",
+                     "after the current step, the next sync continues\n",
                      static_cast<unsigned long long>(options.max_requests),
                      static_cast<unsigned long long>(summary.requests));
     }
@@ -346,6 +362,78 @@ std::string human_bytes(uint64_t bytes) {
                       static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
     }
     return buf;
+}
+
+namespace {
+
+// "250,000".
+std::string grouped(uint64_t count) {
+    std::string digits = std::to_string(count);
+    for (size_t at = digits.size(); at > 3; at -= 3) {
+        digits.insert(at - 3, ",");
+    }
+    return digits;
+}
+
+// "about 40 minutes", "about 5 hours", "about 3 days".
+std::string about(double seconds) {
+    const auto rounded = [](double value, std::string_view unit) {
+        const auto count = static_cast<uint64_t>(std::max(1.0, std::round(value)));
+        return "about " + plural(count, unit);
+    };
+    if (seconds < 90 * 60) {
+        return rounded(seconds / 60, "minute");
+    }
+    if (seconds < 36 * 3600) {
+        return rounded(seconds / 3600, "hour");
+    }
+    return rounded(seconds / 86'400, "day");
+}
+
+// "1 request/s", "2 requests/s", "0.5 requests/s".
+std::string pace(std::chrono::milliseconds interval) {
+    const double per_second = 1000.0 / static_cast<double>(interval.count());
+    char text[48];
+    if (per_second == std::floor(per_second)) {
+        std::snprintf(text, sizeof text, "%.0f request%s/s", per_second,
+                      per_second == 1 ? "" : "s");
+    } else {
+        std::snprintf(text, sizeof text, "%.2g requests/s", per_second);
+    }
+    return text;
+}
+
+} // namespace
+
+std::string incomplete_eval_text(const std::string& jobset, int64_t eval_id, uint64_t have,
+                                 uint64_t members, uint64_t remaining,
+                                 std::chrono::milliseconds min_interval) {
+    constexpr size_t k_width = 79;
+    std::vector<std::string> clauses{jobset + ": eval " + std::to_string(eval_id) + ": " +
+                                     grouped(have) + " of " + grouped(members) + " builds"};
+    if (min_interval.count() > 0) {
+        const double seconds =
+            static_cast<double>(remaining) * static_cast<double>(min_interval.count()) / 1000;
+        clauses.push_back(about(seconds) + " more at " + pace(min_interval));
+    } else {
+        clauses.push_back(plural(remaining, "request") + " more");
+    }
+    clauses.emplace_back("a snapshot from a machine that has synced avoids this");
+    std::string out;
+    size_t column = 0;
+    for (size_t i = 0; i < clauses.size(); ++i) {
+        const std::string text = clauses[i] + (i + 1 < clauses.size() ? ";" : "");
+        if (i > 0 && column + 1 + text.size() > k_width) {
+            out += "\n  ";
+            column = 2;
+        } else if (i > 0) {
+            out += " ";
+            ++column;
+        }
+        out += text;
+        column += text.size();
+    }
+    return out;
 }
 
 std::vector<core::JobsetName> jobsets_to_sync(const std::vector<std::string>& given,
@@ -386,6 +474,7 @@ sync::SyncOptions make_sync_options(const SettingValues& settings,
     options.max_evals = static_cast<int>(settings.max_evals);
     options.recheck_interval = whole_seconds(settings.recheck_interval);
     options.by_id_max = static_cast<size_t>(settings.by_id_max);
+    options.eval_builds_retry = whole_seconds(settings.eval_builds_retry);
     options.max_requests = static_cast<uint64_t>(settings.max_requests);
     return options;
 }
@@ -406,8 +495,7 @@ sync::HttpOptions make_http_options(const SettingValues& settings,
         std::chrono::seconds(std::max<int64_t>(1, whole_seconds(settings.connect_timeout)));
     http.total_timeout =
         std::chrono::seconds(std::max<int64_t>(1, whole_seconds(settings.timeout)));
-    http.max_requests =
-        sync::request_cap(sync_options.max_requests, sync_options.by_id_max, http.max_tries);
+    http.max_requests = sync::request_cap(sync_options.max_requests, http.max_tries);
     http.max_body_bytes = settings.max_body;
     http.insecure = settings.insecure;
     return http;
@@ -487,7 +575,7 @@ int sync_command(Context& ctx) {
     auto index = index::IndexWriter::open(settings.db);
     install_signal_handlers();
 
-    Progress progress(quiet, stderr_is_terminal(), ctx.verbose > 0);
+    Progress progress(quiet, stderr_is_terminal(), ctx.verbose > 0, http_options.min_interval);
     http_options.on_retry_wait = [&progress](const sync::RetryWait& wait) {
         progress.on_retry_wait(wait);
     };

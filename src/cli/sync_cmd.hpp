@@ -7,6 +7,7 @@
 #include "sync/http.hpp"
 #include "sync/syncer.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,17 @@ SyncTotals sync_totals(const sync::SyncSummary& summary, size_t jobsets);
 // in 3.1 s".
 std::string sync_summary_line(const SyncTotals& totals, const sync::SyncSummary& summary,
                               double seconds);
+
+// What a run says of an eval that the request budget stopped while it was
+// read by id (SyncObserver::on_eval_incomplete): how far it got, how long
+// the rest takes at the pace of min-interval, and the way around it, in
+// lines of at most 79 columns where it can (later lines indented by two),
+// without a final newline: "p:j: eval 7: 200 of 250 builds; about 1 minute
+// more at 1 request/s;\n  a snapshot from a machine that has synced avoids
+// this".
+std::string incomplete_eval_text(const std::string& jobset, int64_t eval_id, uint64_t have,
+                                 uint64_t members, uint64_t remaining,
+                                 std::chrono::milliseconds min_interval);
 
 // "12.0 KiB": bytes for people.
 std::string human_bytes(uint64_t bytes);

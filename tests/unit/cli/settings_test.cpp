@@ -80,8 +80,8 @@ TEST_F(SettingsTest, EachLayerOverridesTheOneBelow) {
     EXPECT_EQ(values.max_tries, 2); // system file
     EXPECT_EQ(values.max_evals, 3); // user file
     EXPECT_EQ(values.url, "http://environment");
-    EXPECT_EQ(values.max_requests, 4); // command line
-    EXPECT_EQ(values.by_id_max, 100);  // default
+    EXPECT_EQ(values.max_requests, 4);   // command line
+    EXPECT_EQ(values.by_id_max, 10'000); // default
     EXPECT_EQ(settings.origin("max-tries"), system_file() + ":1");
     EXPECT_EQ(settings.origin("max-evals"), user_file() + ":1");
     EXPECT_EQ(settings.origin("url"), "environment HYDRA_STATUS_URL");
@@ -115,8 +115,9 @@ TEST_F(SettingsTest, DefaultsComeFromTheTableParsed) {
     EXPECT_EQ(values.backoff_ceiling, milliseconds(300'000));
     EXPECT_EQ(values.connect_timeout, milliseconds(30'000));
     EXPECT_EQ(values.timeout, milliseconds(900'000));
-    EXPECT_EQ(values.by_id_max, 100);
+    EXPECT_EQ(values.by_id_max, 10'000);
     EXPECT_EQ(values.recheck_interval, milliseconds(86'400'000));
+    EXPECT_EQ(values.eval_builds_retry, milliseconds(7 * 86'400'000LL));
     EXPECT_EQ(values.local_ttl, milliseconds(7 * 86'400'000LL));
     EXPECT_EQ(values.policy, Policy::fail);
     EXPECT_FALSE(values.insecure);
@@ -276,7 +277,8 @@ TEST(SettingSpecs, CommandsTakeTheirOwnSettings) {
     EXPECT_EQ(taken_by(option_of::sync),
               (std::set<std::string>{"max-evals", "max-requests", "min-interval", "max-in-flight",
                                      "max-tries", "backoff-ceiling", "connect-timeout", "timeout",
-                                     "by-id-max", "recheck-interval", "insecure", "max-body"}));
+                                     "by-id-max", "recheck-interval", "eval-builds-retry",
+                                     "insecure", "max-body"}));
 }
 
 TEST(OriginKindName, NamesEachLayerForMachines) {

@@ -83,6 +83,7 @@ TEST(MakeSyncOptions, CarriesTheSettings) {
     values.max_evals = 3;
     values.recheck_interval = milliseconds(7'200'500);
     values.by_id_max = 17;
+    values.eval_builds_retry = milliseconds(3'600'900);
     values.max_requests = 1234;
     const auto options = make_sync_options(values, {{"a", "b"}});
     EXPECT_EQ(options.url, "https://hydra.nixos.org");
@@ -90,7 +91,45 @@ TEST(MakeSyncOptions, CarriesTheSettings) {
     EXPECT_EQ(options.max_evals, 3);
     EXPECT_EQ(options.recheck_interval, 7200); // whole seconds
     EXPECT_EQ(options.by_id_max, 17u);
+    EXPECT_EQ(options.eval_builds_retry, 3600);
     EXPECT_EQ(options.max_requests, 1234u);
+    EXPECT_EQ(options.now, 0); // the clock; HYDRA_STATUS_NOW is read apart (sync_now)
+}
+
+TEST(MakeHttpOptions, CapsRequestsAtTheBudgetPlusOneStep) {
+    auto values = settings();
+    values.max_requests = 50;
+    values.max_tries = 2;
+    const auto http = make_http_options(values, make_sync_options(values, {{"a", "b"}}));
+    EXPECT_EQ(http.max_requests, sync::request_cap(50, 2));
+}
+
+TEST(IncompleteEvalText, SaysHowFarHowLongAndTheWayAroundWithin79Columns) {
+    const std::string text =
+        incomplete_eval_text("nixpkgs:trunk", 123, 12'000, 250'000, 238'000, milliseconds(1000));
+    EXPECT_EQ(text, "nixpkgs:trunk: eval 123: 12,000 of 250,000 builds;\n"
+                    "  about 3 days more at 1 request/s;\n"
+                    "  a snapshot from a machine that has synced avoids this");
+    for (size_t start = 0; start < text.size();) {
+        const size_t end = std::min(text.find('\n', start), text.size());
+        EXPECT_LE(end - start, 79U) << text.substr(start, end - start);
+        start = end + 1;
+    }
+}
+
+TEST(IncompleteEvalText, PicksTheUnitAndThePace) {
+    EXPECT_EQ(incomplete_eval_text("p:j", 7, 200, 250, 50, milliseconds(1000)),
+              "p:j: eval 7: 200 of 250 builds; about 1 minute more at 1 request/s;\n  a "
+              "snapshot from a machine that has synced avoids this");
+    EXPECT_NE(incomplete_eval_text("p:j", 7, 0, 20'000, 20'000, milliseconds(500))
+                  .find("about 3 hours more at 2 requests/s"),
+              std::string::npos);
+    EXPECT_NE(incomplete_eval_text("p:j", 7, 0, 9000, 9000, milliseconds(2000))
+                  .find("about 5 hours more at 0.5 requests/s"),
+              std::string::npos);
+    EXPECT_NE(
+        incomplete_eval_text("p:j", 7, 0, 9000, 9000, milliseconds(0)).find("9000 requests more"),
+        std::string::npos);
 }
 
 TEST(MakeHttpOptions, CarriesTheSettings) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -26,6 +27,7 @@ struct MethodCase {
     size_t to_fetch;
     size_t members;
     size_t by_id_max;
+    bool eval_builds_usable;
     FetchMethod expected;
 };
 
@@ -36,29 +38,78 @@ void PrintTo(const MethodCase& c, std::ostream* os) {
 
 class ChooseMethod : public testing::TestWithParam<MethodCase> {};
 
-TEST_P(ChooseMethod, FollowsTheDocumentedThreshold) {
+TEST_P(ChooseMethod, FollowsTheCostModelAndItsBounds) {
     const MethodCase& c = GetParam();
-    EXPECT_EQ(method_name(choose_method(c.to_fetch, c.members, c.by_id_max)),
+    EXPECT_EQ(method_name(choose_method(c.to_fetch, c.members, c.by_id_max, c.eval_builds_usable)),
               method_name(c.expected));
 }
 
+constexpr auto k_by_id = FetchMethod::by_id;
+constexpr auto k_whole = FetchMethod::eval_builds;
+
 const MethodCase k_method_cases[] = {
-    {"NothingToFetchCostsNoRequest", 0, 1000, 100, FetchMethod::by_id},
-    {"NothingToFetchEvenWithZeroThreshold", 0, 1000, 0, FetchMethod::by_id},
-    {"EmptyEval", 0, 0, 100, FetchMethod::by_id},
-    {"OnePercentChanged", 100, 10'000, 100, FetchMethod::by_id},
-    {"JustOverTheThreshold", 101, 10'000, 100, FetchMethod::eval_builds},
-    {"FirstSyncFetchesEverything", 5000, 5000, 100, FetchMethod::eval_builds},
-    {"HalfTheEvalIsStillById", 50, 100, 100, FetchMethod::by_id},
-    {"MoreThanHalfTheEval", 51, 100, 100, FetchMethod::eval_builds},
-    {"SingleMemberEval", 1, 1, 100, FetchMethod::eval_builds},
-    {"TwoMemberEvalOneUnknown", 1, 2, 100, FetchMethod::by_id},
-    {"ZeroThresholdAlwaysReadsWhole", 1, 10'000, 0, FetchMethod::eval_builds},
-    {"LargeThreshold", 4000, 300'000, 5000, FetchMethod::by_id},
+    {"NothingToFetchCostsNoRequest", 0, 1000, 100, true, k_by_id},
+    {"NothingToFetchEvenWithZeroBound", 0, 1000, 0, true, k_by_id},
+    {"EmptyEval", 0, 0, 100, true, k_by_id},
+    {"TrunkNewEvalIsById", 5000, 250'000, 10'000, true, k_by_id},
+    {"TrunkNewEvalPastTheTimeBound", 10'001, 250'000, 10'000, true, k_whole},
+    {"FirstSyncFetchesEverything", 250'000, 250'000, 10'000, true, k_whole},
+    // 50 * (1 + 1) = 100 objects by id, 100 + 1 whole.
+    {"HalfTheEvalIsStillById", 50, 100, 10'000, true, k_by_id},
+    {"MoreThanHalfTheEval", 51, 100, 10'000, true, k_whole},
+    // 2 objects either way, and the same bytes and requests: one request
+    // for the whole eval.
+    {"SingleMemberEvalIsATie", 1, 1, 10'000, true, k_whole},
+    {"TwoMemberEvalOneUnknown", 1, 2, 10'000, true, k_by_id},
+    {"ZeroBoundAlwaysReadsWhole", 1, 10'000, 0, true, k_whole},
+    {"FailedEvalBuildsIsById", 250'000, 250'000, 10'000, false, k_by_id},
+    {"FailedEvalBuildsIsByIdPastTheBound", 20'000, 250'000, 0, false, k_by_id},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, ChooseMethod, testing::ValuesIn(k_method_cases),
                          [](const auto& row) { return std::string(row.param.name); });
+
+TEST(FetchCost, CountsHydrasObjectsBytesAndRequests) {
+    // nixpkgs:trunk, a new eval: 5,000 new builds of 250,000.
+    const auto by_id = fetch_cost(FetchMethod::by_id, 5000, 250'000);
+    const auto whole = fetch_cost(FetchMethod::eval_builds, 5000, 250'000);
+    EXPECT_EQ(by_id.hydra_objects, 10'000);
+    EXPECT_EQ(whole.hydra_objects, 250'001);
+    EXPECT_EQ(by_id.bytes, 5000 * (k_build_object_bytes + k_request_bytes));
+    EXPECT_EQ(whole.bytes, 250'000 * k_build_object_bytes + k_request_bytes);
+    EXPECT_EQ(by_id.requests, 5000);
+    EXPECT_EQ(whole.requests, 1);
+    EXPECT_LT(by_id, whole);
+}
+
+TEST(FetchCost, HydrasWorkDecidesBeforeBytes) {
+    // Fewer objects wins even with more bytes.
+    EXPECT_LT((FetchCost{10, 1e9, 1e6}), (FetchCost{11, 1, 1}));
+    EXPECT_LT((FetchCost{10, 5, 1e6}), (FetchCost{10, 6, 1}));
+    EXPECT_LT((FetchCost{10, 5, 1}), (FetchCost{10, 5, 2}));
+}
+
+index::JobsetState failed_state(int64_t at, int64_t members) {
+    index::JobsetState state;
+    state.eval_builds_failed_at = at;
+    state.eval_builds_failed_members = members;
+    return state;
+}
+
+TEST(EvalBuildsUsable, WithoutAFailureItIs) {
+    EXPECT_TRUE(eval_builds_usable(index::JobsetState{}, 250'000, 1000, 604'800));
+}
+
+TEST(EvalBuildsUsable, NotForAsLargeAnEvalWithinTheRetryTime) {
+    const auto state = failed_state(1000, 250'000);
+    EXPECT_FALSE(eval_builds_usable(state, 250'000, 1000, 604'800));
+    EXPECT_FALSE(eval_builds_usable(state, 260'000, 1000 + 604'799, 604'800));
+    EXPECT_TRUE(eval_builds_usable(state, 260'000, 1000 + 604'800, 604'800));
+}
+
+TEST(EvalBuildsUsable, ASmallerEvalMayTry) {
+    EXPECT_TRUE(eval_builds_usable(failed_state(1000, 250'000), 249'999, 1001, 604'800));
+}
 
 TEST(MethodName, NamesBothMethods) {
     EXPECT_EQ(method_name(FetchMethod::by_id), "by-id");
@@ -182,17 +233,17 @@ TEST(BudgetStops, OnceSpentAfterAStep) {
 }
 
 TEST(RequestCap, LeavesRoomForTheStepInProgress) {
-    // A step may need by_id_max builds of max_tries tries each.
-    EXPECT_GE(request_cap(10, 100, 6), 10U + 100U * 6U);
-    EXPECT_GE(request_cap(10'000, 0, 1), 10'001U);
-    EXPECT_LT(request_cap(10, 100, 6), 10'000U);
+    // A step may need k_by_id_batch builds of max_tries tries each.
+    EXPECT_GE(request_cap(10, 6), 10U + k_by_id_batch * 6U);
+    EXPECT_GE(request_cap(10'000, 1), 10'001U);
+    EXPECT_LT(request_cap(10, 6), 10'000U);
 }
 
 TEST(RequestCap, DoesNotOverflow) {
     constexpr uint64_t k_max = std::numeric_limits<uint64_t>::max();
-    EXPECT_EQ(request_cap(k_max, 100, 6), k_max);
-    EXPECT_EQ(request_cap(k_max - 10, 100'000, 100), k_max);
-    EXPECT_GE(request_cap(1, std::numeric_limits<size_t>::max(), 100), 1U);
+    EXPECT_EQ(request_cap(k_max, 6), k_max);
+    EXPECT_EQ(request_cap(k_max - 10, 100), k_max);
+    EXPECT_GE(request_cap(1, 100), 1U);
 }
 
 // ---------------------------------------------------------------------------
@@ -493,6 +544,8 @@ public:
         std::string body;
         Failure failure = Failure::none; // after `cut` bytes of body were sent
         size_t cut = std::string::npos;
+        bool gave_up = false; // the failure is a 504, a timeout or a reset
+        std::string message = "connection reset";
         Validators validators;
         bool not_modified = false; // to a conditional request
     };
@@ -510,6 +563,7 @@ public:
     void builds(const std::string& path, const std::vector<std::string>& elements) {
         answers[path].body = array_of(elements);
     }
+
     // The listing as HTML (page 1 unless `query`).
     void html(const std::vector<EvalRow>& rows, const std::string& query = {},
               int64_t total = -1) {
@@ -583,7 +637,8 @@ private:
             result.message = prefix + sink.error();
         } else if (a.failure != Failure::none) {
             result.failure = a.failure;
-            result.message = prefix + "connection reset";
+            result.gave_up = a.gave_up;
+            result.message = prefix + a.message;
         } else if (!sink.finish()) {
             result.failure = Failure::malformed;
             result.message = prefix + sink.error();
@@ -604,6 +659,12 @@ struct Recorder : SyncObserver {
         done.push_back(std::to_string(eval_id) + " " + std::to_string(builds) + " " + method);
     }
     void on_warning(const std::string& message) override { warnings.push_back(message); }
+    std::vector<std::string> incomplete; // "<eval> <have> <members> <remaining>"
+    void on_eval_incomplete(const std::string&, int64_t eval_id, uint64_t have, uint64_t members,
+                            uint64_t remaining) override {
+        incomplete.push_back(std::to_string(eval_id) + " " + std::to_string(have) + " " +
+                             std::to_string(members) + " " + std::to_string(remaining));
+    }
 };
 
 class SyncRun : public testing::Test {
@@ -836,29 +897,170 @@ TEST_F(SyncRun, TheNewestEvalIsReadWholeOncePerRecheckInterval) {
 }
 
 TEST_F(SyncRun, AFailedRecheckBatchKeepsTheBatchesCommittedBeforeIt) {
-    // One pending build in each of two evals: by id, in batches of one.
-    options.by_id_max = 1;
-    options.max_evals = 2;
-    hydra.page("", {eval_json(20, {2, 6, 7, 8}), eval_json(10, {1, 3, 4, 5})});
-    hydra.builds("/eval/10/builds",
-                 {build_element(1, false), build_json(3), build_json(4), build_json(5)});
-    hydra.builds("/eval/20/builds",
-                 {build_element(2, false), build_json(6), build_json(7), build_json(8)});
+    // k_by_id_batch + 1 pending builds in an eval of three times as many:
+    // by id, in two batches.
+    const auto pending = static_cast<int64_t>(k_by_id_batch) + 1;
+    std::vector<int64_t> members;
+    std::vector<std::string> elements;
+    for (int64_t id = 1; id <= 3 * pending; ++id) {
+        members.push_back(id);
+        elements.push_back(build_element(id, id > pending));
+        if (id <= pending) {
+            hydra.answers["/build/" + std::to_string(id)].body = build_json(id);
+        }
+    }
+    hydra.page("", {eval_json(10, members)});
+    hydra.builds("/eval/10/builds", elements);
     ASSERT_TRUE(run().all_ok());
-    ASSERT_EQ(unfinished(), (std::vector<int64_t>{1, 2}));
-    hydra.answers["/build/1"].body = build_json(1);
-    hydra.answers["/build/1"].failure = Failure::transient;
-    hydra.answers["/build/2"].body = build_json(2);
+    ASSERT_EQ(unfinished().size(), static_cast<size_t>(pending));
+    hydra.answers["/build/" + std::to_string(pending)].failure = Failure::transient;
     const int64_t synced_at = options.now;
-    options.now += 61; // the batches start at build 2 (61 % 2 == 1)
+    // The batches start where the clock says: at the first build when now
+    // is a multiple of the count.
+    options.now += pending - options.now % pending;
     const auto summary = run();
     EXPECT_FALSE(summary.jobsets.at(0).ok);
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals",
-                                                   "/api/latestbuilds?nr=8&project=p&jobset=j",
-                                                   "/build/2", "/build/1"}));
-    EXPECT_EQ(summary.jobsets[0].rechecked, 1U);
-    EXPECT_EQ(unfinished(), std::vector<int64_t>{1});
+    // The listing as HTML (404 here), the JSON listing, latestbuilds (404).
+    EXPECT_EQ(hydra.log.size(), 3U + static_cast<size_t>(pending));
+    EXPECT_EQ(hydra.log.back(), "/build/" + std::to_string(pending));
+    EXPECT_EQ(summary.jobsets[0].rechecked, k_by_id_batch);
+    EXPECT_EQ(unfinished(), std::vector<int64_t>{pending});
     EXPECT_EQ(state().synced_at, synced_at); // this run did not complete
+}
+
+// --- /eval/<id>/builds giving up: by id instead, resumable ----------------
+
+// An eval `eval_id` of builds first..first+count-1, each answerable by id,
+// listed alone; /eval/<id>/builds gives up (504, a timeout or a reset) after
+// half its answer, with `message`.
+void large_eval(FakeHydra& hydra, int64_t eval_id, int64_t first, int64_t count,
+                const std::string& message) {
+    std::vector<int64_t> members;
+    std::vector<std::string> elements;
+    for (int64_t id = first; id < first + count; ++id) {
+        members.push_back(id);
+        elements.push_back(build_json(id));
+        hydra.answers["/build/" + std::to_string(id)].body = build_json(id);
+    }
+    hydra.page("", {eval_json(eval_id, members)});
+    const std::string path = "/eval/" + std::to_string(eval_id) + "/builds";
+    hydra.builds(path, elements);
+    auto& answer = hydra.answers[path];
+    answer.cut = answer.body.size() / 2;
+    answer.failure = Failure::transient;
+    answer.gave_up = true;
+    answer.message = message;
+}
+
+size_t count_of(const std::vector<std::string>& log, std::string_view prefix) {
+    return static_cast<size_t>(std::count_if(
+        log.begin(), log.end(), [&](const std::string& p) { return p.starts_with(prefix); }));
+}
+
+class EvalBuildsGaveUp : public SyncRun, public testing::WithParamInterface<const char*> {};
+
+TEST_P(EvalBuildsGaveUp, TheEvalIsReadByIdInTheSameRunWithoutAskingAgain) {
+    large_eval(hydra, 10, 1, 5, GetParam());
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_TRUE(summary.jobsets[0].completed);
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds", "/build/1",
+                                        "/build/2", "/build/3", "/build/4", "/build/5"}));
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"10 5 by-id"}));
+    ASSERT_EQ(recorder.warnings.size(), 1U);
+    EXPECT_EQ(recorder.warnings[0], "p:j: eval 10: unable to download '" + std::string(k_url) +
+                                        "/eval/10/builds': " + GetParam() +
+                                        "; not asked again, its builds are read by id");
+    EXPECT_TRUE(has_eval(10));
+    EXPECT_EQ(count_builds(), 5);
+    EXPECT_EQ(state().eval_builds_failed_at, options.now);
+    EXPECT_EQ(state().eval_builds_failed_members, 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Failures, EvalBuildsGaveUp,
+                         testing::Values("HTTP error 504", "operation timed out after 900000 ms",
+                                         "connection reset by peer"),
+                         [](const auto& row) {
+                             return std::string(row.index == 0   ? "GatewayTimeout"
+                                                : row.index == 1 ? "Timeout"
+                                                                 : "Reset");
+                         });
+
+TEST_F(SyncRun, OtherFailuresOfEvalBuildsStillFailTheJobset) {
+    large_eval(hydra, 10, 1, 5, "HTTP error 503 (gave up after 6 tries)");
+    hydra.answers["/eval/10/builds"].gave_up = false;
+    const auto summary = run();
+    EXPECT_FALSE(summary.jobsets.at(0).ok);
+    EXPECT_EQ(count_of(hydra.log, "/build/"), 0U);
+    EXPECT_FALSE(state().eval_builds_failed_at.has_value());
+}
+
+TEST_F(SyncRun, TheFailureIsRememberedForEvalsAsLargeUntilTheRetryTime) {
+    large_eval(hydra, 10, 1, 5, "HTTP error 504");
+    ASSERT_TRUE(run().all_ok());
+    // A new eval as large, all new: by id, /eval/20/builds never asked.
+    large_eval(hydra, 20, 101, 5, "HTTP error 504");
+    hydra.answers["/eval/20/builds"] = {};
+    hydra.builds("/eval/20/builds", {build_json(101)}); // would be wrong if asked
+    options.now += 3600;
+    auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(count_of(hydra.log, "/eval/"), 0U);
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 5 by-id"}));
+    // A smaller eval may try /eval/<id>/builds.
+    large_eval(hydra, 30, 201, 4, "");
+    hydra.answers["/eval/30/builds"] = {};
+    hydra.builds("/eval/30/builds",
+                 {build_json(201), build_json(202), build_json(203), build_json(204)});
+    summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"30 4 eval-builds"}));
+    // Past eval-builds-retry, an eval as large tries it again.
+    large_eval(hydra, 40, 301, 6, "");
+    hydra.answers["/eval/40/builds"] = {};
+    hydra.builds("/eval/40/builds", {build_json(301), build_json(302), build_json(303),
+                                     build_json(304), build_json(305), build_json(306)});
+    options.now = *state().eval_builds_failed_at + options.eval_builds_retry;
+    summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"40 6 eval-builds"}));
+}
+
+TEST_F(SyncRun, AByIdReadResumesAcrossRunsWithinTheBudget) {
+    const auto batch = static_cast<int64_t>(k_by_id_batch);
+    const int64_t members = 2 * batch + batch / 2;
+    large_eval(hydra, 10, 1, members, "HTTP error 504");
+    options.max_requests = static_cast<uint64_t>(batch) + 20;
+    auto summary = run();
+    // The listing, /eval/10/builds, then batches of k_by_id_batch until
+    // the budget is spent: two (the first always, the second as 102 < 120).
+    EXPECT_EQ(summary.stopped, StopReason::budget);
+    EXPECT_TRUE(summary.jobsets.at(0).ok);
+    EXPECT_FALSE(summary.jobsets[0].completed);
+    EXPECT_EQ(count_of(hydra.log, "/eval/10/builds"), 1U);
+    EXPECT_EQ(count_of(hydra.log, "/build/"), static_cast<size_t>(2 * batch));
+    EXPECT_EQ(recorder.incomplete, (std::vector<std::string>{"10 " + std::to_string(2 * batch) +
+                                                             " " + std::to_string(members) + " " +
+                                                             std::to_string(batch / 2)}));
+    // The builds are in, the eval is not: a committed eval never names a
+    // build the index lacks.
+    EXPECT_FALSE(has_eval(10));
+    EXPECT_EQ(count_builds(), 2 * batch);
+    EXPECT_FALSE(state().newest_eval.has_value());
+    // The next run goes on by id with the rest, without /eval/10/builds.
+    options.now += 3600;
+    summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(summary.stopped, StopReason::none);
+    EXPECT_TRUE(summary.jobsets[0].completed);
+    EXPECT_EQ(count_of(hydra.log, "/eval/"), 0U);
+    EXPECT_EQ(count_of(hydra.log, "/build/"), static_cast<size_t>(batch / 2));
+    EXPECT_EQ(hydra.log.at(2), "/build/" + std::to_string(2 * batch + 1));
+    EXPECT_TRUE(has_eval(10));
+    EXPECT_EQ(count_builds(), members);
+    EXPECT_EQ(recorder.done,
+              (std::vector<std::string>{"10 " + std::to_string(batch / 2) + " by-id"}));
 }
 
 // ---------------------------------------------------------------------------
@@ -1049,15 +1251,14 @@ TEST_F(SyncRun, ARefusedLatestBuildsAnswerFallsBackToReadingPendingById) {
     ASSERT_TRUE(run().all_ok());
     hydra.html({{10, 100, 2, 0, 1}});
     hydra.answers["/api/latestbuilds?nr=2&project=p&jobset=j"].body = R"({"error":"x"})";
-    // 2 of its 3 members pending: the eval is read whole (plan_recheck).
-    hydra.builds("/eval/10/builds",
-                 {build_json(1), build_json(2), build_element(3, false)});
+    hydra.answers["/build/2"].body = build_json(2);
+    hydra.answers["/build/3"].body = build_element(3, false);
     options.now += 3600;
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{
-                             k_probe, "/api/latestbuilds?nr=2&project=p&jobset=j",
-                             "/eval/10/builds"}));
+    EXPECT_EQ(hydra.log.at(1), "/api/latestbuilds?nr=2&project=p&jobset=j");
+    EXPECT_EQ(std::set<std::string>(hydra.log.begin() + 2, hydra.log.end()),
+              (std::set<std::string>{"/build/2", "/build/3"}));
     ASSERT_EQ(recorder.warnings.size(), 1U);
     EXPECT_TRUE(recorder.warnings[0].ends_with("re-reading 2 unfinished build(s) by id"))
         << recorder.warnings[0];
