@@ -844,6 +844,7 @@ private:
                 return fail(context + why);
             }
             got.by_id_builds += records.size();
+            m_outcome.builds += records.size(); // written, even if a stop comes
             ++m_run.steps_done;
         }
         return Step::ok;
@@ -877,7 +878,7 @@ private:
         }
         ++m_run.steps_done;
         m_outcome.evals++;
-        m_outcome.builds += builds;
+        m_outcome.builds += builds - got.by_id_builds; // those counted as written
         m_observer.on_eval_done(m_name, eval.id, builds, std::string(method_name(got.method)));
         return Step::ok;
     }

@@ -295,7 +295,7 @@ struct JobsetOutcome {
     Failure failure = Failure::none; // of the failed request when !ok (none: refused data)
     std::string error;               // when !ok: names the URL and what was wrong
     size_t evals = 0;                // evals ingested
-    uint64_t builds = 0;             // build objects written for new evals
+    uint64_t builds = 0;             // build objects written for new evals (complete or not)
     uint64_t rechecked = 0;          // build objects re-read
     uint64_t requests = 0;           // requests sent for this jobset, retries included
     uint64_t bytes = 0;              // body bytes received for this jobset

@@ -315,7 +315,7 @@ class InvalidValueTest(ConfigShowCase):
                          ("lots", "not valid: expected a number from 1 to 1000, got 'lots'"))
         self.assertEqual([k for k, row in rows.items() if row[2]], ["max-evals"])
         self.assertEqual([line for line in proc.stdout.splitlines() if "!" in line],
-                         ["                  ! not valid: expected a number from 1 to 1000, "
+                         ["                   ! not valid: expected a number from 1 to 1000, "
                           "got 'lots'"])
         self.assertEqual(proc.stderr.strip().splitlines(),
                          [f"hydra-status: error: {user}:2: max-evals: expected a number from 1 "

@@ -1038,6 +1038,7 @@ TEST_F(SyncRun, AByIdReadResumesAcrossRunsWithinTheBudget) {
     EXPECT_EQ(summary.stopped, StopReason::budget);
     EXPECT_TRUE(summary.jobsets.at(0).ok);
     EXPECT_FALSE(summary.jobsets[0].completed);
+    EXPECT_EQ(summary.jobsets[0].builds, static_cast<uint64_t>(2 * batch)); // written
     EXPECT_EQ(count_of(hydra.log, "/eval/10/builds"), 1U);
     EXPECT_EQ(count_of(hydra.log, "/build/"), static_cast<size_t>(2 * batch));
     EXPECT_EQ(recorder.incomplete, (std::vector<std::string>{"10 " + std::to_string(2 * batch) +
