@@ -13,7 +13,7 @@ namespace hs::sync {
 namespace {
 
 constexpr std::string_view k_title_prefix = "Hydra - Evaluations of jobset ";
-constexpr size_t k_cells = 7; // #, date, input changes, succeeded, failed, queued, delta
+constexpr size_t k_cells = 7;       // #, date, input changes, succeeded, failed, queued, delta
 constexpr size_t k_max_digits = 18; // fits int64_t
 
 bool is_space(char c) {
@@ -73,7 +73,7 @@ bool expect(std::string_view text, size_t& at, std::string_view word) {
 // The text between the first `open` at or after `at` and the next `close`;
 // `at` moves past `close`.
 std::optional<std::string_view> between(std::string_view text, size_t& at, std::string_view open,
-                                         std::string_view close) {
+                                        std::string_view close) {
     const size_t start = text.find(open, at);
     if (start == std::string_view::npos) {
         return std::nullopt;
@@ -123,8 +123,7 @@ std::string parse_showing(std::string_view text, size_t& at, EvalsHtmlPage& out)
 
 // A count cell: exactly `<span class="badge badge-<kind>">N</span>`, or
 // nothing when Hydra leaves out a zero count (`optional`).
-std::string parse_badge(std::string_view cell, std::string_view kind, bool optional,
-                        int64_t& out) {
+std::string parse_badge(std::string_view cell, std::string_view kind, bool optional, int64_t& out) {
     const std::string_view content = trim(cell);
     if (content.empty() && optional) {
         out = 0;

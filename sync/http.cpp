@@ -211,7 +211,7 @@ bool StringSink::write(std::string_view chunk) {
 struct HttpClient::Impl {
     CurlPtr curl;
     SlistPtr headers;
-    SlistPtr html_headers; // Accept: text/html, for get_html
+    SlistPtr html_headers;  // Accept: text/html, for get_html
     bool want_html = false; // the request in progress is get_html's
     char error_buffer[CURL_ERROR_SIZE] = {};
     std::mt19937_64 rng; // seeded by HttpClient's constructor

@@ -774,8 +774,7 @@ std::string read_latest_builds(od::array& array, std::vector<LatestBuild>& out) 
     for (auto element : array) {
         od::object object;
         if (const auto error = element.get_object().get(object)) {
-            return "element " + std::to_string(out.size()) + ": " +
-                   get_reason(error, "an object");
+            return "element " + std::to_string(out.size()) + ": " + get_reason(error, "an object");
         }
         LatestBuild build;
         if (std::string reason = read_latest_build(object, build); !reason.empty()) {

@@ -488,7 +488,8 @@ private:
         bool probed = false;
         if (const Step s = probe_evals(out, probed); s != Step::ok || probed) {
             if (s == Step::ok) {
-                m_listing_unchanged = out.empty() && listing_digest(m_rows) == m_state.listing_digest;
+                m_listing_unchanged =
+                    out.empty() && listing_digest(m_rows) == m_state.listing_digest;
             }
             return s;
         }
@@ -1070,8 +1071,8 @@ private:
             return {};
         }
         const auto members = m_index.reader().eval_builds(m_state.instance, newest);
-        const bool usable = eval_builds_usable(m_state, members.size(), m_options.now,
-                                               m_options.eval_builds_retry);
+        const bool usable =
+            eval_builds_usable(m_state, members.size(), m_options.now, m_options.eval_builds_retry);
         if (due && choose_method(members.size(), members.size(), m_options.by_id_max, usable) ==
                        FetchMethod::eval_builds) {
             whole = newest;
@@ -1083,7 +1084,8 @@ private:
         }
         if (listed) {
             m_observer.on_warning(m_name + ": eval " + std::to_string(newest) + " shows " +
-                                  std::to_string(row->failed) + " failed build(s) where the index has " +
+                                  std::to_string(row->failed) +
+                                  " failed build(s) where the index has " +
                                   std::to_string(failed.size()) + "; re-reading those by id");
         }
         return failed;
@@ -1116,10 +1118,10 @@ private:
             }
             why = result.message;
         } else if (why = m_parser.parse_latest_builds(sink.body(), answer); !why.empty()) {
-            why = "'" +
-                  redact_url(latest_builds_url(m_options.url, m_state.project, m_state.name,
-                                               newer)) +
-                  "': " + why;
+            why =
+                "'" +
+                redact_url(latest_builds_url(m_options.url, m_state.project, m_state.name, newer)) +
+                "': " + why;
         }
         if (!why.empty()) {
             m_observer.on_warning(m_name + ": re-check: " + why + "; re-reading " +
@@ -1233,8 +1235,8 @@ private:
     RunState& m_run;
     std::string m_name;
     index::JobsetState m_state;
-    Validators m_validators; // of the listing's first page in this run
-    bool m_probed = false;   // the evals came from the listing as HTML
+    Validators m_validators;     // of the listing's first page in this run
+    bool m_probed = false;       // the evals came from the listing as HTML
     std::vector<EvalRow> m_rows; // its first page, when m_probed
     // The listing as HTML shows no new eval and the digest of the last
     // complete run: nothing Hydra shows about the evals changed.

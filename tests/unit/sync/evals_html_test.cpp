@@ -38,8 +38,8 @@ std::string row(const std::string& id, const std::string& succeeded = "5",
            "</a></td>\n<td class=\"nowrap\"><time data-timestamp=\"1735696800\" "
            "class=\"date\">2025-01-01</time></td>\n<td>nixpkgs &rarr; <tt>c0ffee0</tt></td>\n"
            "<td align='right'>\n" +
-           badge("success", succeeded) + "\n</td>\n<td align=\"right\">" +
-           badge("danger", failed) + "</td>\n<td align=\"right\">" + badge("secondary", queued) +
+           badge("success", succeeded) + "\n</td>\n<td align=\"right\">" + badge("danger", failed) +
+           "</td>\n<td align=\"right\">" + badge("secondary", queued) +
            "</td>\n<td align='right'><span class='badge badge-success'><strong>+1</strong></span>"
            "</td>\n</tr>";
 }
@@ -47,9 +47,9 @@ std::string row(const std::string& id, const std::string& succeeded = "5",
 TEST(ParseEvalsHtml, ReadsTheRealHydrasPage) {
     EvalsHtmlPage parsed;
     ASSERT_EQ(parse_evals_html(real_page(), parsed), "");
-    EXPECT_EQ(parsed.rows, (std::vector<EvalRow>{{3, 1735696800, 8, 1, 2},
-                                                 {2, 1735693200, 7, 2, 0},
-                                                 {1, 1735689600, 4, 4, 0}}));
+    EXPECT_EQ(parsed.rows,
+              (std::vector<EvalRow>{
+                  {3, 1735696800, 8, 1, 2}, {2, 1735693200, 7, 2, 0}, {1, 1735689600, 4, 4, 0}}));
     EXPECT_EQ(parsed.first, 1);
     EXPECT_EQ(parsed.last, 3);
     EXPECT_EQ(parsed.total, 3);
@@ -117,8 +117,7 @@ TEST(ParseEvalsHtml, RefusesAPageThatOnlyLooksLikeIt) {
         {page(row("7"), "3 - 1 out of 1"), "\"showing evaluations\" line with an impossible range"},
         {page(row("7"), "1 - 2 out of 2"), "1 rows where the page says 2"},
         {page("", "1 - 1 out of 1"), "0 rows where the page says 1"},
-        {page(row("7") + "<p>", "1 - 1 out of 1"),
-         "unexpected text in the table of evaluations"},
+        {page(row("7") + "<p>", "1 - 1 out of 1"), "unexpected text in the table of evaluations"},
         {page("<tr><td>7</td></tr>"), "row 1: a row of 1 cells instead of 7"},
         {page(row("x")), "row 1: an eval link without an eval id"},
         {page(row("0")), "row 1: an eval link without an eval id"},

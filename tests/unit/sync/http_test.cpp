@@ -812,8 +812,8 @@ TEST(HttpClient, GetHtmlRefusesAnotherContentType) {
     EXPECT_EQ(result.failure, Failure::blocked);
     EXPECT_EQ(result.tries, 1);
     EXPECT_EQ(sink.body(), "");
-    EXPECT_EQ(result.message,
-              "unable to download '" + url + "': Hydra answered 'application/json' instead of HTML");
+    EXPECT_EQ(result.message, "unable to download '" + url +
+                                  "': Hydra answered 'application/json' instead of HTML");
 }
 
 TEST(HttpClient, HtmlLabelledAsJsonIsBlocked) {

@@ -881,7 +881,6 @@ TEST(ParseErrorBody, ReturnsNulloptForAnythingElse) {
     EXPECT_EQ(parse_error_body(http_body(read_sample("accepthtml-eval-3.http"))), std::nullopt);
 }
 
-
 // ---------------------------------------------------------------------------
 // parse_latest_builds
 
@@ -910,9 +909,9 @@ TEST(ParseLatestBuilds, RefusesWhatIsNotAListOfShortBuilds) {
     EXPECT_EQ(parser.parse_latest_builds(R"({"id":5})", builds), "expected a json array");
     EXPECT_EQ(parser.parse_latest_builds(R"([{"finished":1}])", builds),
               "element 0: missing field 'id'");
-    EXPECT_EQ(parser.parse_latest_builds(R"([{"id":1,"finished":1},{"id":"x","finished":1}])",
-                                         builds),
-              "element 1: field 'id': expected an integer");
+    EXPECT_EQ(
+        parser.parse_latest_builds(R"([{"id":1,"finished":1},{"id":"x","finished":1}])", builds),
+        "element 1: field 'id': expected an integer");
     EXPECT_EQ(parser.parse_latest_builds(R"([{"id":1,"finished":1,"id":2}])", builds),
               "element 0: duplicate field 'id'");
     EXPECT_EQ(parser.parse_latest_builds(R"([7])", builds), "element 0: expected an object");

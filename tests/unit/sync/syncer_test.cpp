@@ -565,8 +565,7 @@ public:
     }
 
     // The listing as HTML (page 1 unless `query`).
-    void html(const std::vector<EvalRow>& rows, const std::string& query = {},
-              int64_t total = -1) {
+    void html(const std::vector<EvalRow>& rows, const std::string& query = {}, int64_t total = -1) {
         const int64_t page = query.empty() ? 1 : std::stoll(query.substr(6));
         answers["html /jobset/p/j/evals" + query].body = evals_html(rows, page, total);
     }
@@ -766,7 +765,8 @@ TEST_F(SyncRun, ManyUnknownBuildsAreReadWithOneEvalBuildsRequest) {
     hydra.builds("/eval/10/builds", {build_json(1), build_json(2), build_json(3)});
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
     EXPECT_EQ(recorder.done, (std::vector<std::string>{"10 3 eval-builds"}));
     EXPECT_EQ(count_builds(), 3);
 }
@@ -891,7 +891,8 @@ TEST_F(SyncRun, TheNewestEvalIsReadWholeOncePerRecheckInterval) {
     options.now += 1;
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok());
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
     EXPECT_EQ(summary.jobsets[0].rechecked, 2U);
     EXPECT_EQ(state().rechecked_at, options.now);
 }
@@ -1173,7 +1174,8 @@ TEST_F(SyncRun, ANonsensePageFallsBackToTheJsonListingWithOneWarning) {
     hydra.builds("/eval/10/builds", {build_json(1)});
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
     ASSERT_EQ(recorder.warnings.size(), 1U);
     EXPECT_EQ(recorder.warnings[0],
               "p:j: the evals listing as HTML is not Hydra's page ('" + std::string(k_url) +
@@ -1305,6 +1307,42 @@ TEST_F(SyncRun, ARestartedFailureIsSeenWhenTheFailedCountDropsAndReadById) {
     ASSERT_EQ(recorder.warnings.size(), 1U);
     EXPECT_EQ(recorder.warnings[0], "p:j: eval 10 shows 1 failed build(s) where the index has 2; "
                                     "re-reading those by id");
+}
+
+TEST_F(SyncRun, ADueNewestEvalThatEvalBuildsCannotServeGoesByIdForItsFailedBuildsOnly) {
+    auto failed = [](int64_t id) {
+        std::string json = build_json(id);
+        json.replace(json.find(R"("buildstatus":0)"), 15, R"("buildstatus":1)");
+        return json;
+    };
+    hydra.html({{10, 100, 1, 2, 0}});
+    hydra.eval(10, {1, 2, 3});
+    hydra.builds("/eval/10/builds", {build_json(1), failed(2), failed(3)});
+    auto& builds = hydra.answers["/eval/10/builds"];
+    builds.cut = builds.body.size() / 2;
+    builds.failure = Failure::transient;
+    builds.gave_up = true; // a 504: the eval is read by id, and that is remembered
+    hydra.answers["/build/1"].body = build_json(1);
+    hydra.answers["/build/2"].body = failed(2);
+    hydra.answers["/build/3"].body = failed(3);
+    ASSERT_TRUE(run().all_ok());
+    ASSERT_TRUE(state().eval_builds_failed_at.has_value());
+    // Due, and /eval/10/builds unusable: not read whole. The listing shows
+    // as many failed builds as the index has: nothing to re-read.
+    options.now += options.recheck_interval;
+    auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, std::vector<std::string>{k_probe});
+    EXPECT_EQ(state().rechecked_at, options.now);
+    // Due again without the listing as HTML: its failed builds by id.
+    hydra.answers.erase(k_probe);
+    hydra.page("", {eval_json(10, {1, 2, 3})});
+    options.now += options.recheck_interval;
+    summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/build/2", "/build/3"}));
+    EXPECT_EQ(state().rechecked_at, options.now);
 }
 
 TEST_F(SyncRun, AStopRequestEndsTheRunBeforeTheNextStep) {
