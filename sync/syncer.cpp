@@ -779,18 +779,18 @@ private:
     // Streams /eval/<id>/builds into the index, in batches of short
     // transactions (BuildStager). `ids` receives the ids streamed, sorted.
     // When the request fails as the server giving up (504, timeout, reset:
-    // never tried again, see HydraSource::eval_builds) and `gave_up` is
-    // given, it is set, the failure is remembered in the jobset's state
-    // (eval_builds_usable) and the step is ok: the caller reads by id.
+    // never tried again, see HydraSource::eval_builds), `gave_up` is set,
+    // the failure is remembered in the jobset's state (eval_builds_usable)
+    // and the step is ok: the caller reads by id instead.
     Step stream_eval_builds(int64_t eval_id, size_t members, std::vector<int64_t>& ids,
-                            uint64_t& builds, const std::string& context, bool* gave_up = nullptr) {
+                            uint64_t& builds, const std::string& context, bool& gave_up) {
         BuildStager sink(
             m_parser, BatchLimits{}, [this](auto batch) { return write_batch(batch); },
             [this](uint64_t n) { report_progress(n); });
         const auto result = m_source.eval_builds(eval_id, sink);
         if (!result.ok()) {
-            if (result.gave_up && gave_up != nullptr) {
-                *gave_up = true;
+            if (result.gave_up) {
+                gave_up = true;
                 return remember_eval_builds_failure(result, members, context);
             }
             return failed_fetch(result, context);
@@ -897,7 +897,7 @@ private:
         if (got.method == FetchMethod::eval_builds) {
             bool gave_up = false;
             if (const Step s = stream_eval_builds(eval.id, members, got.streamed,
-                                                  got.streamed_builds, context, &gave_up);
+                                                  got.streamed_builds, context, gave_up);
                 s != Step::ok) {
                 return s;
             }
@@ -1165,7 +1165,7 @@ private:
         std::vector<int64_t> ids;
         const size_t members = m_index.reader().eval_builds(m_state.instance, eval_id).size();
         bool gave_up = false;
-        if (const Step s = stream_eval_builds(eval_id, members, ids, builds, context, &gave_up);
+        if (const Step s = stream_eval_builds(eval_id, members, ids, builds, context, gave_up);
             s != Step::ok || gave_up) {
             return s; // gave up: remembered; the eval is not re-read whole this time
         }

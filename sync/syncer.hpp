@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -28,7 +29,7 @@ struct SyncOptions {
     size_t by_id_max = 10'000;
     // How long a failure of /eval/<id>/builds (504, timeout, reset) keeps
     // evals at least as large read by id, see eval_builds_usable().
-    int64_t eval_builds_retry = 7 * 86'400;
+    int64_t eval_builds_retry = 604'800; // 7 days
     // The per-run request budget, see budget_stops().
     uint64_t max_requests = 10'000;
     const std::atomic<bool>* stop = nullptr; // set by SIGINT/SIGTERM: stop before the next step
@@ -76,7 +77,10 @@ struct FetchCost {
     double bytes = 0;
     double requests = 0;
     // Lexicographic: Hydra's work, then bytes, then time.
-    auto operator<=>(const FetchCost&) const = default;
+    bool operator<(const FetchCost& other) const {
+        return std::tie(hydra_objects, bytes, requests) <
+               std::tie(other.hydra_objects, other.bytes, other.requests);
+    }
 };
 FetchCost fetch_cost(FetchMethod method, size_t to_fetch, size_t members);
 
