@@ -655,6 +655,12 @@ def write_results(path: str, b: Bench, info: dict, cfg: dict, started: float,
         v = " ".join(f"{x:,}" for x in v) if isinstance(v, list) else f"{v:,}"
         L.append(f"| `BENCH_{k.upper()}` | {v} |")
     L.append("")
+    # bench/day's section ("## Simulated day", written by bench/day.py) is kept.
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            _, found, day = fh.read().partition("## Simulated day")
+        if found:
+            L.append(found + day.rstrip("\n") + "\n")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(L))
 

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string_view>
+#include <system_error>
 
 namespace hs::cli {
 
@@ -476,6 +477,16 @@ sync::SyncOptions make_sync_options(const SettingValues& settings,
     options.by_id_max = static_cast<size_t>(settings.by_id_max);
     options.eval_builds_retry = whole_seconds(settings.eval_builds_retry);
     options.max_requests = static_cast<uint64_t>(settings.max_requests);
+    // The sync's clock, for tests and bench/day (a simulated day): unix
+    // seconds; unset, empty or not a positive number = the real clock.
+    if (const char* now = std::getenv("HYDRA_STATUS_NOW")) {
+        const std::string_view text(now);
+        int64_t value = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec == std::errc{} && end == text.data() + text.size() && value > 0) {
+            options.now = value;
+        }
+    }
     return options;
 }
 
