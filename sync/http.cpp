@@ -52,6 +52,11 @@ bool is_json_content_type(std::string_view content_type) {
     return iequals(trim(content_type.substr(0, semicolon)), "application/json");
 }
 
+bool is_html_content_type(std::string_view content_type) {
+    const size_t semicolon = content_type.find(';');
+    return iequals(trim(content_type.substr(0, semicolon)), "text/html");
+}
+
 // Text from a server, made safe for a one-line message: C0 controls and DEL
 // become spaces (a line break reads as one), C1 controls and bytes that are
 // not UTF-8 are escaped, and the length is bounded.
@@ -206,6 +211,8 @@ bool StringSink::write(std::string_view chunk) {
 struct HttpClient::Impl {
     CurlPtr curl;
     SlistPtr headers;
+    SlistPtr html_headers;  // Accept: text/html, for get_html
+    bool want_html = false; // the request in progress is get_html's
     char error_buffer[CURL_ERROR_SIZE] = {};
     std::mt19937_64 rng; // seeded by HttpClient's constructor
     std::optional<Clock::time_point> last_start;
@@ -279,11 +286,14 @@ struct HttpClient::Impl {
         curl_easy_getinfo(curl.get(), CURLINFO_CONTENT_TYPE, &type);
         content_type = type != nullptr ? type : "";
         if (status >= 200 && status < 300) {
-            if (!is_json_content_type(content_type)) {
+            const bool wanted =
+                want_html ? is_html_content_type(content_type) : is_json_content_type(content_type);
+            if (!wanted) {
+                const std::string what = want_html ? "HTML" : "JSON";
                 blocked = true;
                 blocked_reason = content_type.empty()
-                                     ? "answered without a Content-Type instead of with JSON"
-                                     : "answered " + quote(content_type) + " instead of JSON";
+                                     ? "answered without a Content-Type instead of with " + what
+                                     : "answered " + quote(content_type) + " instead of " + what;
                 return false;
             }
             body_for_sink = true;
@@ -301,7 +311,7 @@ struct HttpClient::Impl {
         }
         body_bytes += chunk.size();
         if (body_for_sink) {
-            if (!seen_non_blank) {
+            if (!seen_non_blank && !want_html) {
                 const auto it =
                     std::find_if(chunk.begin(), chunk.end(), [](char c) { return !is_blank(c); });
                 if (it != chunk.end()) {
@@ -424,6 +434,11 @@ HttpClient::HttpClient(HttpOptions options) : m_options(std::move(options)) {
         throw Error("cannot allocate HTTP headers");
     }
     impl.headers.reset(list);
+    list = curl_slist_append(nullptr, "Accept: text/html");
+    if (list == nullptr) {
+        throw Error("cannot allocate HTTP headers");
+    }
+    impl.html_headers.reset(list);
 
     CURL* curl = impl.curl.get();
     set_option(curl, CURLOPT_ERRORBUFFER, impl.error_buffer);
@@ -557,18 +572,22 @@ struct HttpClient::Request {
     const std::string& url;
     BodySink& sink;
     SlistPtr conditional_headers; // null for a plain request
+    bool html;                    // get_html's request
     std::string prefix;           // of every message
     Retries retries;
     FetchResult result;
 
     Request(HttpClient& http, const std::string& target, BodySink& body_sink,
-            const Validators& conditional, Retries which)
+            const Validators& conditional, Retries which, bool want_html = false)
         : client(http), impl(*http.m_impl), options(http.m_options), url(target), sink(body_sink),
-          conditional_headers(conditional_header_list(conditional)),
+          conditional_headers(conditional_header_list(conditional)), html(want_html),
           prefix("unable to download '" + redact_url(target) + "': "), retries(which) {}
 
     FetchResult run() {
-        const HeaderScope scope(impl.curl.get(), conditional_headers.get(), impl.headers.get());
+        impl.want_html = html;
+        const HeaderScope scope(impl.curl.get(),
+                                html ? impl.html_headers.get() : conditional_headers.get(),
+                                impl.headers.get());
         set_option(impl.curl.get(), CURLOPT_URL, url.c_str());
         for (int attempt = 1; attempt <= options.max_tries; ++attempt) {
             if (const auto why = wait_for_turn()) {
@@ -655,7 +674,9 @@ struct HttpClient::Request {
             // A body-less 2xx is inspected here: the write callback never ran.
             return failed(Failure::blocked,
                           "Hydra " + impl.blocked_reason +
-                              " (a bot filter, or a missing Accept: application/json header)");
+                              (html ? std::string()
+                                    : " (a bot filter, or a missing Accept: application/json "
+                                      "header)"));
         }
         if (impl.too_large) {
             return failed(Failure::malformed, "answer larger than " +
@@ -755,6 +776,11 @@ struct HttpClient::Request {
 FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
                                  const Validators& conditional, Retries retries) {
     Request request(*this, url, sink, conditional, retries);
+    return request.run();
+}
+
+FetchResult HttpClient::get_html(const std::string& url, BodySink& sink) {
+    Request request(*this, url, sink, {}, Retries::transient, true);
     return request.run();
 }
 

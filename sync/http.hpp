@@ -166,6 +166,12 @@ public:
     // `retries` says which failed tries are tried again.
     FetchResult get_json(const std::string& url, BodySink& sink, const Validators& conditional = {},
                          Retries retries = Retries::transient);
+    // GET with Accept: text/html, for the one page the sync reads as HTML
+    // (spec/cli.md "Politeness": the evals listing, to learn what changed,
+    // with the JSON listing as the fallback). The body of a 2xx text/html
+    // answer goes to sink; another 2xx answer is Failure::blocked. Retries,
+    // pacing and the budget as get_json.
+    FetchResult get_html(const std::string& url, BodySink& sink);
 
     uint64_t requests() const { return m_requests; } // HTTP requests sent, retries included
     uint64_t bytes() const { return m_bytes; }       // body bytes received over the wire

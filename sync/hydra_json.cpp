@@ -729,6 +729,62 @@ std::string read_evals_page(od::object& object, core::EvalsPage& out, Spares& sp
     return {};
 }
 
+// ---------------------------------------------------------------------------
+// Latest builds (GET /api/latestbuilds: short objects)
+
+enum LatestKey : int { lk_id, lk_finished, lk_buildstatus };
+constexpr std::array<std::string_view, 3> k_latest_keys = {"id", "finished", "buildstatus"};
+
+std::string read_latest_build(od::object& object, LatestBuild& out) {
+    out = LatestBuild{};
+    uint32_t seen = 0;
+    const auto read = [&](int index, std::string_view key, od::value& value) {
+        std::string reason;
+        bool null = false;
+        int64_t number = 0;
+        switch (static_cast<LatestKey>(index)) {
+        case lk_id:
+            reason = read_int64(value, out.id);
+            break;
+        case lk_finished:
+            reason = read_flag(value, out.finished);
+            break;
+        case lk_buildstatus:
+            reason = read_integer(value, true, INT_MIN, INT_MAX, number, null);
+            if (reason.empty() && !null) {
+                out.buildstatus = static_cast<int>(number);
+            }
+            break;
+        }
+        return reason.empty() ? reason : field_error(key, reason);
+    };
+    if (std::string message = read_fields(object, k_latest_keys, seen, read); !message.empty()) {
+        return message;
+    }
+    for (const LatestKey key : {lk_id, lk_finished}) {
+        if ((seen & (uint32_t{1} << key)) == 0) {
+            return "missing field '" + std::string(k_latest_keys[key]) + "'";
+        }
+    }
+    return {};
+}
+
+std::string read_latest_builds(od::array& array, std::vector<LatestBuild>& out) {
+    out.clear();
+    for (auto element : array) {
+        od::object object;
+        if (const auto error = element.get_object().get(object)) {
+            return "element " + std::to_string(out.size()) + ": " + get_reason(error, "an object");
+        }
+        LatestBuild build;
+        if (std::string reason = read_latest_build(object, build); !reason.empty()) {
+            return "element " + std::to_string(out.size()) + ": " + reason;
+        }
+        out.push_back(build);
+    }
+    return {};
+}
+
 // After the root value was read to its end: anything but whitespace left?
 std::string check_end(od::document& doc, const char* base) {
     const char* location = nullptr;
@@ -753,6 +809,32 @@ struct JsonParser::Impl {
     // Parses `json` as one object and hands it to `read`.
     template <typename Read>
     std::string parse_object(std::string_view json, Read&& read) {
+        return parse_document(json, [&](od::document& doc) -> std::string {
+            od::object object;
+            if (const auto error = doc.get_object().get(object)) {
+                return error == simdjson::INCORRECT_TYPE ? "expected a json object"
+                                                         : json_error(error);
+            }
+            return read(object);
+        });
+    }
+
+    // Parses `json` as one array and hands it to `read`.
+    template <typename Read>
+    std::string parse_array(std::string_view json, Read&& read) {
+        return parse_document(json, [&](od::document& doc) -> std::string {
+            od::array array;
+            if (const auto error = doc.get_array().get(array)) {
+                return error == simdjson::INCORRECT_TYPE ? "expected a json array"
+                                                         : json_error(error);
+            }
+            return read(array);
+        });
+    }
+
+    // Parses `json` as one document and hands its root to `read`.
+    template <typename Read>
+    std::string parse_document(std::string_view json, Read&& read) {
         const size_t capacity = json.size() + simdjson::SIMDJSON_PADDING;
         if (buffer.size() < capacity) {
             buffer.resize(std::max(capacity, buffer.size() * 2));
@@ -766,11 +848,7 @@ struct JsonParser::Impl {
         if (const auto error = parser.iterate(buffer.data(), json.size(), buffer.size()).get(doc)) {
             return json_error(error);
         }
-        od::object object;
-        if (const auto error = doc.get_object().get(object)) {
-            return error == simdjson::INCORRECT_TYPE ? "expected a json object" : json_error(error);
-        }
-        if (std::string reason = read(object); !reason.empty()) {
+        if (std::string reason = read(doc); !reason.empty()) {
             return reason;
         }
         return check_end(doc, buffer.data());
@@ -797,6 +875,11 @@ std::string JsonParser::parse_evals_page(std::string_view json, core::EvalsPage&
     Impl& impl = *m_impl;
     return impl.parse_object(
         json, [&](od::object& object) { return read_evals_page(object, out, impl.spares); });
+}
+
+std::string JsonParser::parse_latest_builds(std::string_view json, std::vector<LatestBuild>& out) {
+    return m_impl->parse_array(json,
+                               [&](od::array& array) { return read_latest_builds(array, out); });
 }
 
 std::optional<std::string> parse_error_body(std::string_view json) {

@@ -9,8 +9,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hs::sync {
+
+// One element of GET /api/latestbuilds (Hydra's buildToHash): no drvpath,
+// no times; the sync reads only which builds finished.
+struct LatestBuild {
+    int64_t id = 0;
+    bool finished = false;
+    std::optional<int> buildstatus;
+};
 
 // Hydra JSON -> plain records (core/records.hpp). simdjson stays inside this
 // file's implementation. Keys may come in any order; unknown keys are
@@ -46,6 +55,9 @@ public:
     // One page of GET /jobset/<p>/<j>/evals. Required: evals. next is kept as
     // sent ("?page=2"); absent or null = last page.
     std::string parse_evals_page(std::string_view json, core::EvalsPage& out);
+    // GET /api/latestbuilds: an array of short build objects. Required: id,
+    // finished; buildstatus integer or null.
+    std::string parse_latest_builds(std::string_view json, std::vector<LatestBuild>& out);
 
 private:
     struct Impl;

@@ -103,6 +103,38 @@ RecheckPlan plan_recheck(const std::vector<int64_t>& pending, const std::vector<
     return plan;
 }
 
+bool use_latest_builds(size_t pending, uint64_t newer) {
+    if (pending == 0 || newer > k_latest_max) {
+        return false;
+    }
+    // newer * 1/4 + 1 < pending * 2, in integers.
+    return newer + 4 < 8 * static_cast<uint64_t>(pending);
+}
+
+LatestVerdict judge_latest(const std::vector<int64_t>& pending,
+                           const std::vector<LatestBuild>& answer, uint64_t nr) {
+    LatestVerdict verdict;
+    std::unordered_set<int64_t> finished;
+    int64_t oldest = std::numeric_limits<int64_t>::max();
+    for (const auto& build : answer) {
+        if (build.finished) {
+            finished.insert(build.id);
+        }
+        oldest = std::min(oldest, build.id);
+    }
+    // A full answer may have left out finished builds older than its
+    // oldest; a shorter one listed every finished build of the jobset.
+    const bool full = answer.size() >= nr;
+    for (const int64_t id : pending) {
+        if (finished.contains(id)) {
+            verdict.finished.push_back(id);
+        } else if (full && id < oldest) {
+            verdict.uncovered.push_back(id);
+        }
+    }
+    return verdict;
+}
+
 bool budget_stops(uint64_t requests, uint64_t budget, uint64_t steps_done) {
     return steps_done > 0 && requests >= budget;
 }
@@ -245,6 +277,16 @@ std::string evals_url(const std::string& base, const std::string& project,
     return base + "/jobset/" + project + "/" + jobset + "/evals";
 }
 
+std::string eval_url(const std::string& base, int64_t eval_id) {
+    return base + "/eval/" + std::to_string(eval_id);
+}
+
+std::string latest_builds_url(const std::string& base, const std::string& project,
+                              const std::string& jobset, uint64_t nr) {
+    return base + "/api/latestbuilds?nr=" + std::to_string(nr) + "&project=" + project +
+           "&jobset=" + jobset;
+}
+
 std::string eval_builds_url(const std::string& base, int64_t eval_id) {
     return base + "/eval/" + std::to_string(eval_id) + "/builds";
 }
@@ -268,7 +310,25 @@ FetchResult HttpSource::build(int64_t build_id, BodySink& sink) {
     return m_http.get_json(build_url(m_base, build_id), sink);
 }
 
+FetchResult HttpSource::evals_html_page(const std::string& project, const std::string& jobset,
+                                        const std::string& query, BodySink& sink) {
+    return m_http.get_html(evals_url(m_base, project, jobset) + query, sink);
+}
+
+FetchResult HttpSource::eval(int64_t eval_id, BodySink& sink) {
+    return m_http.get_json(eval_url(m_base, eval_id), sink);
+}
+
+FetchResult HttpSource::latest_builds(const std::string& project, const std::string& jobset,
+                                      uint64_t nr, BodySink& sink) {
+    return m_http.get_json(latest_builds_url(m_base, project, jobset, nr), sink);
+}
+
 namespace {
+
+// A page of the listing as HTML is tens of KB (20 rows of ~1 KB, ~8 KB
+// around them); a much larger answer is not Hydra's page.
+constexpr uint64_t k_max_html_bytes = 8ULL << 20;
 
 // Run-wide counters shared by the jobsets of one run.
 struct RunState {
@@ -333,6 +393,9 @@ private:
             if (const Step s = before_step(); s != Step::ok) {
                 return s;
             }
+            if (const Step s = read_members(evals[i]); s != Step::ok) {
+                return s;
+            }
             if (const Step s = ingest_eval(evals[i], i, evals.size(), fetched); s != Step::ok) {
                 return s;
             }
@@ -344,6 +407,7 @@ private:
             m_state.synced_at = m_options.now;
             m_state.etag = m_validators.etag;
             m_state.last_modified = m_validators.last_modified;
+            m_state.listing_digest = m_probed ? listing_digest(m_rows) : std::string();
             return Step::ok;
         });
     }
@@ -417,10 +481,138 @@ private:
     // --- new evals ------------------------------------------------------
 
     // The evals to ingest, oldest first: on a first sync the newest
-    // max_evals; later every eval newer than the newest one ingested. The
-    // first page is asked for conditionally when the last complete sync got
-    // validators with it; a 304 means nothing new.
+    // max_evals; later every eval newer than the newest one ingested. Read
+    // from the listing as HTML (probe_evals) when Hydra serves it, else
+    // from the JSON listing (listed_evals).
     Step new_evals(std::vector<core::EvalRecord>& out) {
+        bool probed = false;
+        if (const Step s = probe_evals(out, probed); s != Step::ok || probed) {
+            if (s == Step::ok) {
+                m_listing_unchanged =
+                    out.empty() && listing_digest(m_rows) == m_state.listing_digest;
+            }
+            return s;
+        }
+        return listed_evals(out);
+    }
+
+    // The evals to ingest from the listing read as HTML: page 1, and the
+    // next page only while every eval on a page is new and more are wanted
+    // (as listed_evals). They come with ids only: read_members() reads each
+    // one's members (GET /eval/<id>) right before it is ingested. When the
+    // page is not Hydra's (a bot filter's page, an error page, a changed
+    // template, or no eval where the index has some) `probed` stays false
+    // and a warning says that the JSON listing is read instead; a jobset
+    // Hydra does not have (404) is left to the JSON listing to report.
+    Step probe_evals(std::vector<core::EvalRecord>& out, bool& probed) {
+        const bool first_sync = !m_state.newest_eval.has_value();
+        const int64_t newest = m_state.newest_eval.value_or(0);
+        std::set<int64_t> seen;
+        for (int page = 1;; ++page) {
+            const std::string query = page == 1 ? "" : "?page=" + std::to_string(page);
+            EvalsHtmlPage parsed;
+            std::string why;
+            if (const Step s = read_evals_html(query, parsed, why); s != Step::ok) {
+                return s;
+            }
+            if (!why.empty()) {
+                out.clear();
+                m_rows.clear();
+                return Step::ok;
+            }
+            if (page == 1) {
+                m_rows = parsed.rows;
+            }
+            bool reached_known = false;
+            for (const auto& row : parsed.rows) {
+                if (row.id <= newest) {
+                    reached_known = true;
+                    continue;
+                }
+                if (!seen.insert(row.id).second ||
+                    m_index.reader().has_eval(m_state.instance, row.id)) {
+                    continue; // offset paging repeats an entry when a new eval arrives
+                }
+                core::EvalRecord eval;
+                eval.id = row.id;
+                eval.timestamp = row.timestamp;
+                out.push_back(std::move(eval));
+            }
+            const bool enough =
+                first_sync && out.size() >= static_cast<size_t>(m_options.max_evals);
+            if (reached_known || enough || !parsed.has_next() || parsed.rows.empty()) {
+                break;
+            }
+        }
+        keep_newest(out, first_sync);
+        m_probed = probed = true;
+        return Step::ok;
+    }
+
+    // One page of the listing as HTML into `parsed`; `why` says why it is
+    // not usable (after the warning), empty when it is.
+    Step read_evals_html(const std::string& query, EvalsHtmlPage& parsed, std::string& why) {
+        StringSink sink(k_max_html_bytes);
+        const auto result = m_source.evals_html_page(m_state.project, m_state.name, query, sink);
+        if (!result.ok()) {
+            if (result.failure == Failure::cancelled || result.failure == Failure::transient) {
+                return failed_fetch(result);
+            }
+            why = result.message;
+            if (result.failure == Failure::not_found) {
+                return Step::ok; // the JSON listing says that the jobset does not exist
+            }
+        } else {
+            why = parse_evals_html(sink.body(), parsed);
+            if (why.empty() && query.empty() && parsed.rows.empty() && m_state.newest_eval) {
+                why = "no evals listed";
+            }
+            for (const auto& row : parsed.rows) {
+                if (why.empty() && row.id > index::k_id_mask) {
+                    why = "eval id " + std::to_string(row.id) + " out of range";
+                }
+            }
+            if (!why.empty()) {
+                why = "'" + shown_evals_url(query) + "': " + why;
+            }
+        }
+        if (!why.empty()) {
+            m_observer.on_warning(m_name + ": the evals listing as HTML is not Hydra's page (" +
+                                  why + "); reading the JSON listing instead");
+        }
+        return Step::ok;
+    }
+
+    // An eval the HTML listing named: its members, from GET /eval/<id>
+    // (one eval's ids, ~2.5 MB at 250,000 builds, where the JSON listing
+    // sends 20 evals' ids). Evals from the JSON listing have them already.
+    Step read_members(core::EvalRecord& eval) {
+        if (!m_probed) {
+            return Step::ok;
+        }
+        const std::string context = "eval " + std::to_string(eval.id) + ": ";
+        StringSink sink;
+        const auto result = m_source.eval(eval.id, sink);
+        if (!result.ok()) {
+            return failed_fetch(result, context);
+        }
+        core::EvalRecord got;
+        const std::string shown = "'" + redact_url(eval_url(m_options.url, eval.id)) + "': ";
+        if (auto why = m_parser.parse_eval(sink.body(), got); !why.empty()) {
+            return fail(context + shown + why, Failure::malformed);
+        }
+        if (got.id != eval.id) {
+            return fail(context + shown + "answered eval " + std::to_string(got.id),
+                        Failure::malformed);
+        }
+        eval = std::move(got);
+        return Step::ok;
+    }
+
+    // The evals to ingest from the JSON listing (see new_evals). The first
+    // page is asked for conditionally when the last complete sync got
+    // validators with it; a 304 means nothing new.
+    Step listed_evals(std::vector<core::EvalRecord>& out) {
         const bool first_sync = !m_state.newest_eval.has_value();
         std::set<int64_t> seen;
         std::string query;
@@ -815,23 +1007,31 @@ private:
                m_state.rechecked_at.value_or(0) + m_options.recheck_interval <= m_options.now;
     }
 
-    // Re-reads builds that were unfinished, and the newest eval's builds once
-    // per recheck interval (to see restarts), as plan_recheck() says.
-    // `fetched` (sorted): the builds this run already read.
+    // Re-reads builds that were unfinished and may have finished, and looks
+    // for restarts of the newest eval's builds, as plan_recheck() (in
+    // syncer.hpp) describes. `fetched` (sorted): the builds this run
+    // already read.
     Step recheck(const std::vector<int64_t>& fetched) {
         if (m_state.id == 0) {
             return Step::ok;
         }
-        const std::vector<int64_t> pending = pending_builds(fetched);
         const bool due = newest_eval_due();
-        if (pending.empty() && !due) {
+        if (m_listing_unchanged && !due) {
+            return Step::ok; // nothing Hydra shows changed
+        }
+        std::vector<int64_t> pending = pending_builds(fetched);
+        std::optional<int64_t> whole; // the newest eval, read whole
+        std::vector<int64_t> suspects = restart_suspects(due, whole);
+        if (pending.empty() && suspects.empty() && !whole && !due) {
             return Step::ok;
         }
-        const RecheckPlan plan =
-            plan_recheck(pending, covers(pending), due ? m_state.newest_eval : std::nullopt,
-                         m_options.by_id_max);
         m_eval_index = 0;
         m_eval_count = 0;
+        if (const Step s = narrow_pending(pending); s != Step::ok) {
+            return s;
+        }
+        RecheckPlan plan = plan_recheck(pending, covers(pending), whole, m_options.by_id_max);
+        merge_ids(plan.by_id, std::move(suspects));
         for (const int64_t eval_id : plan.whole_evals) {
             if (const Step s = before_step(); s != Step::ok) {
                 return s;
@@ -840,7 +1040,122 @@ private:
                 return s;
             }
         }
-        return recheck_by_id(plan.by_id);
+        if (const Step s = recheck_by_id(plan.by_id); s != Step::ok) {
+            return s;
+        }
+        if (due && !whole) {
+            // The newest eval was checked for restarts by id (or needed
+            // nothing): the interval starts again.
+            return in_transaction([&] {
+                m_state.rechecked_at = m_options.now;
+                return Step::ok;
+            });
+        }
+        return Step::ok;
+    }
+
+    // Restarts among the newest eval's builds (see plan_recheck): when it
+    // is due and choose_method() reads it whole, `whole` is set; otherwise
+    // its members the index has as failed, when the listing as HTML shows
+    // fewer failed builds for it than that (any time), or when it is due and
+    // the listing could not be read.
+    std::vector<int64_t> restart_suspects(bool due, std::optional<int64_t>& whole) {
+        if (!m_state.newest_eval) {
+            return {};
+        }
+        const int64_t newest = *m_state.newest_eval;
+        const auto row = std::find_if(m_rows.begin(), m_rows.end(),
+                                      [&](const EvalRow& r) { return r.id == newest; });
+        const bool listed = m_probed && row != m_rows.end();
+        if (!due && !listed) {
+            return {};
+        }
+        const auto members = m_index.reader().eval_builds(m_state.instance, newest);
+        const bool usable =
+            eval_builds_usable(m_state, members.size(), m_options.now, m_options.eval_builds_retry);
+        if (due && choose_method(members.size(), members.size(), m_options.by_id_max, usable) ==
+                       FetchMethod::eval_builds) {
+            whole = newest;
+            return {};
+        }
+        auto failed = m_index.reader().failed_builds(m_state.instance, members);
+        if (listed ? row->failed >= static_cast<int64_t>(failed.size()) : !due) {
+            return {};
+        }
+        if (listed) {
+            m_observer.on_warning(m_name + ": eval " + std::to_string(newest) + " shows " +
+                                  std::to_string(row->failed) +
+                                  " failed build(s) where the index has " +
+                                  std::to_string(failed.size()) + "; re-reading those by id");
+        }
+        return failed;
+    }
+
+    // Narrows `pending` to the builds GET /api/latestbuilds lists as
+    // finished and those it cannot tell about, when use_latest_builds()
+    // says that asking is cheaper than re-reading them all. A failed or
+    // refused answer leaves `pending` as it was (with a warning), but a
+    // stop request or Hydra unavailable ends the jobset as any request.
+    Step narrow_pending(std::vector<int64_t>& pending) {
+        if (pending.empty()) {
+            return Step::ok;
+        }
+        sort_unique(pending);
+        const uint64_t newer = newer_builds(pending.front());
+        if (!use_latest_builds(pending.size(), newer)) {
+            return Step::ok;
+        }
+        if (const Step s = before_step(); s != Step::ok) {
+            return s;
+        }
+        StringSink sink;
+        const auto result = m_source.latest_builds(m_state.project, m_state.name, newer, sink);
+        std::string why;
+        std::vector<LatestBuild> answer;
+        if (!result.ok()) {
+            if (result.failure == Failure::cancelled || result.failure == Failure::transient) {
+                return failed_fetch(result, "re-check: ");
+            }
+            why = result.message;
+        } else if (why = m_parser.parse_latest_builds(sink.body(), answer); !why.empty()) {
+            why =
+                "'" +
+                redact_url(latest_builds_url(m_options.url, m_state.project, m_state.name, newer)) +
+                "': " + why;
+        }
+        if (!why.empty()) {
+            m_observer.on_warning(m_name + ": re-check: " + why + "; re-reading " +
+                                  std::to_string(pending.size()) + " unfinished build(s) by id");
+            return Step::ok;
+        }
+        LatestVerdict verdict = judge_latest(pending, answer, newer);
+        pending = std::move(verdict.finished);
+        merge_ids(pending, std::move(verdict.uncovered));
+        return Step::ok;
+    }
+
+    // The jobset's builds in the index with an id of at least `min_id`,
+    // counted over its evals newest first until one has none (build ids
+    // grow with evals: older evals hold older builds).
+    uint64_t newer_builds(int64_t min_id) {
+        constexpr size_t k_max_evals = 200;
+        std::vector<int64_t> newer;
+        size_t evals = 0;
+        for (const int64_t eval_id : m_index.reader().eval_ids(m_state.id)) {
+            if (++evals > k_max_evals) {
+                break;
+            }
+            auto members = m_index.reader().eval_builds(m_state.instance, eval_id);
+            std::erase_if(members, [&](int64_t id) { return id < min_id; });
+            if (members.empty()) {
+                break;
+            }
+            merge_ids(newer, std::move(members));
+            if (newer.size() > k_latest_max) {
+                break; // more than latestbuilds is asked for anyway
+            }
+        }
+        return newer.size();
     }
 
     // One step of the re-check: an eval read whole.
@@ -920,7 +1235,12 @@ private:
     RunState& m_run;
     std::string m_name;
     index::JobsetState m_state;
-    Validators m_validators; // of the listing's first page in this run
+    Validators m_validators;     // of the listing's first page in this run
+    bool m_probed = false;       // the evals came from the listing as HTML
+    std::vector<EvalRow> m_rows; // its first page, when m_probed
+    // The listing as HTML shows no new eval and the digest of the last
+    // complete run: nothing Hydra shows about the evals changed.
+    bool m_listing_unchanged = false;
     JobsetOutcome m_outcome;
     size_t m_eval_index = 0;
     size_t m_eval_count = 0;

@@ -2,6 +2,7 @@
 
 #include "index/index.hpp"
 #include "sync/array_splitter.hpp"
+#include "sync/evals_html.hpp"
 #include "sync/http.hpp"
 #include "sync/hydra_json.hpp"
 
@@ -110,8 +111,65 @@ struct RecheckPlan {
 // recheck-interval to see restarts) is read whole if given; then, greedily,
 // the eval covering the most still-pending builds is read whole while
 // choose_method() prefers eval-builds for what it covers; the rest by id.
+//
+// What the re-check reads, and when (JobsetSync::recheck in syncer.cpp):
+// - Nothing at all when the evals listing read as HTML (evals_html.hpp) has
+//   the digest of the last complete run and the newest eval is not due: the
+//   counts of succeeded, failed and queued builds of the 20 newest evals
+//   did not move, so no build of theirs finished or was restarted. That
+//   keeps a sync with nothing new at 1 request of ~12 KB per jobset (the
+//   contract: at most 2 and 128 KB); pending builds of older evals wait for
+//   the next change or the recheck-interval.
+// - Otherwise, which pending builds finished is asked of Hydra first with
+//   GET /api/latestbuilds when plan_latest() says so, and only those that
+//   it lists (or cannot cover) are planned here.
+// - Restarts (finished -> unfinished): the newest eval, once per
+//   recheck-interval, is read whole only when choose_method() would read it
+//   whole (members to fetch = members). Otherwise (a large eval, or
+//   /eval/<id>/builds failing for the jobset) its members the index has as
+//   failed are read by id -- and only when the HTML listing shows fewer
+//   failed builds for it than the index has (a restarted failure is the one
+//   that matters: a stale "failed" blocks a good build at the gate), or
+//   when the listing could not be read. At nixpkgs:trunk (250,000 members,
+//   ~2-4% failed: 5,000-10,000 builds) that is 0 requests on a day without
+//   a restarted failure instead of one 225 MB read that times out, and on a
+//   day with one, 5,000-10,000 short requests once per interval (the budget
+//   spreads them over runs) instead of a read that never completes.
 RecheckPlan plan_recheck(const std::vector<int64_t>& pending, const std::vector<EvalCover>& evals,
                          std::optional<int64_t> due_eval, size_t by_id_max);
+
+// Whether the re-check asks GET /api/latestbuilds?nr=<newer>&project=&jobset=
+// which of `pending` unfinished builds finished, given `newer`: the
+// jobset's builds in the index with an id at or above the smallest pending
+// one. Hydra lists finished builds newest id first, so `newer` entries
+// cover every pending build (an answer that holds fewer, or an older id,
+// covered them all; pending builds below a full answer's oldest id go by
+// id). Cost to Hydra in build objects, as choose_method() counts it (a
+// request's overhead c_req = 1 object):
+//   by id:        pending * (1 + c_req)
+//   latestbuilds: newer * s + c_req, plus the finished ones by id (read
+//                 either way, so left out of the comparison)
+// with s = 1/4: a short object is one row of the builds table (Hydra's
+// buildToHash) where a full one also joins outputs, products and metrics,
+// and ~180 bytes against ~800 (probe-api-latestbuilds.http, build-*.json).
+// So latestbuilds when newer * s + c_req < pending * (1 + c_req), i.e.
+// newer < 8 * pending - 4, and newer <= k_latest_max (50,000: ~9 MB, one
+// query). At nixpkgs:trunk after a new eval: ~5,000 pending, newer 5,000 to
+// 30,000: one request of 0.9-5.4 MB instead of 5,000 (83 minutes at 1
+// request/s). Two pending builds among three newer ones (the small fake):
+// 1 request instead of 2.
+inline constexpr uint64_t k_latest_max = 50'000;
+bool use_latest_builds(size_t pending, uint64_t newer);
+
+// What a latestbuilds answer says about pending builds (sorted): the ids
+// that finished (listed), and those it cannot tell (below the oldest id of
+// an answer that was full, `nr` entries); the rest are still unfinished.
+struct LatestVerdict {
+    std::vector<int64_t> finished;  // re-read by id
+    std::vector<int64_t> uncovered; // re-checked as without latestbuilds
+};
+LatestVerdict judge_latest(const std::vector<int64_t>& pending,
+                           const std::vector<LatestBuild>& answer, uint64_t nr);
 
 // Builds read by id per step: per short write transaction and per check of
 // the budget, for the builds of a new eval and for the re-check. 100 builds
@@ -266,6 +324,16 @@ struct SyncSummary {
 class HydraSource {
 public:
     virtual ~HydraSource() = default;
+    // GET <url>/jobset/<project>/<jobset>/evals<query> with Accept:
+    // text/html: Hydra's web page of the listing (evals_html.hpp); query ""
+    // or "?page=<n>".
+    virtual FetchResult evals_html_page(const std::string& project, const std::string& jobset,
+                                        const std::string& query, BodySink& sink) = 0;
+    // GET <url>/eval/<id>: one eval with its member ids.
+    virtual FetchResult eval(int64_t eval_id, BodySink& sink) = 0;
+    // GET <url>/api/latestbuilds?nr=<nr>&project=<project>&jobset=<jobset>
+    virtual FetchResult latest_builds(const std::string& project, const std::string& jobset,
+                                      uint64_t nr, BodySink& sink) = 0;
     // GET <url>/jobset/<project>/<jobset>/evals<query> (query: "" or a
     // "?page=<n>" that is_page_query() accepted).
     virtual FetchResult evals_page(const std::string& project, const std::string& jobset,
@@ -285,7 +353,10 @@ public:
 // The URLs a sync asks for, under a Hydra base URL (no trailing slash).
 std::string evals_url(const std::string& base, const std::string& project,
                       const std::string& jobset);
+std::string eval_url(const std::string& base, int64_t eval_id);
 std::string eval_builds_url(const std::string& base, int64_t eval_id);
+std::string latest_builds_url(const std::string& base, const std::string& project,
+                              const std::string& jobset, uint64_t nr);
 std::string build_url(const std::string& base, int64_t build_id);
 
 // The production source: the HttpClient's requests under a base URL.
@@ -298,6 +369,11 @@ public:
                            const Validators& conditional) override;
     FetchResult eval_builds(int64_t eval_id, BodySink& sink) override;
     FetchResult build(int64_t build_id, BodySink& sink) override;
+    FetchResult evals_html_page(const std::string& project, const std::string& jobset,
+                                const std::string& query, BodySink& sink) override;
+    FetchResult eval(int64_t eval_id, BodySink& sink) override;
+    FetchResult latest_builds(const std::string& project, const std::string& jobset, uint64_t nr,
+                              BodySink& sink) override;
     uint64_t requests() const override { return m_http.requests(); }
     uint64_t bytes() const override { return m_http.bytes(); }
     bool budget_spent() const override { return m_http.budget_spent(); }

@@ -421,6 +421,8 @@ struct IndexReader::Statements {
                               "FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
                               "j.name = ?3"};
     LazyStatement build_state{"SELECT finished FROM build WHERE id = ?1"};
+    LazyStatement build_failed{"SELECT 1 FROM build WHERE id = ?1 AND finished = 1 AND "
+                               "status IS NOT NULL AND status <> 0"};
     LazyStatement unfinished{"SELECT id FROM build WHERE jobset = ?1 AND finished = 0"};
     LazyStatement eval_builds{"SELECT builds FROM eval WHERE id = ?1"};
     LazyStatement eval_ids{"SELECT id FROM eval WHERE jobset = ?1 ORDER BY id DESC"};
@@ -1107,6 +1109,22 @@ std::vector<int64_t> IndexReader::builds_to_fetch(int64_t instance, std::span<co
             auto use = stmt.use();
             use.bind(row_key(instance, id));
             if (!use.next() || use.get_int(0) == 0) {
+                out.push_back(id);
+            }
+        }
+        return out;
+    });
+}
+
+std::vector<int64_t> IndexReader::failed_builds(int64_t instance, std::span<const int64_t> ids) {
+    return read([&]() -> std::vector<int64_t> {
+        auto& stmt = m_stmts->build_failed.get(m_db);
+        const Snapshot snapshot(m_db);
+        std::vector<int64_t> out;
+        for (const int64_t id : ids) {
+            auto use = stmt.use();
+            use.bind((instance << k_instance_shift) | id);
+            if (use.next()) {
                 out.push_back(id);
             }
         }

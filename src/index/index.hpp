@@ -208,6 +208,9 @@ public:
                             const std::string& name);
     // Hydra build ids among ids that the index lacks or has unfinished.
     std::vector<int64_t> builds_to_fetch(int64_t instance, std::span<const int64_t> ids);
+    // Hydra build ids among ids that the index has finished with a status
+    // other than 0 (failed, cancelled, ...), in the order of ids.
+    std::vector<int64_t> failed_builds(int64_t instance, std::span<const int64_t> ids);
     // Hydra ids of the jobset's unfinished builds.
     std::vector<int64_t> unfinished_builds(int64_t jobset_row);
     // Member build ids of an ingested eval (empty if unknown).

@@ -177,7 +177,8 @@ class ColumnsTest(HumanCase):
                 self.assertExit(proc, 0)
                 self.assertIn("synced 1 of 1 jobset:" if n == 1 else "synced 2 of 2 jobsets:",
                               proc.stderr)
-                self.assertIn(": 1 new eval, 27 builds; 2 requests, ", proc.stderr)
+                # The listing as HTML, /eval/<id>, /eval/<id>/builds.
+                self.assertIn(": 1 new eval, 27 builds; 3 requests, ", proc.stderr)
                 self.assertNotRegex(proc.stderr, r"\b1 (evals|builds|requests|jobsets)\b")
 
 

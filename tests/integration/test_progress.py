@@ -174,7 +174,8 @@ class ProgressTest(hs_testlib.HsTestCase):
         self.assertNotIn("waiting", text, screen)
         self.assertNotIn(f"{JOBSET}: eval 3:", out, "per-eval lines only off a terminal")
         joined = "".join(screen)  # the summaries may wrap at 50 columns
-        self.assertIn(f"{JOBSET}: 1 new eval, {self.builds} builds; 3 requests", joined)
+        # The listing as HTML (429, then again), /eval/3, /eval/3/builds.
+        self.assertIn(f"{JOBSET}: 1 new eval, {self.builds} builds; 4 requests", joined)
         self.assertIn("synced 1 of 1 jobset: 1 eval", joined)
 
     def test_plain_lines_on_a_pipe(self) -> None:
@@ -185,8 +186,9 @@ class ProgressTest(hs_testlib.HsTestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         lines = proc.stderr.splitlines()
         self.assertEqual(lines[0], f"{JOBSET}: eval 3: {self.builds} builds (eval-builds)")
-        self.assertRegex(lines[1], rf"^{JOBSET}: 1 new eval, {self.builds} builds; 3 requests, ")
-        self.assertRegex(lines[2], r"^synced 1 of 1 jobset: 1 eval, \d+ builds; 3 requests, ")
+        # The listing as HTML (429, then again), /eval/3, /eval/3/builds.
+        self.assertRegex(lines[1], rf"^{JOBSET}: 1 new eval, {self.builds} builds; 4 requests, ")
+        self.assertRegex(lines[2], r"^synced 1 of 1 jobset: 1 eval, \d+ builds; 4 requests, ")
         self.assertEqual(len(lines), 3, "waits are said off a terminal only with -v")
         self.assertNotIn("\r", proc.stderr)
         self.assertNotIn("\x1b", proc.stderr)

@@ -785,6 +785,37 @@ TEST(HttpClient, HtmlAnswerIsBlocked) {
     EXPECT_EQ(server.requests().size(), 1U);
 }
 
+TEST(HttpClient, GetHtmlAsksForHtmlOnceAndTheNextRequestForJsonAgain) {
+    const std::string page = "<!DOCTYPE html><title>Hydra - Evaluations of jobset p:j</title>";
+    Reply reply = json(page);
+    reply.content_type = "text/html; charset=UTF-8";
+    TestServer server({reply, json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const FetchResult result = client.get_html(server.url("/jobset/p/j/evals"), sink);
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(sink.body(), page);
+    StringSink second;
+    ASSERT_TRUE(client.get_json(server.url("/build/9"), second).ok());
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_EQ(requests[0].headers.at("accept"), "text/html");
+    EXPECT_EQ(requests[1].headers.at("accept"), "application/json");
+}
+
+TEST(HttpClient, GetHtmlRefusesAnotherContentType) {
+    TestServer server({json(k_json)});
+    HttpClient client(test_options());
+    StringSink sink;
+    const std::string url = server.url("/jobset/p/j/evals");
+    const FetchResult result = client.get_html(url, sink);
+    EXPECT_EQ(result.failure, Failure::blocked);
+    EXPECT_EQ(result.tries, 1);
+    EXPECT_EQ(sink.body(), "");
+    EXPECT_EQ(result.message, "unable to download '" + url +
+                                  "': Hydra answered 'application/json' instead of HTML");
+}
+
 TEST(HttpClient, HtmlLabelledAsJsonIsBlocked) {
     TestServer server({json(" \n <html>nonsense</html>")});
     HttpClient client(test_options());

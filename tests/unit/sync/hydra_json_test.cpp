@@ -881,5 +881,42 @@ TEST(ParseErrorBody, ReturnsNulloptForAnythingElse) {
     EXPECT_EQ(parse_error_body(http_body(read_sample("accepthtml-eval-3.http"))), std::nullopt);
 }
 
+// ---------------------------------------------------------------------------
+// parse_latest_builds
+
+TEST(ParseLatestBuilds, ReadsTheRealHydrasAnswer) {
+    JsonParser parser;
+    std::vector<LatestBuild> builds;
+    ASSERT_EQ(
+        parser.parse_latest_builds(http_body(read_sample("probe-api-latestbuilds.http")), builds),
+        "");
+    ASSERT_EQ(builds.size(), 3U);
+    EXPECT_EQ(builds[0].id, 20);
+    EXPECT_TRUE(builds[0].finished);
+    EXPECT_EQ(builds[0].buildstatus, 0);
+    EXPECT_EQ(builds[2].id, 17);
+    EXPECT_EQ(builds[2].buildstatus, 1);
+}
+
+TEST(ParseLatestBuilds, RefusesWhatIsNotAListOfShortBuilds) {
+    JsonParser parser;
+    std::vector<LatestBuild> builds;
+    EXPECT_EQ(parser.parse_latest_builds("[]", builds), "");
+    EXPECT_TRUE(builds.empty());
+    EXPECT_EQ(parser.parse_latest_builds(R"([{"id":5,"finished":1,"buildstatus":null}])", builds),
+              "");
+    EXPECT_FALSE(builds.at(0).buildstatus.has_value());
+    EXPECT_EQ(parser.parse_latest_builds(R"({"id":5})", builds), "expected a json array");
+    EXPECT_EQ(parser.parse_latest_builds(R"([{"finished":1}])", builds),
+              "element 0: missing field 'id'");
+    EXPECT_EQ(
+        parser.parse_latest_builds(R"([{"id":1,"finished":1},{"id":"x","finished":1}])", builds),
+        "element 1: field 'id': expected an integer");
+    EXPECT_EQ(parser.parse_latest_builds(R"([{"id":1,"finished":1,"id":2}])", builds),
+              "element 0: duplicate field 'id'");
+    EXPECT_EQ(parser.parse_latest_builds(R"([7])", builds), "element 0: expected an object");
+    EXPECT_FALSE(parser.parse_latest_builds(R"([{"id":1,"finished":1}] x)", builds).empty());
+}
+
 } // namespace
 } // namespace hs::sync

@@ -476,6 +476,9 @@ TEST(BuildStager, ARefusedBatchStopsTheTransferAndNamesItsElements) {
 // JobsetSync, through run_sync with a fake Hydra and a real index
 
 constexpr const char* k_url = "https://hydra.example";
+// The listing read as HTML, as FakeHydra logs it; these tests without an
+// HTML page (404) read the JSON listing.
+constexpr const char* k_probe = "html /jobset/p/j/evals";
 
 // A build element; unfinished builds have no status.
 std::string build_element(int64_t id, bool finished) {
@@ -495,6 +498,42 @@ std::string eval_json(int64_t id, const std::vector<int64_t>& builds) {
         out += (i ? "," : "") + std::to_string(builds[i]);
     }
     return out + "]}";
+}
+
+// Hydra's evals listing as HTML (as root/common.tt renders it) for rows
+// newest first, the page `page` of 20 in `total` evals.
+std::string evals_html(const std::vector<EvalRow>& rows, int64_t page = 1, int64_t total = -1) {
+    const int64_t first = (page - 1) * 20 + 1;
+    const int64_t shown = static_cast<int64_t>(rows.size());
+    if (total < 0) {
+        total = first - 1 + shown;
+    }
+    std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+                      "<title>Hydra - Evaluations of jobset p:j</title>\n</head>\n<body>\n"
+                      "<p>Showing evaluations " +
+                      std::to_string(first) + " - " + std::to_string(first - 1 + shown) +
+                      " out of " + std::to_string(total) + ".</p>\n<table>\n<tbody>";
+    const auto badge = [](const char* kind, int64_t count, bool always) {
+        return count > 0 || always ? "<span class=\"badge badge-" + std::string(kind) + "\">" +
+                                         std::to_string(count) + "</span>"
+                                   : std::string();
+    };
+    for (const auto& row : rows) {
+        const std::string id = std::to_string(row.id);
+        out += "<tr>\n<td><a class=\"row-link\" href=\"" + std::string(k_url) + "/eval/" + id +
+               "\">" + id + "</a></td>\n<td class=\"nowrap\"><time data-timestamp=\"" +
+               std::to_string(row.timestamp) + "\">x</time></td>\n<td>-</td>\n<td>" +
+               badge("success", row.succeeded, true) + "</td>\n<td>" +
+               badge("danger", row.failed, false) + "</td>\n<td>" +
+               badge("secondary", row.queued, false) + "</td>\n<td></td>\n</tr>";
+    }
+    return out + "</tbody>\n</table>\n</body>\n</html>\n";
+}
+
+// A short build object of GET /api/latestbuilds.
+std::string latest_json(int64_t id, int status = 0) {
+    return R"({"id":)" + std::to_string(id) + R"(,"finished":1,"buildstatus":)" +
+           std::to_string(status) + R"(,"project":"p","jobset":"j","job":"x","system":"s"})";
 }
 
 // Hydra as a table of answers, keyed by path ("/build/7"); a path without
@@ -525,6 +564,16 @@ public:
         answers[path].body = array_of(elements);
     }
 
+    // The listing as HTML (page 1 unless `query`).
+    void html(const std::vector<EvalRow>& rows, const std::string& query = {}, int64_t total = -1) {
+        const int64_t page = query.empty() ? 1 : std::stoll(query.substr(6));
+        answers["html /jobset/p/j/evals" + query].body = evals_html(rows, page, total);
+    }
+    // An eval object (GET /eval/<id>).
+    void eval(int64_t id, const std::vector<int64_t>& members) {
+        answers["/eval/" + std::to_string(id)].body = eval_json(id, members);
+    }
+
     FetchResult evals_page(const std::string& project, const std::string& jobset,
                            const std::string& query, BodySink& sink,
                            const Validators& conditional) override {
@@ -537,6 +586,20 @@ public:
     FetchResult build(int64_t build_id, BodySink& sink) override {
         return answer("/build/" + std::to_string(build_id), sink, {});
     }
+    // The listing as HTML is logged as "html /jobset/p/j/evals".
+    FetchResult evals_html_page(const std::string& project, const std::string& jobset,
+                                const std::string& query, BodySink& sink) override {
+        return answer("html /jobset/" + project + "/" + jobset + "/evals" + query, sink, {});
+    }
+    FetchResult eval(int64_t eval_id, BodySink& sink) override {
+        return answer("/eval/" + std::to_string(eval_id), sink, {});
+    }
+    FetchResult latest_builds(const std::string& project, const std::string& jobset, uint64_t nr,
+                              BodySink& sink) override {
+        return answer("/api/latestbuilds?nr=" + std::to_string(nr) + "&project=" + project +
+                          "&jobset=" + jobset,
+                      sink, {});
+    }
     uint64_t requests() const override { return log.size(); }
     uint64_t bytes() const override { return m_bytes; }
     bool budget_spent() const override { return log.size() >= cap; }
@@ -544,7 +607,8 @@ public:
 private:
     FetchResult answer(const std::string& path, BodySink& sink, const Validators& conditional) {
         FetchResult result;
-        const std::string prefix = "unable to download '" + std::string(k_url) + path + "': ";
+        const std::string shown = path.starts_with("html ") ? path.substr(5) : path;
+        const std::string prefix = "unable to download '" + std::string(k_url) + shown + "': ";
         if (budget_spent()) {
             result.failure = Failure::cancelled;
             result.message = prefix + "request budget spent";
@@ -647,7 +711,7 @@ TEST_F(SyncRun, FirstSyncIngestsTheNewestMaxEvalsOldestFirst) {
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
     EXPECT_TRUE(summary.jobsets.at(0).completed);
     // Enough evals on the first page: the second is never asked for.
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/20/builds",
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/20/builds",
                                                    "/eval/30/builds"}));
     EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 1 eval-builds", "30 1 eval-builds"}));
     EXPECT_FALSE(has_eval(10));
@@ -665,7 +729,7 @@ TEST_F(SyncRun, LaterSyncFollowsPagesUntilTheNewestIngestedEval) {
     // Eval 10 is known: page 3 is not read; 30, repeated by offset paging,
     // is ingested once.
     EXPECT_EQ(hydra.log,
-              (std::vector<std::string>{"/jobset/p/j/evals", "/jobset/p/j/evals?page=2"}));
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/jobset/p/j/evals?page=2"}));
     EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 0 by-id", "30 0 by-id", "40 0 by-id"}));
 }
 
@@ -701,7 +765,8 @@ TEST_F(SyncRun, ManyUnknownBuildsAreReadWithOneEvalBuildsRequest) {
     hydra.builds("/eval/10/builds", {build_json(1), build_json(2), build_json(3)});
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/10/builds"}));
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
     EXPECT_EQ(recorder.done, (std::vector<std::string>{"10 3 eval-builds"}));
     EXPECT_EQ(count_builds(), 3);
 }
@@ -714,7 +779,7 @@ TEST_F(SyncRun, OnlyTheBuildsTheIndexLacksAreFetchedById) {
     hydra.answers["/build/5"].body = build_json(5);
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/build/5"}));
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/build/5"}));
     EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 1 by-id"}));
 }
 
@@ -724,7 +789,7 @@ TEST_F(SyncRun, MembersEvalBuildsLacksAreFetchedByIdAndGoneOnesSkipped) {
     hydra.answers["/build/3"].body = build_json(3); // build 4 is gone (404)
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/10/builds",
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds",
                                                    "/build/3", "/build/4"}));
     ASSERT_EQ(recorder.warnings.size(), 2U);
     EXPECT_EQ(recorder.warnings[0],
@@ -808,8 +873,10 @@ TEST_F(SyncRun, UnfinishedBuildsAreRecheckedByIdAndTheirNewStateWritten) {
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
     EXPECT_EQ(summary.jobsets[0].rechecked, 2U);
-    EXPECT_EQ(hydra.log.at(0), "/jobset/p/j/evals");
-    EXPECT_EQ(std::set<std::string>(hydra.log.begin() + 1, hydra.log.end()),
+    EXPECT_EQ(hydra.log.at(0), k_probe);
+    EXPECT_EQ(hydra.log.at(1), "/jobset/p/j/evals");
+    EXPECT_EQ(hydra.log.at(2), "/api/latestbuilds?nr=2&project=p&jobset=j"); // 404 here
+    EXPECT_EQ(std::set<std::string>(hydra.log.begin() + 3, hydra.log.end()),
               (std::set<std::string>{"/build/3", "/build/4"}));
     EXPECT_EQ(unfinished(), std::vector<int64_t>{4});
 }
@@ -820,11 +887,12 @@ TEST_F(SyncRun, TheNewestEvalIsReadWholeOncePerRecheckInterval) {
     ASSERT_TRUE(run().all_ok());
     options.now += options.recheck_interval - 1;
     ASSERT_TRUE(run().all_ok());
-    EXPECT_EQ(hydra.log, std::vector<std::string>{"/jobset/p/j/evals"});
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals"}));
     options.now += 1;
     const auto summary = run();
     ASSERT_TRUE(summary.all_ok());
-    EXPECT_EQ(hydra.log, (std::vector<std::string>{"/jobset/p/j/evals", "/eval/10/builds"}));
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
     EXPECT_EQ(summary.jobsets[0].rechecked, 2U);
     EXPECT_EQ(state().rechecked_at, options.now);
 }
@@ -853,7 +921,8 @@ TEST_F(SyncRun, AFailedRecheckBatchKeepsTheBatchesCommittedBeforeIt) {
     options.now += pending - options.now % pending;
     const auto summary = run();
     EXPECT_FALSE(summary.jobsets.at(0).ok);
-    EXPECT_EQ(hydra.log.size(), 1U + static_cast<size_t>(pending));
+    // The listing as HTML (404 here), the JSON listing, latestbuilds (404).
+    EXPECT_EQ(hydra.log.size(), 3U + static_cast<size_t>(pending));
     EXPECT_EQ(hydra.log.back(), "/build/" + std::to_string(pending));
     EXPECT_EQ(summary.jobsets[0].rechecked, k_by_id_batch);
     EXPECT_EQ(unfinished(), std::vector<int64_t>{pending});
@@ -897,7 +966,7 @@ TEST_P(EvalBuildsGaveUp, TheEvalIsReadByIdInTheSameRunWithoutAskingAgain) {
     ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
     EXPECT_TRUE(summary.jobsets[0].completed);
     EXPECT_EQ(hydra.log,
-              (std::vector<std::string>{"/jobset/p/j/evals", "/eval/10/builds", "/build/1",
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds", "/build/1",
                                         "/build/2", "/build/3", "/build/4", "/build/5"}));
     EXPECT_EQ(recorder.done, (std::vector<std::string>{"10 5 by-id"}));
     ASSERT_EQ(recorder.warnings.size(), 1U);
@@ -989,11 +1058,291 @@ TEST_F(SyncRun, AByIdReadResumesAcrossRunsWithinTheBudget) {
     EXPECT_TRUE(summary.jobsets[0].completed);
     EXPECT_EQ(count_of(hydra.log, "/eval/"), 0U);
     EXPECT_EQ(count_of(hydra.log, "/build/"), static_cast<size_t>(batch / 2));
-    EXPECT_EQ(hydra.log.at(1), "/build/" + std::to_string(2 * batch + 1));
+    EXPECT_EQ(hydra.log.at(2), "/build/" + std::to_string(2 * batch + 1));
     EXPECT_TRUE(has_eval(10));
     EXPECT_EQ(count_builds(), members);
     EXPECT_EQ(recorder.done,
               (std::vector<std::string>{"10 " + std::to_string(batch / 2) + " by-id"}));
+}
+
+// ---------------------------------------------------------------------------
+// The listing as HTML, and re-checks at scale
+
+TEST(UseLatestBuilds, AsksWhenTheShortListCostsHydraLessThanEveryPendingBuild) {
+    EXPECT_FALSE(use_latest_builds(0, 0));
+    EXPECT_FALSE(use_latest_builds(1, 4)); // 4/4 + 1 = 2 objects: as much as one by id
+    EXPECT_TRUE(use_latest_builds(1, 3));
+    EXPECT_TRUE(use_latest_builds(2, 11));
+    EXPECT_FALSE(use_latest_builds(2, 12));
+    EXPECT_TRUE(use_latest_builds(5000, 30'000)); // trunk after a new eval
+    EXPECT_FALSE(use_latest_builds(100'000, k_latest_max + 1));
+    EXPECT_TRUE(use_latest_builds(100'000, k_latest_max));
+}
+
+TEST(JudgeLatest, ListedPendingBuildsFinishedAndAShortAnswerCoversTheRest) {
+    const std::vector<LatestBuild> answer{{9, true, 0}, {7, true, 1}, {2, true, 0}};
+    const auto verdict = judge_latest({3, 7, 8, 9}, answer, 10);
+    EXPECT_EQ(verdict.finished, (std::vector<int64_t>{7, 9}));
+    EXPECT_TRUE(verdict.uncovered.empty()); // 3 and 8 are still unfinished
+}
+
+TEST(JudgeLatest, AFullAnswerCannotTellAboutOlderBuilds) {
+    const std::vector<LatestBuild> answer{{9, true, 0}, {7, true, 1}};
+    const auto verdict = judge_latest({3, 5, 7, 8}, answer, 2);
+    EXPECT_EQ(verdict.finished, std::vector<int64_t>{7});
+    EXPECT_EQ(verdict.uncovered, (std::vector<int64_t>{3, 5}));
+}
+
+TEST_F(SyncRun, FirstSyncFromTheHtmlListingReadsEvalObjectsNotTheJsonListing) {
+    options.max_evals = 2;
+    hydra.html({{30, 100, 1, 0, 0}, {20, 90, 1, 0, 0}, {10, 80, 1, 0, 0}});
+    hydra.eval(20, {2});
+    hydra.eval(30, {3});
+    hydra.builds("/eval/20/builds", {build_json(2)});
+    hydra.builds("/eval/30/builds", {build_json(3)});
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_TRUE(summary.jobsets[0].completed);
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/eval/20", "/eval/20/builds",
+                                                   "/eval/30", "/eval/30/builds"}));
+    EXPECT_TRUE(recorder.warnings.empty());
+    EXPECT_EQ(state().newest_eval, 30);
+    EXPECT_EQ(state().listing_digest,
+              listing_digest({{30, 100, 1, 0, 0}, {20, 90, 1, 0, 0}, {10, 80, 1, 0, 0}}));
+}
+
+TEST_F(SyncRun, NothingChangedIsOneRequestWhateverIsPending) {
+    hydra.html({{10, 100, 1, 0, 1}});
+    hydra.eval(10, {1, 2});
+    hydra.builds("/eval/10/builds", {build_json(1), build_element(2, false)});
+    ASSERT_TRUE(run().all_ok());
+    ASSERT_EQ(unfinished(), std::vector<int64_t>{2});
+    options.now += 3600;
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok());
+    EXPECT_TRUE(summary.jobsets[0].completed);
+    EXPECT_EQ(hydra.log, std::vector<std::string>{k_probe});
+    EXPECT_EQ(summary.jobsets[0].requests, 1U);
+    EXPECT_EQ(state().synced_at, options.now);
+}
+
+TEST_F(SyncRun, NewEvalsAreReadByEvalObjectAndOnlyTheirUnknownBuildsFetched) {
+    hydra.html({{10, 100, 4, 0, 0}});
+    hydra.eval(10, {1, 2, 3, 4});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2), build_json(3), build_json(4)});
+    ASSERT_TRUE(run().all_ok());
+    hydra.html({{20, 200, 5, 0, 0}, {10, 100, 4, 0, 0}});
+    hydra.eval(20, {1, 2, 3, 4, 5});
+    hydra.answers["/build/5"].body = build_json(5);
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/eval/20", "/build/5"}));
+    EXPECT_EQ(recorder.done, (std::vector<std::string>{"20 1 by-id"}));
+}
+
+TEST_F(SyncRun, TheHtmlListingIsPagedOnlyWhileEveryEvalIsNew) {
+    hydra.html({{10, 100, 0, 0, 0}});
+    hydra.eval(10, {});
+    ASSERT_TRUE(run().all_ok());
+    // 45 evals: page 1 (40..21) all new, page 2 reaches eval 10.
+    std::vector<EvalRow> page1;
+    std::vector<EvalRow> page2;
+    for (int64_t id = 40; id > 20; --id) {
+        page1.push_back({id, id, 0, 0, 0});
+        hydra.eval(id, {});
+    }
+    for (int64_t id = 20; id > 9; --id) {
+        page2.push_back({id, id, 0, 0, 0});
+        hydra.eval(id, {});
+    }
+    hydra.html(page1, "", 45);
+    hydra.html(page2, "?page=2", 45);
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log.at(0), k_probe);
+    EXPECT_EQ(hydra.log.at(1), "html /jobset/p/j/evals?page=2");
+    EXPECT_EQ(hydra.log.at(2), "/eval/11");
+    EXPECT_EQ(summary.jobsets[0].evals, 30U);
+    EXPECT_EQ(state().newest_eval, 40);
+}
+
+TEST_F(SyncRun, ANonsensePageFallsBackToTheJsonListingWithOneWarning) {
+    hydra.answers[k_probe].body =
+        "<!DOCTYPE html>\n<html><head><title>Quiet Harbor</title></head><body>"
+        "<p>orbit <a href=\"/eval/12\">lantern</a></p></body></html>\n";
+    hydra.page("", {eval_json(10, {1})});
+    hydra.builds("/eval/10/builds", {build_json(1)});
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/eval/10/builds"}));
+    ASSERT_EQ(recorder.warnings.size(), 1U);
+    EXPECT_EQ(recorder.warnings[0],
+              "p:j: the evals listing as HTML is not Hydra's page ('" + std::string(k_url) +
+                  "/jobset/p/j/evals': not Hydra's evaluations page (title)); reading the JSON "
+                  "listing instead");
+    EXPECT_TRUE(has_eval(10));
+    EXPECT_EQ(state().listing_digest, ""); // the next run re-checks what is pending
+}
+
+TEST_F(SyncRun, AnEmptyHtmlListingWhereTheIndexHasEvalsIsNotTrusted) {
+    hydra.html({{10, 100, 1, 0, 0}});
+    hydra.eval(10, {1});
+    hydra.builds("/eval/10/builds", {build_json(1)});
+    ASSERT_TRUE(run().all_ok());
+    hydra.html({});
+    hydra.page("", {eval_json(10, {1})});
+    ASSERT_TRUE(run().all_ok());
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/jobset/p/j/evals"}));
+    EXPECT_EQ(recorder.warnings.size(), 1U);
+}
+
+TEST_F(SyncRun, AFinishedBuildIsLearnedFromLatestBuildsAndOnlyItIsReRead) {
+    hydra.html({{10, 100, 1, 0, 3}});
+    hydra.eval(10, {1, 2, 3, 4});
+    hydra.builds("/eval/10/builds", {build_json(1), build_element(2, false),
+                                     build_element(3, false), build_element(4, false)});
+    ASSERT_TRUE(run().all_ok());
+    ASSERT_EQ(unfinished(), (std::vector<int64_t>{2, 3, 4}));
+    // Build 3 finished: the counts changed.
+    hydra.html({{10, 100, 2, 0, 2}});
+    hydra.answers["/api/latestbuilds?nr=3&project=p&jobset=j"].body =
+        array_of({latest_json(3), latest_json(1)});
+    hydra.answers["/build/3"].body = build_json(3);
+    options.now += 3600;
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{
+                             k_probe, "/api/latestbuilds?nr=3&project=p&jobset=j", "/build/3"}));
+    EXPECT_EQ(summary.jobsets[0].rechecked, 1U);
+    EXPECT_EQ(unfinished(), (std::vector<int64_t>{2, 4}));
+}
+
+TEST_F(SyncRun, PendingBuildsAFullLatestBuildsAnswerCannotCoverGoById) {
+    options.max_evals = 2;
+    // Builds 5-9 of eval 20 are newer than pending build 2 of eval 10.
+    hydra.html({{20, 200, 4, 0, 1}, {10, 100, 1, 0, 1}});
+    hydra.eval(10, {1, 2});
+    hydra.eval(20, {5, 6, 7, 8, 9});
+    hydra.builds("/eval/10/builds", {build_json(1), build_element(2, false)});
+    hydra.builds("/eval/20/builds", {build_json(5), build_json(6), build_json(7), build_json(8),
+                                     build_element(9, false)});
+    ASSERT_TRUE(run().all_ok());
+    ASSERT_EQ(unfinished(), (std::vector<int64_t>{2, 9}));
+    hydra.html({{20, 200, 5, 0, 0}, {10, 100, 1, 0, 1}});
+    // nr = 6 (builds 2, 5-9); Hydra has 6 newer finished ones, so build 2
+    // (older than the oldest listed) is not covered.
+    hydra.answers["/api/latestbuilds?nr=6&project=p&jobset=j"].body =
+        array_of({latest_json(10), latest_json(9), latest_json(8), latest_json(7), latest_json(6),
+                  latest_json(5)});
+    hydra.answers["/build/2"].body = build_element(2, false);
+    hydra.answers["/build/9"].body = build_json(9);
+    options.now += 3600;
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log.at(1), "/api/latestbuilds?nr=6&project=p&jobset=j");
+    EXPECT_EQ(std::set<std::string>(hydra.log.begin() + 2, hydra.log.end()),
+              (std::set<std::string>{"/build/2", "/build/9"}));
+    EXPECT_EQ(unfinished(), std::vector<int64_t>{2});
+}
+
+TEST_F(SyncRun, ARefusedLatestBuildsAnswerFallsBackToReadingPendingById) {
+    hydra.html({{10, 100, 1, 0, 2}});
+    hydra.eval(10, {1, 2, 3});
+    hydra.builds("/eval/10/builds",
+                 {build_json(1), build_element(2, false), build_element(3, false)});
+    ASSERT_TRUE(run().all_ok());
+    hydra.html({{10, 100, 2, 0, 1}});
+    hydra.answers["/api/latestbuilds?nr=2&project=p&jobset=j"].body = R"({"error":"x"})";
+    hydra.answers["/build/2"].body = build_json(2);
+    hydra.answers["/build/3"].body = build_element(3, false);
+    options.now += 3600;
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log.at(1), "/api/latestbuilds?nr=2&project=p&jobset=j");
+    EXPECT_EQ(std::set<std::string>(hydra.log.begin() + 2, hydra.log.end()),
+              (std::set<std::string>{"/build/2", "/build/3"}));
+    ASSERT_EQ(recorder.warnings.size(), 1U);
+    EXPECT_TRUE(recorder.warnings[0].ends_with("re-reading 2 unfinished build(s) by id"))
+        << recorder.warnings[0];
+    EXPECT_EQ(unfinished(), std::vector<int64_t>{3});
+}
+
+TEST_F(SyncRun, TheNewestEvalIsStillReadWholeOncePerIntervalWhenTheCostModelSaysSo) {
+    hydra.html({{10, 100, 2, 0, 0}});
+    hydra.eval(10, {1, 2});
+    hydra.builds("/eval/10/builds", {build_json(1), build_json(2)});
+    ASSERT_TRUE(run().all_ok());
+    options.now += options.recheck_interval;
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok());
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/eval/10/builds"}));
+    EXPECT_EQ(state().rechecked_at, options.now);
+    // Not due again: one request.
+    options.now += 60;
+    ASSERT_TRUE(run().all_ok());
+    EXPECT_EQ(hydra.log, std::vector<std::string>{k_probe});
+}
+
+TEST_F(SyncRun, ARestartedFailureIsSeenWhenTheFailedCountDropsAndReadById) {
+    hydra.html({{10, 100, 1, 2, 0}});
+    hydra.eval(10, {1, 2, 3});
+    auto failed = [](int64_t id) {
+        std::string json = build_json(id);
+        json.replace(json.find(R"("buildstatus":0)"), 15, R"("buildstatus":1)");
+        return json;
+    };
+    hydra.builds("/eval/10/builds", {build_json(1), failed(2), failed(3)});
+    ASSERT_TRUE(run().all_ok());
+    ASSERT_TRUE(unfinished().empty());
+    // Build 3 was restarted: one failed fewer, one queued.
+    hydra.html({{10, 100, 1, 1, 1}});
+    hydra.answers["/build/2"].body = failed(2);
+    hydra.answers["/build/3"].body = build_element(3, false);
+    options.now += 3600; // not due
+    const auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, (std::vector<std::string>{k_probe, "/build/2", "/build/3"}));
+    EXPECT_EQ(unfinished(), std::vector<int64_t>{3});
+    ASSERT_EQ(recorder.warnings.size(), 1U);
+    EXPECT_EQ(recorder.warnings[0], "p:j: eval 10 shows 1 failed build(s) where the index has 2; "
+                                    "re-reading those by id");
+}
+
+TEST_F(SyncRun, ADueNewestEvalThatEvalBuildsCannotServeGoesByIdForItsFailedBuildsOnly) {
+    auto failed = [](int64_t id) {
+        std::string json = build_json(id);
+        json.replace(json.find(R"("buildstatus":0)"), 15, R"("buildstatus":1)");
+        return json;
+    };
+    hydra.html({{10, 100, 1, 2, 0}});
+    hydra.eval(10, {1, 2, 3});
+    hydra.builds("/eval/10/builds", {build_json(1), failed(2), failed(3)});
+    auto& builds = hydra.answers["/eval/10/builds"];
+    builds.cut = builds.body.size() / 2;
+    builds.failure = Failure::transient;
+    builds.gave_up = true; // a 504: the eval is read by id, and that is remembered
+    hydra.answers["/build/1"].body = build_json(1);
+    hydra.answers["/build/2"].body = failed(2);
+    hydra.answers["/build/3"].body = failed(3);
+    ASSERT_TRUE(run().all_ok());
+    ASSERT_TRUE(state().eval_builds_failed_at.has_value());
+    // Due, and /eval/10/builds unusable: not read whole. The listing shows
+    // as many failed builds as the index has: nothing to re-read.
+    options.now += options.recheck_interval;
+    auto summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log, std::vector<std::string>{k_probe});
+    EXPECT_EQ(state().rechecked_at, options.now);
+    // Due again without the listing as HTML: its failed builds by id.
+    hydra.answers.erase(k_probe);
+    hydra.page("", {eval_json(10, {1, 2, 3})});
+    options.now += options.recheck_interval;
+    summary = run();
+    ASSERT_TRUE(summary.all_ok()) << summary.jobsets.at(0).error;
+    EXPECT_EQ(hydra.log,
+              (std::vector<std::string>{k_probe, "/jobset/p/j/evals", "/build/2", "/build/3"}));
+    EXPECT_EQ(state().rechecked_at, options.now);
 }
 
 TEST_F(SyncRun, AStopRequestEndsTheRunBeforeTheNextStep) {
