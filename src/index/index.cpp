@@ -1123,7 +1123,7 @@ std::vector<int64_t> IndexReader::failed_builds(int64_t instance, std::span<cons
         std::vector<int64_t> out;
         for (const int64_t id : ids) {
             auto use = stmt.use();
-            use.bind((instance << k_instance_shift) | id);
+            use.bind(row_key(instance, id));
             if (use.next()) {
                 out.push_back(id);
             }

@@ -77,14 +77,16 @@ class SmallDayTest(unittest.TestCase):
 
     # -- issue 15's bounds: they need the new sync ------------------------------
 
-    @unittest.expectedFailure  # lands with h15-fetch/h15-probe
     def test_no_change_check_costs_two_requests_and_128_kb(self) -> None:
         nc = self.result["nochange"]
         self.assertEqual(nc["rc"], 0, nc.get("stderr"))
         self.assertLessEqual(nc["requests"], day.TARGET_NOCHANGE_REQUESTS)
         self.assertLessEqual(nc["bytes"], day.TARGET_NOCHANGE_BYTES)
 
-    @unittest.expectedFailure  # lands with h15-fetch/h15-probe
+    # Not met yet (issue 15's note has the figures): restarts are looked for
+    # by re-reading the newest eval's failed builds by id, and restarted
+    # successes are not seen while /eval/<id>/builds is unusable.
+    @unittest.expectedFailure
     def test_day_within_request_and_byte_bounds(self) -> None:
         d = self.result["day"]
         self.assertEqual(d["failed_syncs"], 0, [s.get("stderr") for s in self.hourly() if s["rc"]])
@@ -103,7 +105,10 @@ class SmallDayTest(unittest.TestCase):
                 if f["in"] is None or f["in"] > day.TARGET_FRESH_S}
         self.assertEqual(late, {})
 
-    @unittest.expectedFailure  # lands with h15-fetch/h15-probe
+    # Not met yet (issue 15's note has the figures): restarts are looked for
+    # by re-reading the newest eval's failed builds by id, and restarted
+    # successes are not seen while /eval/<id>/builds is unusable.
+    @unittest.expectedFailure
     def test_index_agrees_with_hydra_at_the_end(self) -> None:
         self.assertEqual((self.result["wrong"], self.result["wrong_examples"]), (0, []))
 
