@@ -146,7 +146,7 @@ std::string parse_badge(std::string_view cell, std::string_view kind, bool optio
 // The first cell: `<a class="row-link" href="<base>/eval/<id>"><id></a>`.
 std::string parse_id_cell(std::string_view cell, int64_t& id) {
     const std::string_view content = trim(cell);
-    constexpr std::string_view open = "<a class=\"row-link\" href=\"";
+    constexpr std::string_view open = R"(<a class="row-link" href=")";
     if (!content.starts_with(open)) {
         return "no link to the eval";
     }
