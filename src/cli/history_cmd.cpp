@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/store_path.hpp"
 
 #include <fcntl.h>
@@ -780,37 +781,28 @@ std::optional<std::string> run_git(const std::string& dir, const std::vector<std
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         return std::nullopt;
     }
+    Fd from_git(fds[0]);
+    Fd to_us(fds[1]);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, to_us.get(), STDOUT_FILENO);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     pid_t pid = 0;
     const int rc = ::posix_spawnp(&pid, "git", &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
+    to_us.reset(); // git holds the only writing end: its exit ends our read
     if (rc != 0) {
-        ::close(fds[0]);
         return std::nullopt;
     }
-    std::string out;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-        if (n > 0) {
-            out.append(buffer, static_cast<size_t>(n));
-        } else if (n == 0 || errno != EINTR) {
-            break;
-        }
-    }
-    ::close(fds[0]);
+    const auto out = read_to_end(from_git.get());
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (!out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         return std::nullopt;
     }
-    return out;
+    return *out;
 }
 
 // --- commands -----------------------------------------------------------------
