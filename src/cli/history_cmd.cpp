@@ -61,19 +61,6 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
     return out;
 }
 
-void append_inputs_json(std::string& out, const index::EvalInfo& eval) {
-    out += "{";
-    bool first = true;
-    for (const auto& [name, revision] : eval.inputs) {
-        out += first ? "" : ",";
-        first = false;
-        append_json_string(out, name);
-        out += ":";
-        append_json_string(out, revision);
-    }
-    out += "}";
-}
-
 void append_eval_json(std::string& out, const index::EvalInfo& eval, const std::string& input) {
     out += "{\"eval_id\":" + std::to_string(eval.eval_id) +
            ",\"timestamp\":" + std::to_string(eval.timestamp) + ",\"revision\":";
