@@ -186,7 +186,7 @@ TWIN = "nixpkgs:staging-next"
 def gen_hydra(series: str, name: str, jobset: str, evals: int, eval_size: int, distinct: int,
               queued_rate: float, eval_id_base: int, build_id_base: int, keys: int,
               twin: bool = False) -> str:
-    out = os.path.join(DATA, "hydra" if series == "synthetic" else series, name)
+    out = os.path.join(DATA, "hydra" if series == "synthetic" else f"{series}-shaped", name)
     cmd = [sys.executable, os.path.join(BENCH, "gen_hydra.py"), out, "--jobset", jobset,
            "--evals", str(evals), "--eval-size", str(eval_size), "--distinct", str(distinct),
            "--queued-rate", str(queued_rate), "--eval-id-base", str(eval_id_base),
