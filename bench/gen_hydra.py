@@ -25,6 +25,17 @@ manifest has the same parameters is kept (generation of 2M builds takes a
 while): use --force to rewrite.
 
   gen_hydra.py OUT --jobset nixpkgs:trunk --evals 40 --eval-size 250000 --distinct 2000000
+
+--shape hydra makes the objects like the real Hydra's rather than kind to a
+parser (hydra-samples/real-hydra/, hydra-api.md section 5): keys in a random
+order in every object (Perl's hash order), member ids and `jobsetevals` in
+no order, nixpkgs' spread of name lengths (median ~25 characters, a tail
+past 60), `jobsetevals` as long as the build is old, metrics on ~3% of the
+successes, and every JSON file also gzipped (FILE.gz, level 5 as the NixOS
+module's nginx settings) for static_hydra.py to send when asked. --twin
+JOBSET adds a second jobset of the same project with one eval whose builds
+are --twin-share of the newest eval's, with their own ids: the same drvs
+built in two jobsets.
 """
 
 from __future__ import annotations
@@ -35,9 +46,11 @@ import bisect
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
@@ -114,16 +127,33 @@ def random_version(rng: random.Random) -> str:
     return "%d.%d.%d" % (rng.randint(0, 12), rng.randint(0, 40), rng.randint(0, 30))
 
 
-def make_jobs(rng: random.Random, count: int) -> list[Job]:
+# --shape hydra: words per pname (nixpkgs' pnames: `zlib`, `gtk-layer-shell`,
+# `azure-mgmt-recoveryservicesbackup`, `texlive-collection-fontsrecommended`)
+# and syllables per word; with the set prefixes and versions, nixnames have a
+# median of ~25 characters and ~3% past 60.
+WORDS_CUM = [0.40, 0.73, 0.90, 0.965, 0.99, 1.0]  # 1..6 words
+HYDRA_SYLLABLES = (1, 2, 2, 2, 3, 3, 4, 5)
+
+
+def hydra_pname(rng: random.Random) -> str:
+    words = bisect.bisect_left(WORDS_CUM, rng.random()) + 1
+    return "-".join("".join(rng.choice(SYLLABLES) for _ in range(rng.choice(HYDRA_SYLLABLES)))
+                    for _ in range(words))
+
+
+def make_jobs(rng: random.Random, count: int, hydra: bool = False) -> list[Job]:
     """count jobs (attribute path + system), each package on 1-4 systems."""
     jobs: list[Job] = []
     used: set[tuple[str, str]] = set()
     while len(jobs) < count:
         pset, _, template = PACKAGE_SETS[bisect.bisect_left(SET_CUM, rng.random())]
-        n = rng.choice((1, 2, 2, 3, 3, 4))
-        pname = "".join(rng.choice(SYLLABLES) for _ in range(n))
-        if rng.random() < 0.3:
-            pname += "-" + "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 2)))
+        if hydra:
+            pname = hydra_pname(rng)
+        else:
+            n = rng.choice((1, 2, 2, 3, 3, 4))
+            pname = "".join(rng.choice(SYLLABLES) for _ in range(n))
+            if rng.random() < 0.3:
+                pname += "-" + "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 2)))
         if (pset, pname) in used:
             pname += str(rng.randint(2, 99))
             if (pset, pname) in used:
@@ -132,6 +162,8 @@ def make_jobs(rng: random.Random, count: int) -> list[Job]:
         attr = f"{pset}.{pname}" if pset else pname
         version = random_version(rng)
         outputs = pick(rng, OUTPUT_SETS, OUTPUT_CUM)
+        if hydra and rng.random() < 0.02:
+            outputs = ("bin", "dev", "man", "out")
         for system, share in SYSTEMS:
             if len(jobs) == count:
                 break
@@ -157,6 +189,8 @@ def nixname(job: Job) -> str:
 class Generator:
     def __init__(self, args: argparse.Namespace) -> None:
         self.a = args
+        self.hydra = args.shape == "hydra"
+        self.srng = random.Random(args.seed * 7919 + 5)  # --shape hydra's orders and extras
         self.project, _, self.jobset = args.jobset.partition(":")
         self.rng = random.Random(args.seed)
 
@@ -166,7 +200,7 @@ class Generator:
         a = self.a
         rng = self.rng
         n_jobs = a.eval_size
-        self.jobs = make_jobs(rng, n_jobs)
+        self.jobs = make_jobs(rng, n_jobs, a.shape == "hydra")
         extra = a.distinct - n_jobs
         if a.evals == 1 or extra <= 0:
             per_eval = [0] * a.evals
@@ -216,7 +250,19 @@ class Generator:
             ids += [self.eval_ids[k] for k in range(first, last + 1)]
             text = ",".join(map(str, ids))
             self.jse_cache[key] = text
+        if self.hydra:  # Hydra's order: none (a Perl hash's keys)
+            ids = text.split(",")
+            self.srng.shuffle(ids)
+            text = ",".join(ids)
         return text
+
+    def obj(self, fields: list[tuple[str, str]]) -> str:
+        """A JSON object from (key, value text) pairs: in this order, or in
+        a random one for --shape hydra (as Perl's hash order is)."""
+        if self.hydra:
+            fields = list(fields)
+            self.srng.shuffle(fields)
+        return "{" + ",".join(f'"{k}":{v}' for k, v in fields) + "}"
 
     def build_json(self, i: int, queued: bool) -> tuple[bytes, str, list[str], int | None]:
         rng = self.grng
@@ -236,7 +282,6 @@ class Generator:
         drv = f"{STORE}/{hashes[0]}-{name}.drv"
         paths = [f"{STORE}/{h}-{name if o == 'out' else name + '-' + o}"
                  for h, o in zip(hashes[1:], outs)]
-        buildoutputs = ",".join(f'"{o}":{{"path":"{p}"}}' for o, p in zip(outs, paths))
         ts = self.eval_ts[first] + rng.randint(0, 900)
         if queued:
             status = None
@@ -253,38 +298,46 @@ class Generator:
             else:
                 start = str(begin)
                 stop = str(begin + min(86_400, int(rng.lognormvariate(4.5, 1.6)) + 1))
+        outputs = [(o, self.obj([("path", f'"{p}"')])) for o, p in zip(outs, paths)]
+        products = []
         if status == 0:
-            products = ",".join(
-                f'"{n}":{{"type":"nix-build","subtype":"{"" if o == "out" else o}",'
-                f'"name":"{name if o == "out" else name + "-" + o}","path":"{p}",'
-                f'"defaultpath":"","filesize":null,"sha256hash":null}}'
-                for n, (o, p) in enumerate(sorted(zip(outs, paths), key=lambda x: x[0] != "out"),
-                                           start=1))
-        else:
-            products = ""
-        metrics = ""
+            ordered = sorted(zip(outs, paths), key=lambda x: x[0] != "out")
+            for n, (o, p) in enumerate(ordered, start=1):
+                products.append((str(n), self.obj([
+                    ("type", '"nix-build"'), ("subtype", f'"{"" if o == "out" else o}"'),
+                    ("name", f'"{name if o == "out" else name + "-" + o}"'), ("path", f'"{p}"'),
+                    ("defaultpath", '""'), ("filesize", "null"), ("sha256hash", "null")])))
+        metrics = []
         if status == 0 and rng.random() < 0.003:
-            metrics = f'"closuresize":{{"value":{rng.randint(10**5, 10**9)},"unit":"B"}}'
+            metrics.append(("closuresize", self.obj([("value", str(rng.randint(10**5, 10**9))),
+                                                     ("unit", '"B"')])))
+        if self.hydra and status == 0 and self.srng.random() < 0.03:
+            for metric, unit, top in (("time", "s", 7200), ("maxmem", "KiB", 10**7),
+                                      ("output_size", "B", 10**9)):
+                if self.srng.random() < 0.6:
+                    metrics.append((metric, self.obj([("value", str(self.srng.randint(1, top))),
+                                                      ("unit", f'"{unit}"')])))
         releasename = "null"
         if rng.random() < 0.001:
             releasename = f'"nixos-25.05pre{rng.randint(700000, 800000)}.{rng.getrandbits(28):07x}"'
         priority = 100 if rng.random() < 0.99 else 10
-        text = (
-            f'{{"id":{self.b_id[i]},"finished":{finished},"buildstatus":{status_text},'
-            f'"timestamp":{ts},"starttime":{start},"stoptime":{stop},'
-            f'"project":"{self.project}","jobset":"{self.jobset}","job":"{job.job}",'
-            f'"nixname":"{name}","system":"{job.system}","priority":{priority},'
-            f'"releasename":{releasename},"drvpath":"{drv}",'
-            f'"jobsetevals":[{self.jobsetevals(first, self.b_last[i], prior)}],'
-            f'"buildoutputs":{{{buildoutputs}}},"buildproducts":{{{products}}},'
-            f'"buildmetrics":{{{metrics}}}}}'
-        )
+        text = self.obj([
+            ("id", str(self.b_id[i])), ("finished", str(finished)),
+            ("buildstatus", status_text), ("timestamp", str(ts)), ("starttime", start),
+            ("stoptime", stop), ("project", f'"{self.project}"'),
+            ("jobset", f'"{self.jobset}"'), ("job", f'"{job.job}"'), ("nixname", f'"{name}"'),
+            ("system", f'"{job.system}"'), ("priority", str(priority)),
+            ("releasename", releasename), ("drvpath", f'"{drv}"'),
+            ("jobsetevals", f"[{self.jobsetevals(first, self.b_last[i], prior)}]"),
+            ("buildoutputs", self.obj(outputs)), ("buildproducts", self.obj(products)),
+            ("buildmetrics", self.obj(metrics)),
+        ])
         return text.encode("utf-8"), drv, paths, status
 
-    def eval_object(self, k: int, members: list[int]) -> str:
+    def eval_object(self, k: int, members: list[int], eval_id: int = 0) -> str:
         rng = self.erng
         return (
-            f'{{"id":{self.eval_ids[k]},"timestamp":{self.eval_ts[k]},'
+            f'{{"id":{eval_id or self.eval_ids[k]},"timestamp":{self.eval_ts[k]},'
             f'"checkouttime":{rng.randint(2, 40)},"evaltime":{rng.randint(900, 4000)},'
             f'"hasnewbuilds":1,"flake":null,"builds":[{",".join(map(str, members))}],'
             f'"jobsetevalinputs":{{"nixpkgs":{{"type":"git","uri":'
@@ -325,8 +378,7 @@ class Generator:
                 text, drv, paths, status = self.build_json(i, i in queued)
                 live[self.b_id[i]] = text
                 if status is None:  # re-read by id until it finishes
-                    with open(os.path.join(out, "build", f"{self.b_id[i]}.json"), "wb") as fh:
-                        fh.write(text)
+                    self.write_file(os.path.join(out, "build", f"{self.b_id[i]}.json"), text)
                 sk = "queued" if status is None else str(status)
                 status_counts[sk] = status_counts.get(sk, 0) + 1
                 if krng.random() < p_key:
@@ -336,24 +388,22 @@ class Generator:
                     key_failed.append(drv)
                 i += 1
             members = sorted(live)
+            if self.hydra:  # Hydra lists members in no particular order
+                self.srng.shuffle(members)
             path = os.path.join(out, "eval", str(self.eval_ids[k]), "builds.json")
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path + ".tmp", "wb") as fh:
-                fh.write(b"[")
-                fh.write(b",".join(live[m] for m in members))
-                fh.write(b"]")
-            os.replace(path + ".tmp", path)
+            self.write_file(path, b"[" + b",".join(live[m] for m in members) + b"]")
             body_bytes.append(os.path.getsize(path))
             ev = self.eval_object(k, members)
             evals_json.append(ev)
-            with open(os.path.join(out, "eval", f"{self.eval_ids[k]}.json"), "w") as fh:
-                fh.write(ev)
+            self.write_file(os.path.join(out, "eval", f"{self.eval_ids[k]}.json"), ev.encode())
             if k + 1 < a.evals:
                 self._drop_replaced(live, k)  # the next eval replaces them
             if a.verbose:
                 print(f"  eval {k + 1}/{a.evals}: {len(members)} builds, "
                       f"{body_bytes[-1] / 1e6:.0f} MB", file=sys.stderr)
-        self.write_pages(out, evals_json)
+        self.write_pages(out, self.project, self.jobset, evals_json)
+        twin = self.write_twin(out, live) if a.twin else 0
         with open(os.path.join(out, "keys", "drvs.txt"), "w") as fh:
             fh.write("\n".join(key_drvs) + "\n")
         with open(os.path.join(out, "keys", "outputs.txt"), "w") as fh:
@@ -370,7 +420,53 @@ class Generator:
             "queued": n_queued,
             "status_counts": dict(sorted(status_counts.items())),
             "jobs": len(self.jobs),
+            "twin_builds": twin,
+            "json_bytes_per_build": round(body_bytes[-1] / max(len(live), 1)),
         }
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """path, and for --shape hydra path.gz beside it (gzip level 5, what
+        the NixOS module's recommended nginx settings send)."""
+        with open(path + ".tmp", "wb") as fh:
+            fh.write(data)
+        os.replace(path + ".tmp", path)
+        if self.hydra:
+            c = zlib.compressobj(5, zlib.DEFLATED, 31)
+            with open(path + ".gz.tmp", "wb") as fh:
+                for at in range(0, len(data), 1 << 22):
+                    fh.write(c.compress(data[at:at + (1 << 22)]))
+                fh.write(c.flush())
+            os.replace(path + ".gz.tmp", path + ".gz")
+
+    def write_twin(self, out: str, live: dict[int, bytes]) -> int:
+        """The --twin jobset: one eval whose builds are a share of the newest
+        eval's with ids of their own, the same drvs and outputs (Hydra makes
+        one build per jobset for a drv both evaluate)."""
+        a = self.a
+        project, _, jobset = a.twin.partition(":")
+        rng = random.Random(a.seed * 7919 + 4)
+        chosen = sorted(rng.sample(sorted(live), int(len(live) * a.twin_share)))
+        eval_id = self.eval_ids[-1] + 1
+        base = max(self.b_id) + 1_000_000
+        id_re = re.compile(rb'"id":[0-9]+')
+        jobset_re = re.compile(rb'"jobset":"[^"]*"')
+        evals_re = re.compile(rb'"jobsetevals":\[[^\]]*\]')
+        members = []
+        texts = []
+        for n, bid in enumerate(chosen):
+            new_id = base + n
+            text = id_re.sub(f'"id":{new_id}'.encode(), live[bid], count=1)
+            text = jobset_re.sub(f'"jobset":"{jobset}"'.encode(), text, count=1)
+            text = evals_re.sub(f'"jobsetevals":[{eval_id}]'.encode(), text, count=1)
+            members.append(new_id)
+            texts.append(text)
+        path = os.path.join(out, "eval", str(eval_id), "builds.json")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.write_file(path, b"[" + b",".join(texts) + b"]")
+        ev = self.eval_object(len(self.eval_ids) - 1, members, eval_id)
+        self.write_file(os.path.join(out, "eval", f"{eval_id}.json"), ev.encode())
+        self.write_pages(out, project, jobset, [ev])
+        return len(members)
 
     def _drop_replaced(self, live: dict[int, bytes], k: int) -> None:
         """Removes builds whose last eval is k (the next eval replaces them)."""
@@ -381,8 +477,8 @@ class Generator:
         for bid in self._by_last.get(k, ()):
             live.pop(bid, None)
 
-    def write_pages(self, out: str, evals_json: list[str]) -> None:
-        d = os.path.join(out, "jobset", self.project, self.jobset, "evals")
+    def write_pages(self, out: str, project: str, jobset: str, evals_json: list[str]) -> None:
+        d = os.path.join(out, "jobset", project, jobset, "evals")
         os.makedirs(d, exist_ok=True)
         newest_first = evals_json[::-1]
         last = max(1, (len(newest_first) + 19) // 20)
@@ -393,8 +489,8 @@ class Generator:
                 links += f',"previous":"?page={page - 1}"'
             if page < last:
                 links += f',"next":"?page={page + 1}"'
-            with open(os.path.join(d, f"page-{page}.json"), "w") as fh:
-                fh.write(f'{{"evals":[{",".join(chunk)}],{links}}}')
+            self.write_file(os.path.join(d, f"page-{page}.json"),
+                            f'{{"evals":[{",".join(chunk)}],{links}}}'.encode())
 
 
 def params_of(a: argparse.Namespace) -> dict:
@@ -402,7 +498,8 @@ def params_of(a: argparse.Namespace) -> dict:
         "jobset": a.jobset, "evals": a.evals, "eval_size": a.eval_size, "distinct": a.distinct,
         "seed": a.seed, "queued_rate": a.queued_rate, "eval_id_base": a.eval_id_base,
         "build_id_base": a.build_id_base, "time_base": a.time_base, "keys": a.keys,
-        "prior_evals": a.prior_evals,
+        "prior_evals": a.prior_evals, "shape": a.shape, "twin": a.twin,
+        "twin_share": a.twin_share,
         "generator": benchlib.source_digest(__file__, benchlib.__file__),
     }
 
@@ -422,6 +519,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-base", type=int, default=1_735_000_000)
     p.add_argument("--prior-evals", type=float, default=8.0,
                    help="mean number of older (unserved) evals in a first-eval build's jobsetevals")
+    p.add_argument("--shape", choices=("synthetic", "hydra"), default="synthetic",
+                   help="hydra: objects shaped like the real Hydra's (see above)")
+    p.add_argument("--twin", default="", help="PROJECT:JOBSET sharing drvs with the newest eval")
+    p.add_argument("--twin-share", type=float, default=0.1)
     p.add_argument("--keys", type=int, default=100_000, help="known paths to sample into keys/")
     p.add_argument("--force", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")

@@ -61,6 +61,9 @@ def config() -> dict:
         # which measures: any of sync, scaling, history, lookups, gate
         # (lookups and gate need history)
         "only": "sync scaling history lookups gate",
+        # data series: synthetic (the first, kind to a parser) and hydra
+        # (gen_hydra.py --shape hydra: the real Hydra's shape, gzip on the wire)
+        "series": "synthetic hydra",
     }
     for key, value in list(d.items()):
         env = "BENCH_" + key.upper()
@@ -70,6 +73,7 @@ def config() -> dict:
             d[key] = os.environ[env]
     d["scales"] = [int(s.replace("_", "")) for s in str(d["scales"]).split()]
     d["only"] = set(str(d["only"]).replace(",", " ").split())
+    d["series"] = str(d["series"]).replace(",", " ").split()
     d["quick"] = quick
     return d
 
@@ -80,6 +84,8 @@ def config() -> dict:
 
 class Run:
     def __init__(self, wall: float, rss_kb: int, rc: int, user: float, sys_: float) -> None:
+        self.end = time.time()  # unix time of the exit (the server logs arrivals in it)
+        self.ingest = 0.0  # from the /eval/<id>/builds request to exit (first_sync_runs)
         self.wall = wall
         self.rss_kb = rss_kb
         self.rc = rc
@@ -172,13 +178,21 @@ class Server:
 # Data
 
 
-def gen_hydra(name: str, jobset: str, evals: int, eval_size: int, distinct: int,
-              queued_rate: float, eval_id_base: int, build_id_base: int, keys: int) -> str:
-    out = os.path.join(DATA, "hydra", name)
+# The second jobset of the hydra series' history: a tenth of the newest
+# eval's drvs built there too (gen_hydra.py --twin).
+TWIN = "nixpkgs:staging-next"
+
+
+def gen_hydra(series: str, name: str, jobset: str, evals: int, eval_size: int, distinct: int,
+              queued_rate: float, eval_id_base: int, build_id_base: int, keys: int,
+              twin: bool = False) -> str:
+    out = os.path.join(DATA, "hydra" if series == "synthetic" else f"{series}-shaped", name)
     cmd = [sys.executable, os.path.join(BENCH, "gen_hydra.py"), out, "--jobset", jobset,
            "--evals", str(evals), "--eval-size", str(eval_size), "--distinct", str(distinct),
            "--queued-rate", str(queued_rate), "--eval-id-base", str(eval_id_base),
            "--build-id-base", str(build_id_base), "--keys", str(keys)]
+    if series == "hydra":
+        cmd += ["--shape", "hydra"] + (["--twin", TWIN] if twin else [])
     subprocess.run(["nice", "-n", "10"] + cmd, check=True)
     return out
 
@@ -236,23 +250,28 @@ def lookup_sql(drv_hex: str) -> str:
 
 
 class Bench:
-    def __init__(self, binary: str, cfg: dict) -> None:
+    def __init__(self, binary: str, cfg: dict, series: str = "synthetic") -> None:
         self.hs = binary
         self.cfg = cfg
+        self.series = series
         self.results: list[dict] = []
         self.scaling: list[dict] = []
         self.extra: dict = {}
 
     def add(self, key: str, measure: str, target: str, value: str, met: bool | None,
             detail: str = "", raw: dict | None = None) -> None:
-        self.results.append({"key": key, "measure": measure, "target": target, "value": value,
+        self.results.append({"key": key, "series": self.series, "measure": measure,
+                             "target": target, "value": value,
                              "met": met, "detail": detail, "raw": raw or {}})
-        log(f"{measure}: {value} (target {target}: "
+        log(f"[{self.series}] {measure}: {value} (target {target}: "
             f"{'met' if met else 'not met' if met is not None else 'n/a'})")
 
-    def sync_argv(self, db: str, url: str, jobset: str, max_evals: int = 1) -> list[str]:
-        return [self.hs, "--db", db, "--url", url, "sync", "--jobset", jobset,
-                "--max-evals", str(max_evals), "--min-interval", "0"]
+    def sync_argv(self, db: str, url: str, jobset: str, max_evals: int = 1,
+                  more: tuple[str, ...] = ()) -> list[str]:
+        argv = [self.hs, "--db", db, "--url", url, "sync", "--jobset", jobset]
+        for other in more:
+            argv += ["--jobset", other]
+        return argv + ["--max-evals", str(max_evals), "--min-interval", "0"]
 
     @staticmethod
     def fresh_db(name: str) -> str:
@@ -287,6 +306,10 @@ class Bench:
                 if i > 0:
                     results.append(r)
             reqs = srv.requests()
+        builds_reqs = [q for q in reqs if q["path"].endswith("/builds")]
+        if len(builds_reqs) == runs + 1:
+            for r, q in zip(results, builds_reqs[1:]):
+                r.ingest = r.end - q["t"]
         per_run = len(reqs) // (runs + 1)
         body = sum(q["bytes"] for q in reqs) // (runs + 1)
         return results, per_run, body, db
@@ -315,7 +338,14 @@ class Bench:
         self.add("first_sync_rss", f"first sync of one {n:,}-build eval (peak RSS)", "≤ 150 MB",
                  f"{rss['median']:.0f} MB [{rss['min']:.0f}–{rss['max']:.0f}]",
                  rss["max"] <= 150, "MB = 10^6 bytes, ru_maxrss via wait4", {"rss_mb": rss})
+        ingest = summary([r.ingest for r in runs])
+        rate = n / ingest["median"] if ingest["median"] > 0 else 0
+        self.add("ingest_rate", f"ingest of one {n:,}-build eval, from the builds request "
+                 "to exit", "≥ 125,000 builds/s", f"{rate:,.0f} builds/s", rate >= 125_000,
+                 f"{fmt_s(ingest)} from the arrival of GET /eval/<id>/builds at the server to "
+                 f"the exit of hydra-status", {"ingest": ingest})
         self.scaling.append({"builds": n, "wall": wall["median"], "runs": len(runs),
+                             "cpu": statistics.median(r.user + r.sys for r in runs),
                              "rss_mb": rss["median"], "bytes": size, "json_bytes": body,
                              "wal": self.wal_bytes(db), "index_builds": builds})
 
@@ -355,11 +385,27 @@ class Bench:
             runs, reqs, body, db = self.first_sync_runs(
                 root, manifest(root)["params"]["jobset"], cfg["scale_runs"], f"single-{n}")
             self.scaling.append({"builds": n, "wall": statistics.median(r.wall for r in runs),
+                                 "ingest": statistics.median(r.ingest for r in runs),
+                                 "cpu": statistics.median(r.user + r.sys for r in runs),
                                  "runs": len(runs),
                                  "rss_mb": statistics.median(r.rss_kb for r in runs) * 1024 / 1e6,
                                  "bytes": self.db_bytes(db), "json_bytes": body,
                                  "wal": self.wal_bytes(db), "index_builds": sqlite_count(db)})
         self.scaling.sort(key=lambda s: s["builds"])
+        for s in self.scaling:
+            if s["builds"] in (100_000, 1_000_000):
+                self.add(f"rss_{s['builds']}", f"peak RSS of the first sync of "
+                         f"{s['builds']:,} builds", "≤ 150 MB", f"{s['rss_mb']:.0f} MB",
+                         s["rss_mb"] <= 150, f"median of {s['runs']} runs")
+        if len(self.scaling) >= 2:
+            a, z = self.scaling[0], self.scaling[-1]
+            ratio = (z["wall"] / z["builds"]) / (a["wall"] / a["builds"])
+            cpu = (z["cpu"] / z["builds"]) / max(a["cpu"] / a["builds"], 1e-12)
+            self.add("linear", f"time per build, {z['builds']:,} vs {a['builds']:,} builds",
+                     "≤ 1.2x", f"{ratio:.2f}x", ratio <= 1.2,
+                     f"wall {a['wall'] / a['builds'] * 1e6:.1f} → "
+                     f"{z['wall'] / z['builds'] * 1e6:.1f} µs per build; CPU (user + sys) "
+                     f"per build {cpu:.2f}x")
 
     # 3 + 4: the history -------------------------------------------------------
 
@@ -376,13 +422,15 @@ class Bench:
                  f"build id of 20 evals); peak RSS "
                  f"{statistics.median(r.rss_kb for r in runs) * 1024 / 1e6:.0f} MB")
 
-        log(f"history load: {cfg['hist_evals']} evals, {m['builds']} distinct builds")
+        twin = tuple(j for j in [m["params"].get("twin", "")] if j)
+        log(f"history load: {cfg['hist_evals']} evals, {m['builds']} distinct builds"
+            + (f", and {twin[0]}" if twin else ""))
         db = self.fresh_db("hist.sqlite")
         for f in ("hist.stderr", "resync.stderr"):
             if os.path.exists(os.path.join(OUT, f)):
                 os.remove(os.path.join(OUT, f))
         with Server(hist, "hist") as srv:
-            r = spawn(self.sync_argv(db, srv.url, jobset, cfg["hist_evals"]),
+            r = spawn(self.sync_argv(db, srv.url, jobset, cfg["hist_evals"], twin),
                       stderr=os.path.join(OUT, "hist.stderr"))
             if r.rc != 0:
                 raise SystemExit(f"history sync failed (exit {r.rc}); see bench/out/hist.stderr")
@@ -395,13 +443,16 @@ class Bench:
             self.add("hist_load", f"load of {cfg['hist_evals']} evals, "
                      f"{distinct:,} distinct builds (info)", "—",
                      f"{r.wall:.1f} s", None,
-                     f"{load_reqs} requests, {body / 1e9:.1f} GB of JSON; "
-                     f"peak RSS {r.rss_kb * 1024 / 1e6:.0f} MB")
+                     f"{load_reqs} requests, {body / 1e9:.1f} GB on the wire; "
+                     f"peak RSS {r.rss_kb * 1024 / 1e6:.0f} MB; user {r.user:.1f} s, "
+                     f"sys {r.sys:.1f} s"
+                     + (f"; with {twin[0]} ({m.get('twin_builds', 0):,} builds, the same "
+                        f"drvs as builds of the newest eval)" if twin else ""))
             self.add("index_size", f"index size per distinct build after the "
                      f"{cfg['hist_evals']}-eval load", "≤ 150 B",
                      f"{per:.0f} B", per <= 150,
                      f"{size / 1e6:.0f} MB on disk for {distinct:,} builds "
-                     f"({m['jobs']:,} jobs, {len(m['eval_ids'])} evals): the file "
+                     f"({m['jobs']:,} jobs, {len(m['eval_ids']) + len(twin)} evals): the file "
                      f"{(size - wal) / 1e6:.0f} MB ({(size - wal) / max(distinct, 1):.0f} B per build) "
                      f"and its -wal, left at {wal / 1e6:.0f} MB after the sync exited",
                      {"bytes": size, "wal": wal, "builds": distinct})
@@ -413,16 +464,16 @@ class Bench:
             counts = []
             for _ in range(cfg["runs"]):
                 before = len(srv.requests())
-                rr = spawn(self.sync_argv(db, srv.url, jobset),
+                rr = spawn(self.sync_argv(db, srv.url, jobset, 1, twin),
                            stderr=os.path.join(OUT, "resync.stderr"))
                 if rr.rc != 0:
                     raise SystemExit(f"re-sync failed (exit {rr.rc}); see bench/out/resync.stderr")
                 walls.append(rr.wall)
-                counts.append(len(srv.requests()) - before)
+                counts.append((len(srv.requests()) - before) / (1 + len(twin)))
             paths = sorted({q["path"] + ("?" + q["query"] if q["query"] else "")
                             for q in srv.requests()[load_reqs:]})
         self.add("resync", "re-sync with nothing new: requests per jobset", "1",
-                 f"{max(counts)}", max(counts) <= 1,
+                 f"{max(counts):g}", max(counts) <= 1,
                  f"{fmt_s(summary(walls))}; requested: {', '.join(paths[:4])}"
                  f"{' …' if len(paths) > 4 else ''}")
         return db
@@ -502,7 +553,8 @@ class Bench:
 
     def gate(self, db: str, hist: str) -> None:
         cfg = self.cfg
-        gate_dir = os.path.join(DATA, f"gate-{cfg['gate_drvs']}-{os.path.basename(hist)}")
+        gate_dir = os.path.join(DATA, f"gate-{cfg['gate_drvs']}-{self.series}-"
+                                      f"{os.path.basename(hist)}")
         subprocess.run(["nice", "-n", "10", sys.executable, os.path.join(BENCH, "gen_drvs.py"),
                         gate_dir, "--drvs", str(cfg["gate_drvs"]),
                         "--known", os.path.join(hist, "keys", "drvs.txt"),
@@ -604,7 +656,16 @@ def machine(binary: str) -> dict:
     }
 
 
-def write_results(path: str, b: Bench, info: dict, cfg: dict, started: float,
+SERIES_TEXT = {
+    "synthetic": "synthetic: gen_hydra.py's first data, kind to a parser (keys in one order, "
+                 "ids sorted, names ~20 characters, plain JSON on the wire)",
+    "hydra": "hydra: gen_hydra.py --shape hydra, shaped like the real Hydra's answers (keys "
+             "and ids in no order, nixpkgs' name lengths, metrics, gzip on the wire, a second "
+             "jobset building a tenth of the same drvs in the history)",
+}
+
+
+def write_results(path: str, benches: list[Bench], info: dict, cfg: dict, started: float,
                   load_start: tuple, load_end: tuple) -> None:
     L = []
     L.append("# Benchmark results\n")
@@ -627,39 +688,56 @@ def write_results(path: str, b: Bench, info: dict, cfg: dict, started: float,
              "`--min-interval 0` (no pause between requests; the default of 1 s is for "
              "hydra.nixos.org). Times are wall clock from spawn to exit; peak RSS is "
              "`ru_maxrss` from wait4 (MB = 10^6 bytes). Ranges are [min–max, n runs] "
-             "around the median; one untimed warm-up run precedes each series.\n")
+             "around the median; one untimed warm-up run precedes each series. "
+             "Data series:\n")
+    for b in benches:
+        L.append(f"- {SERIES_TEXT.get(b.series, b.series)}")
+    L.append("")
     L.append("## Summary\n")
-    L.append("| measure | target | result | met |\n|---|---|---|---|")
-    for r in b.results:
-        met = "—" if r["met"] is None else ("**yes**" if r["met"] else "**no**")
-        L.append(f"| {r['measure']} | {r['target']} | {r['value']} | {met} |")
+    L.append("| series | measure | target | result | met |\n|---|---|---|---|---|")
+    for b in benches:
+        for r in b.results:
+            met = "—" if r["met"] is None else ("**yes**" if r["met"] else "**no**")
+            L.append(f"| {b.series} | {r['measure']} | {r['target']} | {r['value']} | {met} |")
     L.append("")
     L.append("## Details\n")
-    for r in b.results:
-        if r["detail"]:
-            L.append(f"- **{r['measure']}**: {r['detail']}")
+    for b in benches:
+        for r in b.results:
+            if r["detail"]:
+                L.append(f"- **{b.series}, {r['measure']}**: {r['detail']}")
     L.append("")
-    L.append("## Scaling: first sync of one eval\n")
-    L.append("| builds | JSON | wall (median) | µs / build | peak RSS | index file | -wal left | "
-             "bytes / build (file) |")
-    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for s in b.scaling:
-        main = s["bytes"] - s["wal"]
-        L.append(f"| {s['builds']:,} | {s['json_bytes'] / 1e6:.0f} MB | {s['wall']:.2f} s "
-                 f"(n={s['runs']}) | {s['wall'] / s['builds'] * 1e6:.1f} | {s['rss_mb']:.0f} MB | "
-                 f"{main / 1e6:.1f} MB | {s['wal'] / 1e6:.1f} MB | "
-                 f"{main / max(s['index_builds'], 1):.0f} |")
-    if len(b.scaling) >= 2:
-        a, z = b.scaling[0], b.scaling[-1]
+    for b in benches:
+        if not b.scaling:
+            continue
+        L.append(f"## Scaling: first sync of one eval ({b.series})\n")
+        L.append("| builds | on the wire | wall (median) | µs / build | CPU µs / build | peak RSS | "
+                 "index file | -wal left | bytes / build (file) |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s in b.scaling:
+            main = s["bytes"] - s["wal"]
+            L.append(f"| {s['builds']:,} | {s['json_bytes'] / 1e6:.0f} MB | {s['wall']:.2f} s "
+                     f"(n={s['runs']}) | {s['wall'] / s['builds'] * 1e6:.1f} | "
+                     f"{s.get('cpu', 0) / s['builds'] * 1e6:.1f} | {s['rss_mb']:.0f} MB | "
+                     f"{main / 1e6:.1f} MB | {s['wal'] / 1e6:.1f} MB | "
+                     f"{main / max(s['index_builds'], 1):.0f} |")
+        if len(b.scaling) >= 2:
+            a, z = b.scaling[0], b.scaling[-1]
+            L.append("")
+            L.append(f"From {a['builds']:,} to {z['builds']:,} builds "
+                     f"({z['builds'] / a['builds']:.0f}x) the time grows "
+                     f"{z['wall'] / a['wall']:.1f}x (per build "
+                     f"{(z['wall'] / z['builds']) / (a['wall'] / a['builds']):.2f}x; CPU per build "
+                     f"{(z.get('cpu', 0) / z['builds']) / max(a.get('cpu', 0) / a['builds'], 1e-12):.2f}x) "
+                     f"and the index file "
+                     f"{(z['bytes'] - z['wal']) / (a['bytes'] - a['wal']):.1f}x.")
         L.append("")
-        L.append(f"From {a['builds']:,} to {z['builds']:,} builds ({z['builds'] / a['builds']:.0f}x) "
-                 f"the time grows {z['wall'] / a['wall']:.1f}x and the index file "
-                 f"{(z['bytes'] - z['wal']) / (a['bytes'] - a['wal']):.1f}x.")
-    L.append("")
-    if b.extra.get("dbstat"):
+    for b in benches:
+        if not b.extra.get("dbstat"):
+            continue
         total = sum(size for _, size, _ in b.extra["dbstat"])
         builds = next((r["raw"]["builds"] for r in b.results if r["key"] == "index_size"), 1)
-        L.append("## Index file after the history load, by table and index (SQLite dbstat)\n")
+        L.append(f"## Index file after the history load, by table and index ({b.series}, "
+                 "SQLite dbstat)\n")
         L.append("| table or index | size | share | bytes / distinct build | cells |")
         L.append("|---|---:|---:|---:|---:|")
         for name, size, cells in b.extra["dbstat"]:
@@ -671,12 +749,15 @@ def write_results(path: str, b: Bench, info: dict, cfg: dict, started: float,
     L.append("## Scales used\n")
     L.append("| setting (env) | value |\n|---|---|")
     for k in ("eval_builds", "hist_evals", "hist_builds", "scales", "runs", "naive_runs",
-              "scale_runs", "lookup_runs", "batch_keys", "gate_drvs", "gate_runs", "only"):
+              "scale_runs", "lookup_runs", "batch_keys", "gate_drvs", "gate_runs", "only",
+              "series"):
         v = cfg[k]
         if isinstance(v, set):
             v = " ".join(sorted(v))
+        elif isinstance(v, list):
+            v = " ".join(f"{x:,}" if isinstance(x, int) else x for x in v)
         else:
-            v = " ".join(f"{x:,}" for x in v) if isinstance(v, list) else f"{v:,}"
+            v = f"{v:,}"
         L.append(f"| `BENCH_{k.upper()}` | {v} |")
     L.append("")
     # bench/day's section ("## Simulated day", written by bench/day.py) is kept.
@@ -689,10 +770,29 @@ def write_results(path: str, b: Bench, info: dict, cfg: dict, started: float,
         fh.write("\n".join(L))
 
 
+def generate(series: str, cfg: dict) -> tuple[str, dict[int, str]]:
+    """The history dataset and the single-eval datasets of one series."""
+    n_keys = max(cfg["batch_keys"], cfg["lookup_runs"] * 2, 20_000)
+    e, hb, ev = cfg["hist_evals"], cfg["hist_builds"], cfg["eval_builds"]
+    hist = ""
+    if cfg["only"] & {"history", "lookups", "gate"}:
+        hist = gen_hydra(series, f"trunk-{e}x{ev}-{hb}", "nixpkgs:trunk", e, ev, hb, 0.0,
+                         1_800_000, 280_000_000, n_keys, twin=True)
+    single: dict[int, str] = {}
+    for i, n in enumerate(sorted(set(cfg["scales"] + [ev]))):
+        if not cfg["only"] & {"sync", "scaling"}:
+            break
+        single[n] = gen_hydra(series, f"single-{n}", f"nixpkgs:single-{n}", 1, n, n, 0.003,
+                              1_900_000 + 1000 * i, 400_000_000 + 50_000_000 * i, 2_000)
+    return hist, single
+
+
 def main(argv: list[str] | None = None) -> int:
+    global OUT
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--binary", required=True)
     p.add_argument("--results", default=os.path.join(BENCH, "RESULTS.md"))
+    p.add_argument("--data-only", action="store_true", help="generate the data, measure nothing")
     a = p.parse_args(argv)
     cfg = config()
     started = time.monotonic()
@@ -700,36 +800,40 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(OUT, exist_ok=True)
     binary = os.path.abspath(a.binary)
 
-    log("generating data (cached in bench/data by parameters)")
-    n_keys = max(cfg["batch_keys"], cfg["lookup_runs"] * 2, 20_000)
-    e, hb, ev = cfg["hist_evals"], cfg["hist_builds"], cfg["eval_builds"]
-    hist = gen_hydra(f"trunk-{e}x{ev}-{hb}", "nixpkgs:trunk", e, ev, hb, 0.0,
-                     1_800_000, 280_000_000, n_keys)
-    single: dict[int, str] = {}
-    for i, n in enumerate(sorted(set(cfg["scales"] + [ev]))):
-        if not cfg["only"] & {"sync", "scaling"}:
-            break
-        single[n] = gen_hydra(f"single-{n}", f"nixpkgs:single-{n}", 1, n, n, 0.003,
-                              1_900_000 + 1000 * i, 400_000_000 + 50_000_000 * i, 2_000)
-
-    b = Bench(binary, cfg)
-    only = cfg["only"]
-    if "sync" in only:
-        b.sync_and_naive(single)
-    if "scaling" in only:
-        b.scaling_curve(single)
-    if only & {"history", "lookups", "gate"}:
-        db = b.history(hist)
-        if "lookups" in only:
-            b.lookups(db, hist)
-        if "gate" in only:
-            b.gate(db, hist)
+    out_root = OUT
+    benches = []
+    for series in cfg["series"]:
+        # Each series' scratch indexes and logs in a folder of its own.
+        OUT = out_root if series == "synthetic" else os.path.join(out_root, series)
+        os.makedirs(OUT, exist_ok=True)
+        log(f"[{series}] generating data (cached in bench/data by parameters)")
+        hist, single = generate(series, cfg)
+        if a.data_only:
+            continue
+        b = Bench(binary, cfg, series)
+        only = cfg["only"]
+        if "sync" in only:
+            b.sync_and_naive(single)
+        if "scaling" in only:
+            b.scaling_curve(single)
+        if only & {"history", "lookups", "gate"}:
+            db = b.history(hist)
+            if "lookups" in only:
+                b.lookups(db, hist)
+            if "gate" in only:
+                b.gate(db, hist)
+        benches.append(b)
+    OUT = out_root
+    if a.data_only:
+        return 0
 
     info = machine(binary)
-    write_results(a.results, b, info, cfg, started, load_start, os.getloadavg())
+    write_results(a.results, benches, info, cfg, started, load_start, os.getloadavg())
     with open(os.path.join(OUT, "results.json"), "w") as fh:
-        json.dump({"machine": info, "config": {**cfg, "only": sorted(cfg["only"])}, "results": b.results, "scaling": b.scaling,
-                   "dbstat": b.extra.get("dbstat")}, fh, indent=1)
+        json.dump({"machine": info, "config": {**cfg, "only": sorted(cfg["only"])},
+                   "series": {b.series: {"results": b.results, "scaling": b.scaling,
+                                         "dbstat": b.extra.get("dbstat")} for b in benches}},
+                  fh, indent=1)
     log(f"wrote {a.results} in {(time.monotonic() - started) / 60:.1f} min")
     return 0
 

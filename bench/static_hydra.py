@@ -5,7 +5,10 @@ tests/fake_hydra/ builds every answer in Python: it needs seconds for one
 250,000-build /eval/<id>/builds, which would swamp what we measure).
 
 Hydra's URL layout, Content-Type application/json, HTTP/1.1 keep-alive,
-bodies sent with sendfile(2). Binds 127.0.0.1 only.
+bodies sent with sendfile(2). Binds 127.0.0.1 only. A client that accepts
+gzip (Accept-Encoding, as bench/day_hydra.py reads it) gets FILE.gz when
+gen_hydra.py wrote one (--shape hydra), with Content-Encoding: gzip, as
+nginx in front of hydra.nixos.org sends; other answers go uncompressed.
 
   GET /jobset/<p>/<j>/evals[?page=N]  ROOT/jobset/<p>/<j>/evals/page-N.json
   GET /eval/<id>                      ROOT/eval/<id>.json
@@ -13,7 +16,8 @@ bodies sent with sendfile(2). Binds 127.0.0.1 only.
   GET /build/<id>                     ROOT/build/<id>.json (gen_hydra.py writes the unfinished ones)
   anything else                       404 {"error": ...}
 
---log FILE appends one JSON line per request: method, path, query, status, bytes.
+--log FILE appends one JSON line per request: method, path, query, status, bytes
+(as sent), t (unix time of its arrival).
 
   static_hydra.py ROOT [--port 0] [--port-file PATH] [--log FILE]
 """
@@ -29,6 +33,7 @@ import signal
 import socketserver
 import sys
 import threading
+import time
 from urllib.parse import parse_qs, urlsplit
 
 EVALS_RE = re.compile(r"^/jobset/([^/]+)/([^/]+)/evals$")
@@ -58,16 +63,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):  # noqa: N802
+        self.started = time.time()  # the request's arrival, in the log as "t"
         self.answer(send_body=True)
 
     def do_HEAD(self):  # noqa: N802
+        self.started = time.time()
         self.answer(send_body=False)
 
     def record(self, path: str, query: str, status: int, size: int) -> None:
         if self.log_file is None:
             return
         line = json.dumps({"method": self.command, "path": path, "query": query,
-                           "status": status, "bytes": size})
+                           "status": status, "bytes": size, "t": self.started})
         with self.log_lock:
             self.log_file.write(line + "\n")
             self.log_file.flush()
@@ -108,6 +115,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     ).encode(), 404
         return None, None, 404
 
+    def wants_gzip(self) -> bool:
+        """Whether Accept-Encoding allows gzip (day_hydra.py's reading)."""
+        ae = self.headers.get("Accept-Encoding") or ""
+        return any(p.strip().split(";")[0].strip() in ("gzip", "x-gzip", "*")
+                   and "q=0" not in p.replace(" ", "") for p in ae.split(","))
+
     def answer(self, send_body: bool) -> None:
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
@@ -124,12 +137,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(inline)
             self.record(path, query, status, len(inline) if send_body else 0)
             return
-        with open(file, "rb") as fh:
+        gz = self.wants_gzip() and os.path.isfile(file + ".gz")
+        with open(file + ".gz" if gz else file, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(size))
-            self.send_header("Vary", "Accept")
+            self.send_header("Vary", "Accept, Accept-Encoding")
+            if gz:
+                self.send_header("Content-Encoding", "gzip")
             self.end_headers()
             self.wfile.flush()
             sent = 0

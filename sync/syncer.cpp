@@ -768,13 +768,8 @@ private:
         std::string why;
         in_transaction(
             [&] {
-                for (const auto& record : batch) {
-                    why = m_index.put_build(m_state.instance, record);
-                    if (!why.empty()) {
-                        return Step::failed;
-                    }
-                }
-                return Step::ok;
+                why = m_index.put_builds(m_state.instance, batch);
+                return why.empty() ? Step::ok : Step::failed;
             },
             Writes::builds);
         return why;

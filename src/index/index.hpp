@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -301,6 +302,39 @@ class WriteTransaction;
 // failure records. IndexWriter::open creates or migrates the schema, uses
 // WAL and keeps every statement prepared. Its reader() reads on the same
 // connection.
+// The rows of table `name` by text, for IndexWriter::intern: a first sync
+// of an eval of n jobs holds n names, so they are kept compactly (the texts
+// one after another in one buffer, an open-addressed table of 8-byte slots
+// at most half full): ~65 B a 40-character job name instead of ~130 B in an
+// unordered_map<std::string, int64_t> (bench/ANALYSIS.md §2).
+class NameTable {
+public:
+    std::optional<int64_t> find(std::string_view text) const;
+    // text must not be in the table yet.
+    void insert(std::string_view text, int64_t id);
+    void clear();
+    size_t size() const { return m_count; }
+
+private:
+    struct Slot {
+        uint32_t offset = 0; // of the text's length in the blocks, plus 1; 0: empty
+        uint32_t id = 0;
+    };
+    // The slot holding text, or the empty one where it would go.
+    size_t probe(std::string_view text, size_t hash) const;
+    std::string_view text_at(uint32_t offset) const;
+    void grow();
+
+    // Per name its length (4 bytes, host order), then the text, in blocks
+    // of 1 MiB (a growing string would need twice its size while it moves).
+    static constexpr unsigned k_block_bits = 20;
+    static constexpr size_t k_block_size = size_t{1} << k_block_bits;
+    std::vector<std::unique_ptr<char[]>> m_blocks;
+    size_t m_used = 0; // of the last block
+    std::vector<Slot> m_slots;
+    size_t m_count = 0;
+};
+
 class IndexWriter {
 public:
     // Creates the file (and nothing else: the directory must exist). Throws
@@ -327,6 +361,15 @@ public:
     static std::string check_build(const core::BuildRecord& build);
     // Writes the build, or returns why the record was refused (check_build).
     std::string put_build(int64_t instance, const core::BuildRecord& build);
+    // Writes a batch as put_build writes each of its builds, in fewer page
+    // touches: the `build` rows in id order, then the outputs in key order
+    // (Hydra sends an eval's builds in no order: in arrival order every row
+    // lands on a random page, and each page a transaction touches is written
+    // to the WAL again). What is written is what put_build would write for
+    // each build in turn (a repeated id: the later row; an output path
+    // twice: the first build). Returns the first refusal's reason, and then
+    // the batch is written in part: roll the transaction back.
+    std::string put_builds(int64_t instance, std::span<const core::BuildRecord> builds);
     void put_eval(const JobsetState& jobset, const core::EvalRecord& eval);
     void set_jobset_state(const JobsetState& state);
 
@@ -345,6 +388,10 @@ private:
     Statements& statements();
     Database& db() { return m_reader.m_db; }
     int64_t intern(const std::string& text);
+    // put_build's two halves: the `build` row (after check_build), and one
+    // output keyed by its hash's prefix.
+    std::string put_build_row(int64_t instance, const core::BuildRecord& build);
+    void put_output(const core::HashBytes& hash, int64_t row_id, std::string_view name);
     int64_t instance_id(const std::string& url);
     JobsetState jobset_in(int64_t instance, const std::string& project, const std::string& name);
     int64_t jobset_row(int64_t instance, const std::string& project, const std::string& name);
@@ -354,7 +401,7 @@ private:
 
     IndexReader m_reader; // owns the connection
     std::unique_ptr<Statements> m_stmts;
-    std::unordered_map<std::string, int64_t> m_names; // all of table name once loaded
+    NameTable m_names; // all of table name once loaded
     bool m_names_loaded = false;
     std::unordered_map<std::string, int64_t> m_jobset_ids; // "instance\tproject\tjobset"
 };

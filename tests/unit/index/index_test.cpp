@@ -882,6 +882,98 @@ TEST(IndexSchema, InterningNeverInsertsANameTwice) {
                     .empty());
 }
 
+// put_builds writes a batch (out of id order, as Hydra sends it) in id and
+// output-key order: what it leaves is what put_build leaves, build by build
+// in arrival order: a repeated id keeps its later row, an output path built
+// twice keeps its first build.
+TEST(IndexSchema, PutBuildsLeavesWhatPutBuildLeavesInTurn) {
+    std::vector<core::BuildRecord> batch;
+    for (const int64_t id : {9, 3, 7, 1, 5, 3, 8}) {
+        auto b = build(id, k_drv_a, true, 0, 100 + id);
+        b.drvpath = "/nix/store/" + std::string(31, 'a') + std::to_string(id) + "-x.drv";
+        b.job = "job" + std::to_string(id);
+        b.outputs = {
+            {"out", "/nix/store/" + std::string(31, 'b') + std::to_string(id) + "-x"},
+            {"dev", "/nix/store/" + std::string(30, 'c') + std::to_string(id + 10) + "-x-dev"}};
+        batch.push_back(b);
+    }
+    batch[5].buildstatus = 1; // id 3 again: this row stays
+    batch[3].outputs = {      // id 1 shares an output path with id 9 (came first)
+                        {"out", batch[0].outputs[0].second}};
+    const char* dump = "SELECT b.id, hex(b.drv), b.name, n.text, b.status, b.stoptime FROM build "
+                       "b JOIN name n ON n.id = b.job ORDER BY b.id";
+    const char* outputs = "SELECT hex(hash), build, name FROM output ORDER BY hash";
+    TempDir dir;
+    const auto one = dir.file("one.sqlite");
+    const auto all = dir.file("all.sqlite");
+    {
+        auto index = IndexWriter::open(one);
+        auto txn = index.transaction();
+        auto state = index.jobset(k_url, "nixpkgs", "trunk");
+        for (const auto& b : batch) {
+            ASSERT_EQ(index.put_build(state.instance, b), "");
+        }
+        txn.commit();
+    }
+    {
+        auto index = IndexWriter::open(all);
+        auto txn = index.transaction();
+        auto state = index.jobset(k_url, "nixpkgs", "trunk");
+        ASSERT_EQ(index.put_builds(state.instance, batch), "");
+        txn.commit();
+    }
+    EXPECT_EQ(sql_rows(all, dump), sql_rows(one, dump));
+    EXPECT_EQ(sql_rows(all, outputs), sql_rows(one, outputs));
+    EXPECT_EQ(sql_rows(all, "SELECT status FROM build WHERE id = 3"),
+              std::vector<std::string>{"1"});
+    EXPECT_EQ(sql_rows(all, "SELECT build FROM output WHERE name IS NULL AND build IN (1, 9)"),
+              std::vector<std::string>{"9"});
+}
+
+TEST(IndexSchema, PutBuildsRefusesAnInvalidBuildWithItsReason) {
+    TempDir dir;
+    auto index = IndexWriter::open(dir.file("i.sqlite"));
+    auto txn = index.transaction();
+    auto state = index.jobset(k_url, "nixpkgs", "trunk");
+    std::vector<core::BuildRecord> batch{build(2, k_drv_a, true, 0, 100),
+                                         build(1, "/nix/store/not-a-drv", true, 0, 100)};
+    EXPECT_NE(index.put_builds(state.instance, batch).find("invalid drvpath"), std::string::npos);
+    batch[1] = build(1, k_drv_b, true, 0, 100);
+    batch[1].outputs = {{"out", "/tmp/x"}};
+    EXPECT_NE(index.put_builds(state.instance, batch).find("invalid output path"),
+              std::string::npos);
+}
+
+TEST(NameTable, FindsEveryNameInsertedAndNoOther) {
+    NameTable names;
+    EXPECT_FALSE(names.find("a").has_value());
+    // Enough names to grow the slots several times and fill blocks of texts;
+    // a long one, an empty one and names that differ only at the end.
+    const std::string long_name(3 << 20, 'x');
+    names.insert("", 1);
+    names.insert(long_name.substr(0, 100'000), 2);
+    for (int64_t i = 0; i < 200'000; ++i) {
+        names.insert("python312Packages.name-" + std::to_string(i) + ".x86_64-linux", i + 3);
+    }
+    EXPECT_EQ(names.size(), 200'002U);
+    EXPECT_EQ(names.find(""), 1);
+    EXPECT_EQ(names.find(long_name.substr(0, 100'000)), 2);
+    EXPECT_FALSE(names.find(long_name.substr(0, 99'999)).has_value());
+    for (int64_t i = 0; i < 200'000; i += 997) {
+        EXPECT_EQ(names.find("python312Packages.name-" + std::to_string(i) + ".x86_64-linux"),
+                  i + 3);
+    }
+    EXPECT_FALSE(names.find("python312Packages.name-200000.x86_64-linux").has_value());
+    EXPECT_FALSE(names.find("python312Packages.name-1.x86_64-linu").has_value());
+    // A name longer than a block of texts is refused rather than cut.
+    EXPECT_THROW(names.insert(long_name, 300'000), Error);
+    names.clear();
+    EXPECT_EQ(names.size(), 0U);
+    EXPECT_FALSE(names.find("").has_value());
+    names.insert("again", 7);
+    EXPECT_EQ(names.find("again"), 7);
+}
+
 // answer_key (one statement) and answer_keys (a batch, maps) agree with the
 // reads they replace, for every kind of key, with and without a local
 // failure record and a build.
