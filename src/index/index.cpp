@@ -173,6 +173,28 @@ constexpr const char* k_migration_v5 = R"sql(
 CREATE INDEX IF NOT EXISTS build_by_job ON build (job, jobset);
 )sql";
 
+// Schema version 6 (issue 17): snapshots. Each write transaction of a sync
+// takes the next change sequence (meta 'seq'); the build, eval and jobset
+// rows it writes carry it, and `change` says which eval it committed, so that
+// `snapshot publish` writes the rows each eval changed (re-checks included)
+// as a delta file. Rows from before v6 carry none: they are in every base.
+// `meta` also keeps a pulled index's source (sync --from). A build's seq is
+// a small integer: 2 to 4 bytes a row.
+constexpr const char* k_migration_v6 = R"sql(
+ALTER TABLE build ADD COLUMN seq INTEGER;
+ALTER TABLE eval ADD COLUMN seq INTEGER;
+ALTER TABLE jobset ADD COLUMN seq INTEGER;
+CREATE TABLE change (
+    seq INTEGER NOT NULL,
+    eval INTEGER NOT NULL, -- (hydra - 1) << 40 | eval id
+    PRIMARY KEY (seq, eval)
+) WITHOUT ROWID;
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+)sql";
+
 constexpr const char* k_build_columns = R"sql(
     SELECT b.id, h.url, b.drv, b.name, j.project, j.name, jn.text, sn.text,
            b.finished, b.status, b.duration, b.stoptime, j.synced_at
@@ -352,6 +374,9 @@ void migrate(Database& db) {
     if (version < 5) {
         db.exec(k_migration_v5);
     }
+    if (version < 6) {
+        db.exec(k_migration_v6);
+    }
     db.exec(("PRAGMA user_version = " + std::to_string(k_schema_version)).c_str());
     txn.commit();
 }
@@ -437,16 +462,16 @@ struct IndexWriter::Statements {
     LazyStatement update_jobset{"UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
                                 "rechecked_at = ?4, etag = ?5, last_modified = ?6, "
                                 "listing_digest = ?7, eval_builds_failed_at = ?8, "
-                                "eval_builds_failed_members = ?9 WHERE id = ?1"};
+                                "eval_builds_failed_members = ?9, seq = ?10 WHERE id = ?1"};
     LazyStatement upsert_build{R"sql(
         INSERT INTO build (id, drv, name, jobset, job, system, finished, status,
-                           duration, stoptime)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                           duration, stoptime, seq)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
         ON CONFLICT (id) DO UPDATE SET
             drv = excluded.drv, name = excluded.name, jobset = excluded.jobset,
             job = excluded.job, system = excluded.system,
             finished = excluded.finished, status = excluded.status,
-            duration = excluded.duration, stoptime = excluded.stoptime
+            duration = excluded.duration, stoptime = excluded.stoptime, seq = excluded.seq
         WHERE (drv, name, jobset, job, system, finished, status, duration, stoptime)
             IS NOT (excluded.drv, excluded.name, excluded.jobset, excluded.job,
                     excluded.system, excluded.finished, excluded.status,
@@ -455,7 +480,11 @@ struct IndexWriter::Statements {
     LazyStatement upsert_output{"INSERT INTO output (hash, build, name) VALUES (?1, ?2, ?3) "
                                 "ON CONFLICT (hash) DO NOTHING"};
     LazyStatement insert_eval{"INSERT OR REPLACE INTO eval (id, jobset, timestamp, inputs, "
-                              "builds) VALUES (?1, ?2, ?3, ?4, ?5)"};
+                              "builds, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
+    LazyStatement insert_change{"INSERT OR IGNORE INTO change (seq, eval) VALUES (?1, ?2)"};
+    LazyStatement next_seq{"INSERT INTO meta (key, value) VALUES ('seq', 1) "
+                           "ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value"};
+    LazyStatement drop_source{"DELETE FROM meta WHERE key LIKE 'source\\_%' ESCAPE '\\'"};
     LazyStatement upsert_local{R"sql(
         INSERT INTO local_failure (drv, name, count, first_at, last_at, log, reason)
         VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
@@ -1215,7 +1244,9 @@ WriteTransaction IndexWriter::transaction() {
     return WriteTransaction(*this);
 }
 
-WriteTransaction::WriteTransaction(IndexWriter& writer) : m_writer(&writer), m_txn(writer.db()) {}
+WriteTransaction::WriteTransaction(IndexWriter& writer) : m_writer(&writer), m_txn(writer.db()) {
+    m_writer->m_seq.reset();
+}
 
 WriteTransaction::~WriteTransaction() {
     if (m_txn.active()) {
@@ -1227,6 +1258,25 @@ WriteTransaction::~WriteTransaction() {
 
 void WriteTransaction::commit() {
     m_txn.commit();
+    m_writer->m_seq.reset();
+}
+
+int64_t IndexWriter::change_seq() {
+    if (m_seq && db().in_transaction()) {
+        return *m_seq;
+    }
+    int64_t seq = 0;
+    {
+        auto use = m_stmts->next_seq.get(db()).use();
+        if (use.next()) {
+            seq = use.get_int(0);
+        }
+    }
+    m_stmts->drop_source.get(db()).use().exec();
+    if (db().in_transaction()) {
+        m_seq = seq;
+    }
+    return seq;
 }
 
 void IndexWriter::record_local_failure(const core::StorePath& drv, int64_t now,
@@ -1356,7 +1406,7 @@ std::string IndexWriter::put_build(int64_t instance, const core::BuildRecord& bu
         if (build.starttime && build.stoptime) {
             duration = *build.stoptime - *build.starttime;
         }
-        use.bind(duration).bind(build.stoptime).exec();
+        use.bind(duration).bind(build.stoptime).bind(change_seq()).exec();
     }
     for (const auto& [name, path] : build.outputs) {
         if (path.empty()) {
@@ -1385,6 +1435,7 @@ void IndexWriter::put_eval(const JobsetState& jobset, const core::EvalRecord& ev
         inputs += name + " " + revision + "\n";
     }
     const std::string members = core::encode_id_list(eval.builds);
+    const int64_t seq = change_seq();
     auto use = m_stmts->insert_eval.get(db()).use();
     use.bind(row_key(jobset.instance, eval.id))
         .bind(jobset.id)
@@ -1392,7 +1443,9 @@ void IndexWriter::put_eval(const JobsetState& jobset, const core::EvalRecord& ev
         .bind(inputs)
         .bind(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(members.data()),
                                        members.size()))
+        .bind(seq)
         .exec();
+    m_stmts->insert_change.get(db()).use().bind(seq).bind(row_key(jobset.instance, eval.id)).exec();
 }
 
 void IndexWriter::set_jobset_state(const JobsetState& state) {
@@ -1406,10 +1459,12 @@ void IndexWriter::set_jobset_state(const JobsetState& state) {
         .bind(text_or_null(state.listing_digest))
         .bind(state.eval_builds_failed_at)
         .bind(state.eval_builds_failed_members)
+        .bind(change_seq())
         .exec();
 }
 
 void IndexWriter::forget_caches() {
+    m_seq.reset();
     m_names.clear();
     m_names_loaded = false;
     m_jobset_ids.clear();
