@@ -139,7 +139,10 @@ PublishResult publish(const PublishOptions& options) {
             after_base += delta.from >= m.base.to ? 1 : 0;
         }
     }
-    // The delta boundaries: each eval's change, and the newest change.
+    // The delta boundaries: one delta per eval committed, ending at its
+    // change; the changes after the last one (the sync's closing jobset
+    // state, re-checks) go with it, or make a delta of their own (evals: [])
+    // when no eval was committed since the last publish.
     const auto boundaries = [&](int64_t upto) {
         std::vector<std::pair<int64_t, std::vector<int64_t>>> out;
         for (const auto& change : reader.eval_changes(from, upto)) {
@@ -148,8 +151,12 @@ PublishResult publish(const PublishOptions& options) {
             }
             out.back().second.push_back(change.eval_id);
         }
-        if (upto > from && (out.empty() || out.back().first < upto)) {
-            out.push_back({upto, {}});
+        if (upto > from) {
+            if (out.empty()) {
+                out.push_back({upto, {}});
+            } else {
+                out.back().first = upto;
+            }
         }
         return out;
     };
