@@ -180,16 +180,15 @@ CREATE INDEX IF NOT EXISTS build_by_job ON build (job, jobset);
 // as a delta file. Rows from before v6 carry none: they are in every base.
 // `meta` also keeps a pulled index's source (sync --from). A build's seq is
 // a small integer: 2 to 4 bytes a row.
+// The seq columns are added where missing (migrate_v6): an index taken back
+// to an older version by hand may have them.
 constexpr const char* k_migration_v6 = R"sql(
-ALTER TABLE build ADD COLUMN seq INTEGER;
-ALTER TABLE eval ADD COLUMN seq INTEGER;
-ALTER TABLE jobset ADD COLUMN seq INTEGER;
-CREATE TABLE change (
+CREATE TABLE IF NOT EXISTS change (
     seq INTEGER NOT NULL,
     eval INTEGER NOT NULL, -- (hydra - 1) << 40 | eval id
     PRIMARY KEY (seq, eval)
 ) WITHOUT ROWID;
-CREATE TABLE meta (
+CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value
 ) WITHOUT ROWID;
@@ -375,6 +374,14 @@ void migrate(Database& db) {
         db.exec(k_migration_v5);
     }
     if (version < 6) {
+        for (const char* table : {"build", "eval", "jobset"}) {
+            Statement columns(db, ("SELECT 1 FROM pragma_table_info('" + std::string(table) +
+                                   "') WHERE name = 'seq'")
+                                      .c_str());
+            if (!columns.use().next()) {
+                db.exec(("ALTER TABLE " + std::string(table) + " ADD COLUMN seq INTEGER").c_str());
+            }
+        }
         db.exec(k_migration_v6);
     }
     db.exec(("PRAGMA user_version = " + std::to_string(k_schema_version)).c_str());
