@@ -87,8 +87,7 @@ snapshot::ManifestFetch HttpFetcher::fetch_manifest(const std::string& etag,
     return out;
 }
 
-void HttpFetcher::fetch_file(const std::string& name, const std::string& dest,
-                             uint64_t max_bytes) {
+void HttpFetcher::fetch_file(const std::string& name, const std::string& dest, uint64_t max_bytes) {
     FileSink sink(dest, max_bytes);
     const auto result = m_http.get_file(m_base + "/" + name, sink);
     if (!result.ok()) {

@@ -19,8 +19,7 @@ public:
         : m_http(http), m_base(std::move(base_url)) {}
     snapshot::ManifestFetch fetch_manifest(const std::string& etag,
                                            const std::string& last_modified) override;
-    void fetch_file(const std::string& name, const std::string& dest,
-                    uint64_t max_bytes) override;
+    void fetch_file(const std::string& name, const std::string& dest, uint64_t max_bytes) override;
     uint64_t requests() const override { return m_http.requests(); }
     uint64_t bytes() const override { return m_http.bytes(); }
 

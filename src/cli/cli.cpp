@@ -558,7 +558,7 @@ void sync_options(po::options_description& desc) {
     desc.add_options() //
         ("jobset", po::value<std::vector<std::string>>()->value_name("PROJECT:JOBSET"),
          "a jobset to sync; repeatable (default: config key 'jobsets')") //
-        ("quiet,q", "no progress or summary on stderr (errors only)") //
+        ("quiet,q", "no progress or summary on stderr (errors only)")    //
         ("no-verify", "with --from file:///DIR: accept a snapshot without checking its "
                       "signature");
 }

@@ -185,8 +185,8 @@ std::string info_human(const IndexInfo& info, int64_t now) {
              iso_time(source.created) + " (" + relative_age(source.created, now) + ")");
         line("", "last pull",
              iso_time(source.pulled_at) + " (" + relative_age(source.pulled_at, now) + ")");
-        line("", "signed by", source.signed_by.empty() ? "not verified (--no-verify)"
-                                                       : source.signed_by);
+        line("", "signed by",
+             source.signed_by.empty() ? "not verified (--no-verify)" : source.signed_by);
     }
     for (const auto& jobset : info.jobsets) {
         const auto& state = jobset.state;

@@ -48,16 +48,16 @@ struct SettingValues {
 
 // What a setting's text must look like, and the member it is parsed into.
 enum class SettingKind {
-    path,     // any non-empty text                    -> std::string
-    url,      // http:// or https://, no query, ...    -> std::string
-    jobsets,  // space-separated PROJECT:JOBSET        -> std::vector<core::JobsetName>
-    count,    // a whole number from min to max        -> int64_t
-    duration, // "90", "90s", "500ms", "15m", "24h", "7d" -> std::chrono::milliseconds
-    size,     // "1000000", "64KiB", "4GiB", "64MB"    -> uint64_t (bytes)
-    boolean,  // true/yes/1 or false/no/0              -> bool
-    policy,   // warn or fail                          -> Policy
-    source,   // "" or http://, https://, file:///     -> std::string
-    keys,     // space-separated NAME:BASE64 ed25519   -> std::string
+    path,          // any non-empty text                    -> std::string
+    url,           // http:// or https://, no query, ...    -> std::string
+    jobsets,       // space-separated PROJECT:JOBSET        -> std::vector<core::JobsetName>
+    count,         // a whole number from min to max        -> int64_t
+    duration,      // "90", "90s", "500ms", "15m", "24h", "7d" -> std::chrono::milliseconds
+    size,          // "1000000", "64KiB", "4GiB", "64MB"    -> uint64_t (bytes)
+    boolean,       // true/yes/1 or false/no/0              -> bool
+    policy,        // warn or fail                          -> Policy
+    source,        // "" or http://, https://, file:///     -> std::string
+    keys,          // space-separated NAME:BASE64 ed25519   -> std::string
     optional_path, // "" (none) or a path               -> std::string
 };
 

@@ -91,8 +91,8 @@ std::string pull_summary_line(const snapshot::PullResult& result, const std::str
     std::snprintf(tail, sizeof tail, ": %s in %llu request%s, %.1f s", size_text(bytes).c_str(),
                   static_cast<unsigned long long>(requests), requests == 1 ? "" : "s", seconds);
     if (!result.changed) {
-        return "nothing new at " + url + " (snapshot made " +
-               relative_age(result.created, now) + ")" + tail;
+        return "nothing new at " + url + " (snapshot made " + relative_age(result.created, now) +
+               ")" + tail;
     }
     std::string what;
     if (result.base) {
@@ -147,8 +147,7 @@ std::string publish_summary_line(const snapshot::PublishResult& result, const st
         out += plural(result.new_deltas.size(), "delta") + " (" + size_text(delta_bytes) + ")" +
                evals_text(evals);
     }
-    out += " in " + dir + "; the manifest names " +
-           plural(result.manifest.deltas.size(), "delta");
+    out += " in " + dir + "; the manifest names " + plural(result.manifest.deltas.size(), "delta");
     if (!result.pruned.empty()) {
         out += "; pruned " + plural(result.pruned.size(), "old file");
     }
@@ -171,7 +170,7 @@ std::string write_key_pair(const std::string& name, const std::string& path) {
     const Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!fd.valid()) {
         throw Error(path + ": " + errno_text(errno) +
-                    (errno == EEXIST ? " (a key is never overwritten)" : ""),
+                        (errno == EEXIST ? " (a key is never overwritten)" : ""),
                     errno == EEXIST ? ExitCode::usage : ExitCode::failure);
     }
     const std::string text = pair.secret + "\n";

@@ -16,10 +16,10 @@ namespace hs::cli {
 
 // How sync --from reads its source, checked before anything is opened.
 struct PullSource {
-    bool file = false;   // file:// (else http(s)://)
-    std::string dir;     // file://: the directory
-    std::string shown;   // the URL without credentials: stored in the index, shown
-    bool verify = true;  // false with --no-verify
+    bool file = false;  // file:// (else http(s)://)
+    std::string dir;    // file://: the directory
+    std::string shown;  // the URL without credentials: stored in the index, shown
+    bool verify = true; // false with --no-verify
     std::vector<snapshot::PublicKey> trusted;
 };
 // UsageError for --no-verify with http(s)://, for no trusted-keys without

@@ -617,8 +617,8 @@ int pull_command(Context& ctx, bool quiet) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!quiet) {
         std::fprintf(stderr, "%s\n",
-                     pull_summary_line(result, source.shown, fetcher->bytes(),
-                                       fetcher->requests(), seconds, options.now)
+                     pull_summary_line(result, source.shown, fetcher->bytes(), fetcher->requests(),
+                                       seconds, options.now)
                          .c_str());
     }
     return 0;

@@ -174,8 +174,8 @@ CREATE INDEX IF NOT EXISTS build_by_job ON build (job, jobset);
 )sql";
 
 // Schema version 6 (issue 17): snapshots. Each write transaction of a sync
-// takes the next change sequence (meta 'seq'); the build, eval and jobset
-// rows it writes carry it, and `change` says which eval it committed, so that
+// takes the next change sequence (meta 'seq'); the build, eval, jobset and
+// name rows it writes carry it, and `change` says which eval it committed, so that
 // `snapshot publish` writes the rows each eval changed (re-checks included)
 // as a delta file. Rows from before v6 carry none: they are in every base.
 // `meta` also keeps a pulled index's source (sync --from). A build's seq is
@@ -374,7 +374,7 @@ void migrate(Database& db) {
         db.exec(k_migration_v5);
     }
     if (version < 6) {
-        for (const char* table : {"build", "eval", "jobset"}) {
+        for (const char* table : {"build", "eval", "jobset", "name"}) {
             Statement columns(db, ("SELECT 1 FROM pragma_table_info('" + std::string(table) +
                                    "') WHERE name = 'seq'")
                                       .c_str());
@@ -463,7 +463,7 @@ struct IndexReader::Statements {
 // Every statement a writer runs besides its reader's.
 struct IndexWriter::Statements {
     LazyStatement all_names{"SELECT id, text FROM name"};
-    LazyStatement insert_name{"INSERT INTO name (text) VALUES (?1)"};
+    LazyStatement insert_name{"INSERT INTO name (text, seq) VALUES (?1, ?2)"};
     LazyStatement insert_instance{"INSERT INTO hydra (url) VALUES (?1)"};
     LazyStatement insert_jobset{"INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"};
     LazyStatement update_jobset{"UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
@@ -1316,8 +1316,9 @@ int64_t IndexWriter::intern(const std::string& text) {
     if (const auto it = m_names.find(text); it != m_names.end()) {
         return it->second;
     }
+    const int64_t seq = change_seq();
     auto insert = m_stmts->insert_name.get(db()).use();
-    insert.bind(text).exec();
+    insert.bind(text).bind(seq).exec();
     const int64_t id = db().last_insert_rowid();
     m_names.emplace(text, id);
     return id;

@@ -24,7 +24,7 @@ struct ReplicaTable {
 };
 constexpr ReplicaTable k_replica_tables[] = {
     {"hydra", "id, url"},
-    {"name", "id, text"},
+    {"name", "id, text, seq"},
     {"jobset", "id, hydra, project, name, synced_at, newest_eval, rechecked_at, etag, "
                "last_modified, listing_digest, eval_builds_failed_at, "
                "eval_builds_failed_members, seq"},
@@ -64,9 +64,9 @@ int64_t int_of(Database& db, const std::string& sql, int64_t fallback = 0) {
 }
 
 void set_meta(Database& db, const char* schema, const std::string& key, int64_t value) {
-    Statement stmt(db, (std::string("INSERT OR REPLACE INTO ") + schema +
-                        ".meta (key, value) VALUES (?1, ?2)")
-                           .c_str());
+    Statement stmt(
+        db, (std::string("INSERT OR REPLACE INTO ") + schema + ".meta (key, value) VALUES (?1, ?2)")
+                .c_str());
     stmt.use().bind(key).bind(value).exec();
 }
 
@@ -197,8 +197,9 @@ ReplicaInfo write_delta(const std::string& index_path, const std::string& out, i
         range("INSERT INTO main.jobset SELECT * FROM src.jobset WHERE (seq > ?1 AND seq <= ?2) "
               "OR id IN (SELECT jobset FROM main.build UNION SELECT jobset FROM main.eval)");
         db.exec("INSERT INTO main.hydra SELECT * FROM src.hydra");
-        db.exec("INSERT INTO main.name SELECT * FROM src.name WHERE id IN "
-                "(SELECT job FROM main.build UNION SELECT system FROM main.build)");
+        // Names are only ever added: those of earlier changes are in the
+        // base and the deltas before.
+        range("INSERT INTO main.name SELECT * FROM src.name WHERE seq > ?1 AND seq <= ?2");
         set_meta(db, "main", "seq", info.to);
         set_meta(db, "main", "replica_from", info.from);
         set_meta(db, "main", "replica_to", info.to);
@@ -225,9 +226,8 @@ void merge_replica(const std::string& into, const std::string& next) {
     Transaction txn(db);
     const ReplicaInfo add = info_of(db, "r", next);
     if (add.base || add.from != have.to) {
-        throw Error(next + ": does not follow " + into + " (changes " +
-                    std::to_string(add.from) + " to " + std::to_string(add.to) + " after " +
-                    std::to_string(have.to) + ")");
+        throw Error(next + ": does not follow " + into + " (changes " + std::to_string(add.from) +
+                    " to " + std::to_string(add.to) + " after " + std::to_string(have.to) + ")");
     }
     copy_rows(db, false);
     set_meta(db, "main", "replica_to", add.to);

@@ -21,10 +21,10 @@ struct JsonValue {
     Kind kind = Kind::null;
     bool boolean = false;
     double number = 0;
-    std::string text;                       // a string's value
-    std::vector<JsonValue> items;           // an array's
+    std::string text;                         // a string's value
+    std::vector<JsonValue> items;             // an array's
     std::map<std::string, JsonValue> members; // an object's (a repeated key: the last)
-    std::string_view raw;                   // the value's text in the document parsed
+    std::string_view raw;                     // the value's text in the document parsed
 
     const JsonValue* find(const std::string& key) const;
     bool is_int() const;

@@ -66,8 +66,7 @@ Expected<std::string> from_base64(std::string_view text) {
     size_t size = 0;
     const char* end = nullptr;
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                          text.size(), nullptr, &size, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+                          text.size(), nullptr, &size, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         end != text.data() + text.size()) {
         return Unexpected{"invalid base64"};
     }
@@ -123,8 +122,7 @@ std::string sign(const SecretKey& key, std::string_view message) {
     start_sodium();
     unsigned char sig[crypto_sign_BYTES];
     crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
-                         message.size(),
-                         reinterpret_cast<const unsigned char*>(key.bytes.data()));
+                         message.size(), reinterpret_cast<const unsigned char*>(key.bytes.data()));
     return key.name + ":" + to_base64({reinterpret_cast<const char*>(sig), sizeof sig});
 }
 
@@ -142,11 +140,10 @@ bool verify(const PublicKey& key, std::string_view signature, std::string_view m
         return false;
     }
     start_sodium();
-    return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig->data()),
-                                       reinterpret_cast<const unsigned char*>(message.data()),
-                                       message.size(),
-                                       reinterpret_cast<const unsigned char*>(key.bytes.data())) ==
-           0;
+    return crypto_sign_verify_detached(
+               reinterpret_cast<const unsigned char*>(sig->data()),
+               reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+               reinterpret_cast<const unsigned char*>(key.bytes.data())) == 0;
 }
 
 } // namespace hs::snapshot

@@ -13,7 +13,7 @@
 namespace hs::snapshot {
 
 struct KeyPair {
-    std::string secret; // "NAME:BASE64" of 64 bytes
+    std::string secret;     // "NAME:BASE64" of 64 bytes
     std::string public_key; // "NAME:BASE64" of 32 bytes
 };
 

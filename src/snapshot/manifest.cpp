@@ -10,12 +10,11 @@ namespace hs::snapshot {
 namespace {
 
 std::string render_file(const SnapshotFile& file, bool with_evals) {
-    std::string out = "{\"file\": " + json_string(file.file) +
-                      ", \"size\": " + std::to_string(file.size) +
-                      ", \"sha256\": " + json_string(file.sha256) +
-                      ", \"raw_size\": " + std::to_string(file.raw_size) +
-                      ", \"from\": " + std::to_string(file.from) +
-                      ", \"to\": " + std::to_string(file.to);
+    std::string out =
+        "{\"file\": " + json_string(file.file) + ", \"size\": " + std::to_string(file.size) +
+        ", \"sha256\": " + json_string(file.sha256) +
+        ", \"raw_size\": " + std::to_string(file.raw_size) +
+        ", \"from\": " + std::to_string(file.from) + ", \"to\": " + std::to_string(file.to);
     if (with_evals) {
         out += ", \"evals\": [";
         for (size_t i = 0; i < file.evals.size(); ++i) {
@@ -53,8 +52,8 @@ Expected<SnapshotFile> parse_file(const JsonValue& value, bool delta) {
     auto raw = int_member(value, "raw_size", 0);
     auto from = int_member(value, "from", 0);
     auto to = int_member(value, "to", 0);
-    for (const std::string* why : {&name.error(), &sha.error(), &size.error(), &raw.error(),
-                                   &from.error(), &to.error()}) {
+    for (const std::string* why :
+         {&name.error(), &sha.error(), &size.error(), &raw.error(), &from.error(), &to.error()}) {
         if (!why->empty()) {
             return Unexpected{*why};
         }
@@ -129,9 +128,8 @@ Expected<SignedManifest> parse_manifest(std::string_view text) {
     }
     const auto* body = doc->find("signed");
     const auto* signatures = doc->find("signatures");
-    if (doc->kind != JsonValue::Kind::object || !body ||
-        body->kind != JsonValue::Kind::object || !signatures ||
-        signatures->kind != JsonValue::Kind::array) {
+    if (doc->kind != JsonValue::Kind::object || !body || body->kind != JsonValue::Kind::object ||
+        !signatures || signatures->kind != JsonValue::Kind::array) {
         return Unexpected{"not a snapshot manifest ('signed' and 'signatures' expected)"};
     }
     SignedManifest out;
@@ -155,8 +153,8 @@ Expected<SignedManifest> parse_manifest(std::string_view text) {
     auto created = int_member(*body, "created", 0);
     auto seq = int_member(*body, "seq", 0);
     auto hydra = string_member(*body, "hydra");
-    for (const std::string* why : {&schema.error(), &created.error(), &seq.error(),
-                                   &hydra.error()}) {
+    for (const std::string* why :
+         {&schema.error(), &created.error(), &seq.error(), &hydra.error()}) {
         if (!why->empty()) {
             return Unexpected{*why};
         }
@@ -203,7 +201,8 @@ Expected<SignedManifest> parse_manifest(std::string_view text) {
     if (m.seq != end) {
         return Unexpected{"'seq' is not where the newest file ends"};
     }
-    if (!m.deltas.empty() && (m.base.to < m.deltas.front().from || m.base.to > m.deltas.back().to)) {
+    if (!m.deltas.empty() &&
+        (m.base.to < m.deltas.front().from || m.base.to > m.deltas.back().to)) {
         return Unexpected{"the base is not at the end of a delta"};
     }
     return out;

@@ -33,7 +33,7 @@ inline constexpr const char* k_manifest_name = "manifest.json";
 struct SnapshotFile {
     std::string file; // a name in the directory: [a-z0-9.-], content-addressed
     uint64_t size = 0;
-    std::string sha256; // of the compressed file, lowercase hex
+    std::string sha256;    // of the compressed file, lowercase hex
     uint64_t raw_size = 0; // decompressed
     int64_t from = 0;
     int64_t to = 0;

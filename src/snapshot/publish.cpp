@@ -190,8 +190,7 @@ PublishResult publish(const PublishOptions& options) {
     }
     const auto keep = static_cast<size_t>(std::max<int64_t>(options.keep_deltas, 2));
     if (m.deltas.size() > keep) {
-        m.deltas.erase(m.deltas.begin(),
-                       m.deltas.end() - static_cast<std::ptrdiff_t>(keep));
+        m.deltas.erase(m.deltas.begin(), m.deltas.end() - static_cast<std::ptrdiff_t>(keep));
     }
     m.format = k_manifest_format;
     m.schema = index::k_schema_version;

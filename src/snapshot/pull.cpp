@@ -18,15 +18,11 @@ namespace {
 // start of the next one, after a kill).
 class PullFiles {
 public:
-    explicit PullFiles(const std::string& index_path) : m_prefix(index_path + ".pull-") {
-        clean();
-    }
+    explicit PullFiles(const std::string& index_path) : m_prefix(index_path + ".pull-") { clean(); }
     ~PullFiles() { clean(); }
     PullFiles(const PullFiles&) = delete;
     PullFiles& operator=(const PullFiles&) = delete;
-    std::string path(size_t n, const char* ext) const {
-        return m_prefix + std::to_string(n) + ext;
-    }
+    std::string path(size_t n, const char* ext) const { return m_prefix + std::to_string(n) + ext; }
 
 private:
     void clean() const {
@@ -128,8 +124,9 @@ PullPlan plan_pull(const Manifest& manifest, std::optional<int64_t> have) {
 PullResult pull(index::IndexWriter& index, Fetcher& fetcher, const PullOptions& options) {
     const auto source = index.reader().replica_source();
     const bool same_source = source && source->url == options.url;
-    const auto fetched = fetcher.fetch_manifest(same_source ? source->etag : std::string(),
-                                                same_source ? source->last_modified : std::string());
+    const auto fetched =
+        fetcher.fetch_manifest(same_source ? source->etag : std::string(),
+                               same_source ? source->last_modified : std::string());
     const std::string where = options.url + "/" + k_manifest_name;
     PullResult result;
     index::ReplicaSource now_source;
@@ -172,8 +169,8 @@ PullResult pull(index::IndexWriter& index, Fetcher& fetcher, const PullOptions& 
     result.seq = m.seq;
     result.created = m.created;
 
-    const auto plan = plan_pull(m, same_source ? std::optional<int64_t>(source->seq)
-                                               : std::nullopt);
+    const auto plan =
+        plan_pull(m, same_source ? std::optional<int64_t>(source->seq) : std::nullopt);
     if (plan.nothing) {
         index.set_replica_source(now_source);
         return result;
@@ -184,8 +181,7 @@ PullResult pull(index::IndexWriter& index, Fetcher& fetcher, const PullOptions& 
     }
     for (const size_t i : plan.deltas) {
         files.push_back(&m.deltas[i]);
-        result.evals.insert(result.evals.end(), m.deltas[i].evals.begin(),
-                            m.deltas[i].evals.end());
+        result.evals.insert(result.evals.end(), m.deltas[i].evals.begin(), m.deltas[i].evals.end());
     }
     const PullFiles temp(index.path());
     std::string merged;

@@ -42,7 +42,8 @@ public:
 class FileFetcher : public Fetcher {
 public:
     explicit FileFetcher(std::string dir) : m_dir(std::move(dir)) {}
-    ManifestFetch fetch_manifest(const std::string& etag, const std::string& last_modified) override;
+    ManifestFetch fetch_manifest(const std::string& etag,
+                                 const std::string& last_modified) override;
     void fetch_file(const std::string& name, const std::string& dest, uint64_t max_bytes) override;
     uint64_t requests() const override { return m_requests; }
     uint64_t bytes() const override { return m_bytes; }

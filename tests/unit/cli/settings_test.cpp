@@ -149,12 +149,12 @@ TEST_F(SettingsTest, SnapshotSettingsAreChecked) {
     EXPECT_EQ(load({{"from", "https://snap.example.org/x/"}}).values().from,
               "https://snap.example.org/x");
     EXPECT_EQ(load().values().publish, "");
-    for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
-             {"from", "ftp://x"},
-             {"from", "file://relative"},
-             {"trusted-keys", "cache-1:AAAA"},
-             {"trusted-keys", "nocolon"},
-             {"snapshot-deltas", "1"}}) {
+    for (const auto& [name, text] :
+         std::vector<std::pair<std::string, std::string>>{{"from", "ftp://x"},
+                                                          {"from", "file://relative"},
+                                                          {"trusted-keys", "cache-1:AAAA"},
+                                                          {"trusted-keys", "nocolon"},
+                                                          {"snapshot-deltas", "1"}}) {
         EXPECT_EQ(load({{name, text}}).problems().count(name), 1u) << name << " = " << text;
     }
 }

@@ -17,10 +17,10 @@ const std::string k_url = "https://hydra.example.org";
 core::BuildRecord build(int64_t id, const std::string& hash_char, int status) {
     core::BuildRecord b;
     b.id = id;
-    b.drvpath = "/nix/store/" + std::string(31, '0') + hash_char + "-pkg" + std::to_string(id) +
-                ".drv";
-    b.outputs = {{"out", "/nix/store/" + std::string(31, '1') + hash_char + "-pkg" +
-                             std::to_string(id)}};
+    b.drvpath =
+        "/nix/store/" + std::string(31, '0') + hash_char + "-pkg" + std::to_string(id) + ".drv";
+    b.outputs = {
+        {"out", "/nix/store/" + std::string(31, '1') + hash_char + "-pkg" + std::to_string(id)}};
     b.finished = true;
     b.buildstatus = status;
     b.starttime = 100;
@@ -33,7 +33,8 @@ core::BuildRecord build(int64_t id, const std::string& hash_char, int status) {
 }
 
 // One eval in one transaction, as a sync commits it.
-void ingest_eval(IndexWriter& index, int64_t eval_id, const std::vector<core::BuildRecord>& builds) {
+void ingest_eval(IndexWriter& index, int64_t eval_id,
+                 const std::vector<core::BuildRecord>& builds) {
     auto txn = index.transaction();
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     core::EvalRecord eval;

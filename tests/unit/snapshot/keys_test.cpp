@@ -27,7 +27,7 @@ TEST(Keys, MalformedKeysAreRefused) {
     EXPECT_FALSE(parse_public_key("k:not base64!"));
     EXPECT_FALSE(parse_public_key("k:AAAA")); // 3 bytes
     const auto pair = generate_key_pair("k");
-    EXPECT_FALSE(parse_public_key(pair.secret));  // 64 bytes is a secret key
+    EXPECT_FALSE(parse_public_key(pair.secret)); // 64 bytes is a secret key
     EXPECT_FALSE(parse_secret_key(pair.public_key));
     EXPECT_NE(check_key_name("a b"), "");
     auto keys = parse_public_keys(" " + pair.public_key + "  " + pair.public_key + " ");

@@ -87,10 +87,9 @@ TEST(Pull, FromADirectoryVerifiedAndKeepingLocalFailures) {
     EXPECT_EQ(client.reader().jobsets().at(0).builds, 1);
     EXPECT_TRUE(client.reader().local_failure(mine.hash, 0).has_value());
     EXPECT_FALSE(pull(client, fetcher, p).changed);
-    EXPECT_EQ(dir.names(), (std::vector<std::string>{"client.sqlite", "client.sqlite-shm",
-                                                     "client.sqlite-wal", "pub.sqlite",
-                                                     "pub.sqlite-shm", "pub.sqlite-wal",
-                                                     "www"}));
+    EXPECT_EQ(dir.names(),
+              (std::vector<std::string>{"client.sqlite", "client.sqlite-shm", "client.sqlite-wal",
+                                        "pub.sqlite", "pub.sqlite-shm", "pub.sqlite-wal", "www"}));
 }
 
 } // namespace
