@@ -299,7 +299,10 @@ TEST(SettingSpecs, CommandsTakeTheirOwnSettings) {
               (std::set<std::string>{"max-evals", "max-requests", "min-interval", "max-in-flight",
                                      "max-tries", "backoff-ceiling", "connect-timeout", "timeout",
                                      "by-id-max", "recheck-interval", "eval-builds-retry",
-                                     "insecure", "max-body"}));
+                                     "insecure", "max-body", "from", "trusted-keys", "publish",
+                                     "secret-key-file", "snapshot-deltas"}));
+    EXPECT_EQ(taken_by(option_of::snapshot),
+              (std::set<std::string>{"secret-key-file", "snapshot-deltas"}));
 }
 
 TEST(OriginKindName, NamesEachLayerForMachines) {
