@@ -215,7 +215,7 @@ PublishResult publish(const PublishOptions& options) {
         const std::string name = entry.path().filename().string();
         const bool ours = (name.starts_with("base-") || name.starts_with("delta-")) &&
                           name.ends_with(".sqlite.zst");
-        if ((ours && !named.count(name)) || name.starts_with(k_tmp_prefix)) {
+        if ((ours && !named.contains(name)) || name.starts_with(k_tmp_prefix)) {
             fs::remove(entry.path(), ec);
             if (ours && !ec) {
                 result.pruned.push_back(name);
