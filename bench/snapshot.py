@@ -90,12 +90,16 @@ def main() -> int:
                 f"{project}:{jobset}", "--min-interval", "0", "--max-requests", "1000000",
                 "--by-id-max", "0", "-q"]  # gen_hydra.py serves /build/<id> for unfinished builds only
         pull = ["sync", "--from", "file://" + snap, "--trusted-keys", public]
-        steps = [len(evals)] if args.base_only else range(1, len(evals) + 1)
+        # The listing's first page holds the newest 20 evals (Hydra's paging):
+        # steps go through those; --base-only syncs every eval of every page.
+        total = len(manifest["eval_ids"])
+        steps = [total] if args.base_only else list(range(1, len(evals) + 1))
         for k in steps:
-            shown = dict(listing, evals=[e for e in listing["evals"]
-                                         if e["id"] <= evals[k - 1]["id"]])
-            with open(page, "w", encoding="utf-8") as f:
-                json.dump(shown, f)
+            if not args.base_only:  # the listing's first page, up to eval k
+                shown = dict(listing, evals=[e for e in listing["evals"]
+                                             if e["id"] <= evals[k - 1]["id"]])
+                with open(page, "w", encoding="utf-8") as f:
+                    json.dump(shown, f)
             first = k == steps[0]
             sync_s, _ = run(sync + (["--max-evals", str(k)] if first else []), env)
             pub_s, pub = run([args.bin, "--db", pub_db, "--url", url, "snapshot", "publish", snap,
