@@ -148,10 +148,10 @@ std::string info_json(const IndexInfo& info) {
     out += ",\"size\":" + std::to_string(info.bytes) +
            ",\"jobsets\":" + std::to_string(info.jobsets.size());
     if (info.source) {
-        out += ",\"source\":{\"url\":";
+        out += R"(,"source":{"url":)";
         append_json_string(out, info.source->url);
         out += ",\"created\":" + std::to_string(info.source->created) +
-               ",\"pulled_at\":" + std::to_string(info.source->pulled_at) + ",\"signed_by\":";
+               ",\"pulled_at\":" + std::to_string(info.source->pulled_at) + R"(,"signed_by":)";
         if (info.source->signed_by.empty()) {
             out += "null";
         } else {
@@ -159,7 +159,7 @@ std::string info_json(const IndexInfo& info) {
         }
         out += "}";
     } else {
-        out += ",\"source\":null";
+        out += R"(,"source":null)";
     }
     out += "}\n";
     return out;
