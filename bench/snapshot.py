@@ -75,7 +75,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, os.path.join(HERE, "static_hydra.py"), args.data,
                                "--port-file", port_file], stdout=subprocess.DEVNULL)
     figures: dict = {"builds": manifest["builds"], "eval_size": manifest["params"]["eval_size"],
-                     "evals": len(evals), "deltas": []}
+                     "evals": len(manifest["eval_ids"]), "deltas": []}
     try:
         deadline = time.monotonic() + 30
         while not (os.path.exists(port_file) and open(port_file).read().strip()):
