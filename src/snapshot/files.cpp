@@ -94,7 +94,9 @@ uint64_t compress_file(const std::string& in, const std::string& out, int level)
     return written;
 }
 
-uint64_t decompress_file(const std::string& in, const std::string& out, uint64_t max_bytes) {
+uint64_t decompress_file(const std::string& in, const std::string& out, uint64_t max_bytes,
+                         const std::string& shown) {
+    const std::string& name = shown.empty() ? in : shown;
     auto src = open_file(in, "rb");
     auto dst = open_file(out, "wb");
     std::unique_ptr<ZSTD_DCtx, DctxFree> dctx(ZSTD_createDCtx());
@@ -120,18 +122,18 @@ uint64_t decompress_file(const std::string& in, const std::string& out, uint64_t
             ZSTD_outBuffer output{obuf.data(), obuf.size(), 0};
             last_ret = ZSTD_decompressStream(dctx.get(), &output, &input);
             if (ZSTD_isError(last_ret)) {
-                throw Error(in + ": corrupt zstd data (" + ZSTD_getErrorName(last_ret) + ")");
+                throw Error(name + ": corrupt zstd data (" + ZSTD_getErrorName(last_ret) + ")");
             }
             written += output.pos;
             if (written > max_bytes) {
-                throw Error(in + ": decompresses to more than " + std::to_string(max_bytes) +
+                throw Error(name + ": decompresses to more than " + std::to_string(max_bytes) +
                             " bytes");
             }
             write_all(dst.get(), obuf.data(), output.pos, out);
         }
     }
     if (!any || last_ret != 0) {
-        throw Error(in + ": truncated zstd data");
+        throw Error(name + ": truncated zstd data");
     }
     close_checked(std::move(dst), out);
     return written;

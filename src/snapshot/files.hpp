@@ -15,8 +15,10 @@ uint64_t compress_file(const std::string& in, const std::string& out, int level)
 
 // Decompresses the zstd file `in` into `out` (created or truncated),
 // refusing more than max_bytes of output and a truncated or corrupt
-// input. Returns the decompressed size. Throws hs::Error naming `in`.
-uint64_t decompress_file(const std::string& in, const std::string& out, uint64_t max_bytes);
+// input. Returns the decompressed size. Throws hs::Error naming `shown`
+// (default: `in`).
+uint64_t decompress_file(const std::string& in, const std::string& out, uint64_t max_bytes,
+                         const std::string& shown = {});
 
 // Lowercase hex SHA-256 of the file's bytes, and its size.
 struct FileDigest {

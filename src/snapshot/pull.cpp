@@ -198,7 +198,8 @@ PullResult pull(index::IndexWriter& index, Fetcher& fetcher, const PullOptions& 
         check(digest.sha256 == file.sha256, what,
               "sha256 " + digest.sha256 + " does not match the manifest's " + file.sha256);
         std::remove(raw.c_str());
-        const uint64_t raw_size = decompress_file(packed, raw, file.raw_size);
+        const uint64_t raw_size =
+            decompress_file(packed, raw, file.raw_size, what + " (nothing was changed)");
         check(raw_size == file.raw_size, what,
               "decompressed to " + std::to_string(raw_size) + " bytes, the manifest says " +
                   std::to_string(file.raw_size));
