@@ -1,6 +1,7 @@
 #include "sync/evals_html.hpp"
 
 #include "core/sha256.hpp"
+#include "core/text.hpp"
 
 #include <optional>
 #include <string>
@@ -18,16 +19,6 @@ constexpr size_t k_max_digits = 18; // fits int64_t
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_space(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_space(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 void skip_spaces(std::string_view text, size_t& at) {
@@ -88,10 +79,10 @@ std::optional<std::string_view> between(std::string_view text, size_t& at, std::
 }
 
 // "<first> - <last> out of <total>.</p>" after "<p>Showing evaluations".
-std::string parse_showing(std::string_view text, size_t& at, EvalsHtmlPage& out) {
+Expected<void> parse_showing(std::string_view text, size_t& at, EvalsHtmlPage& out) {
     const size_t start = text.find("<p>Showing evaluations ", at);
     if (start == std::string_view::npos) {
-        return "no \"showing evaluations\" line";
+        return Unexpected{"no \"showing evaluations\" line"};
     }
     at = start + std::string_view("<p>Showing evaluations ").size();
     std::optional<int64_t> first;
@@ -108,7 +99,7 @@ std::string parse_showing(std::string_view text, size_t& at, EvalsHtmlPage& out)
         total = read_number(text, at);
     }
     if (!total || !expect(text, at, ".</p>")) {
-        return "unreadable \"showing evaluations\" line";
+        return Unexpected{"unreadable \"showing evaluations\" line"};
     }
     out.first = *first;
     out.last = *last;
@@ -116,14 +107,15 @@ std::string parse_showing(std::string_view text, size_t& at, EvalsHtmlPage& out)
     const bool empty = out.total == 0 && out.last + 1 == out.first;
     const bool range = out.first >= 1 && out.first <= out.last && out.last <= out.total;
     if (!empty && !range) {
-        return "\"showing evaluations\" line with an impossible range";
+        return Unexpected{"\"showing evaluations\" line with an impossible range"};
     }
     return {};
 }
 
 // A count cell: exactly `<span class="badge badge-<kind>">N</span>`, or
 // nothing when Hydra leaves out a zero count (`optional`).
-std::string parse_badge(std::string_view cell, std::string_view kind, bool optional, int64_t& out) {
+Expected<void> parse_badge(std::string_view cell, std::string_view kind, bool optional,
+                           int64_t& out) {
     const std::string_view content = trim(cell);
     if (content.empty() && optional) {
         out = 0;
@@ -132,49 +124,49 @@ std::string parse_badge(std::string_view cell, std::string_view kind, bool optio
     const std::string open = "<span class=\"badge badge-" + std::string(kind) + "\">";
     constexpr std::string_view close = "</span>";
     if (!content.starts_with(open) || !content.ends_with(close)) {
-        return "no " + std::string(kind) + " badge";
+        return Unexpected{"no " + std::string(kind) + " badge"};
     }
     const auto value =
         parse_number(content.substr(open.size(), content.size() - open.size() - close.size()));
     if (!value) {
-        return "a " + std::string(kind) + " badge without a count";
+        return Unexpected{"a " + std::string(kind) + " badge without a count"};
     }
     out = *value;
     return {};
 }
 
 // The first cell: `<a class="row-link" href="<base>/eval/<id>"><id></a>`.
-std::string parse_id_cell(std::string_view cell, int64_t& id) {
+Expected<void> parse_id_cell(std::string_view cell, int64_t& id) {
     const std::string_view content = trim(cell);
     constexpr std::string_view open = R"(<a class="row-link" href=")";
     if (!content.starts_with(open)) {
-        return "no link to the eval";
+        return Unexpected{"no link to the eval"};
     }
     size_t at = open.size();
     const size_t href_end = content.find('"', at);
     if (href_end == std::string_view::npos || content.substr(href_end, 2) != "\">") {
-        return "no link to the eval";
+        return Unexpected{"no link to the eval"};
     }
     const std::string_view href = content.substr(at, href_end - at);
     at = href_end + 2;
     const size_t text_end = content.find("</a>", at);
     if (text_end == std::string_view::npos || text_end + 4 != content.size()) {
-        return "no link to the eval";
+        return Unexpected{"no link to the eval"};
     }
     const std::string_view text = content.substr(at, text_end - at);
     const auto value = parse_number(text);
     if (!value || *value == 0) {
-        return "an eval link without an eval id";
+        return Unexpected{"an eval link without an eval id"};
     }
     const std::string suffix = "/eval/" + std::string(text);
     if (!href.ends_with(suffix)) {
-        return "an eval link to another page";
+        return Unexpected{"an eval link to another page"};
     }
     id = *value;
     return {};
 }
 
-std::string parse_row(std::string_view row, EvalRow& out) {
+Expected<void> parse_row(std::string_view row, EvalRow& out) {
     std::vector<std::string_view> cells;
     size_t at = 0;
     while (true) {
@@ -183,45 +175,45 @@ std::string parse_row(std::string_view row, EvalRow& out) {
             break;
         }
         if (!row.substr(at).starts_with("<td") || cells.size() == k_cells) {
-            return "a row that is not Hydra's";
+            return Unexpected{"a row that is not Hydra's"};
         }
         const size_t open_end = row.find('>', at);
         const size_t close = row.find("</td>", at);
         if (open_end == std::string_view::npos || close == std::string_view::npos ||
             close < open_end) {
-            return "a row that is not Hydra's";
+            return Unexpected{"a row that is not Hydra's"};
         }
         cells.push_back(row.substr(open_end + 1, close - open_end - 1));
         at = close + std::string_view("</td>").size();
     }
     if (cells.size() != k_cells) {
-        return "a row of " + std::to_string(cells.size()) + " cells instead of 7";
+        return Unexpected{"a row of " + std::to_string(cells.size()) + " cells instead of 7"};
     }
-    if (auto why = parse_id_cell(cells[0], out.id); !why.empty()) {
+    if (auto why = parse_id_cell(cells[0], out.id); !why) {
         return why;
     }
     size_t time_at = 0;
     const auto stamp = between(cells[1], time_at, "data-timestamp=\"", "\"");
     const auto timestamp = stamp ? parse_number(*stamp) : std::nullopt;
     if (!timestamp) {
-        return "eval " + std::to_string(out.id) + ": no timestamp";
+        return Unexpected{"eval " + std::to_string(out.id) + ": no timestamp"};
     }
     out.timestamp = *timestamp;
     for (const auto& [cell, kind, optional, value] :
          {std::tuple{cells[3], "success", false, &out.succeeded},
           std::tuple{cells[4], "danger", true, &out.failed},
           std::tuple{cells[5], "secondary", true, &out.queued}}) {
-        if (auto why = parse_badge(cell, kind, optional, *value); !why.empty()) {
-            return "eval " + std::to_string(out.id) + ": " + why;
+        if (auto why = parse_badge(cell, kind, optional, *value); !why) {
+            return Unexpected{"eval " + std::to_string(out.id) + ": " + why.error()};
         }
     }
     return {};
 }
 
-std::string parse_table(std::string_view text, size_t& at, EvalsHtmlPage& out) {
+Expected<void> parse_table(std::string_view text, size_t& at, EvalsHtmlPage& out) {
     const auto body = between(text, at, "<tbody>", "</tbody>");
     if (!body) {
-        return "no table of evaluations";
+        return Unexpected{"no table of evaluations"};
     }
     size_t pos = 0;
     while (true) {
@@ -230,20 +222,20 @@ std::string parse_table(std::string_view text, size_t& at, EvalsHtmlPage& out) {
             break;
         }
         if (!body->substr(pos).starts_with("<tr>")) {
-            return "unexpected text in the table of evaluations";
+            return Unexpected{"unexpected text in the table of evaluations"};
         }
         const size_t end = body->find("</tr>", pos);
         if (end == std::string_view::npos) {
-            return "an unterminated row";
+            return Unexpected{"an unterminated row"};
         }
         const size_t inner = pos + std::string_view("<tr>").size();
         EvalRow row;
-        if (auto why = parse_row(body->substr(inner, end - inner), row); !why.empty()) {
-            return "row " + std::to_string(out.rows.size() + 1) + ": " + why;
+        if (auto why = parse_row(body->substr(inner, end - inner), row); !why) {
+            return Unexpected{"row " + std::to_string(out.rows.size() + 1) + ": " + why.error()};
         }
         if (!out.rows.empty() && row.id >= out.rows.back().id) {
-            return "row " + std::to_string(out.rows.size() + 1) + ": eval " +
-                   std::to_string(row.id) + " is not older than the row before";
+            return Unexpected{"row " + std::to_string(out.rows.size() + 1) + ": eval " +
+                              std::to_string(row.id) + " is not older than the row before"};
         }
         out.rows.push_back(row);
         pos = end + std::string_view("</tr>").size();
@@ -253,26 +245,26 @@ std::string parse_table(std::string_view text, size_t& at, EvalsHtmlPage& out) {
 
 } // namespace
 
-std::string parse_evals_html(std::string_view html, EvalsHtmlPage& out) {
-    out = EvalsHtmlPage{};
+Expected<EvalsHtmlPage> parse_evals_html(std::string_view html) {
+    EvalsHtmlPage out;
     size_t at = 0;
     const auto title = between(html, at, "<title>", "</title>");
     if (!title || !trim(*title).starts_with(k_title_prefix) ||
         trim(*title).size() == k_title_prefix.size()) {
-        return "not Hydra's evaluations page (title)";
+        return Unexpected{"not Hydra's evaluations page (title)"};
     }
-    if (auto why = parse_showing(html, at, out); !why.empty()) {
-        return why;
+    if (auto why = parse_showing(html, at, out); !why) {
+        return Unexpected{why.error()};
     }
-    if (auto why = parse_table(html, at, out); !why.empty()) {
-        return why;
+    if (auto why = parse_table(html, at, out); !why) {
+        return Unexpected{why.error()};
     }
     const int64_t expected = out.total == 0 ? 0 : out.last - out.first + 1;
     if (static_cast<int64_t>(out.rows.size()) != expected) {
-        return std::to_string(out.rows.size()) + " rows where the page says " +
-               std::to_string(expected);
+        return Unexpected{std::to_string(out.rows.size()) + " rows where the page says " +
+                          std::to_string(expected)};
     }
-    return {};
+    return out;
 }
 
 std::string listing_digest(const std::vector<EvalRow>& rows) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/expected.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,9 +44,9 @@ struct EvalsHtmlPage {
 // text is <id>, a <time data-timestamp>, the input changes (not read), the
 // succeeded badge, the failed and queued badges (or nothing), the delta
 // (not read); as many rows as the "Showing" line says, ids strictly
-// descending. Returns an empty string, or a lowercase reason ("no table of
-// evaluations") and leaves `out` unspecified.
-std::string parse_evals_html(std::string_view html, EvalsHtmlPage& out);
+// descending. A page that is not so has a lowercase reason ("no table of
+// evaluations").
+Expected<EvalsHtmlPage> parse_evals_html(std::string_view html);
 
 // A digest of what the rows say (ids and counts, in order): equal digests
 // mean nothing Hydra shows about these evals changed. 64 hex digits

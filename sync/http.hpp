@@ -62,7 +62,7 @@ struct RetryWait {
 struct HttpOptions {
     std::string user_agent;                       // "hydra-status/<version> (+<project URL>)"
     std::chrono::milliseconds min_interval{1000}; // between request starts
-    int max_in_flight = 2;                        // requests are sequential: 1 <= this
+    int max_in_flight = 1;                        // requests are sequential: 1 <= this
     int max_tries = 6;
     std::chrono::milliseconds backoff_base{1000};
     std::chrono::milliseconds backoff_ceiling{300'000};

@@ -563,7 +563,11 @@ private:
                 return Step::ok; // the JSON listing says that the jobset does not exist
             }
         } else {
-            why = parse_evals_html(sink.body(), parsed);
+            if (auto page = parse_evals_html(sink.body())) {
+                parsed = std::move(*page);
+            } else {
+                why = page.error();
+            }
             if (why.empty() && query.empty() && parsed.rows.empty() && m_state.newest_eval) {
                 why = "no evals listed";
             }

@@ -640,12 +640,14 @@ int report_error(const std::exception& error) noexcept {
         print_try();
         return static_cast<int>(ExitCode::usage);
     }
+    // Not one of ours: a bug or the system. Never 1, which says a failure
+    // was found (a script would refuse a good build).
     if (dynamic_cast<const std::bad_alloc*>(&error)) {
         std::fprintf(stderr, "hydra-status: error: out of memory\n");
-        return static_cast<int>(ExitCode::failure);
+        return static_cast<int>(ExitCode::internal);
     }
-    std::fprintf(stderr, "hydra-status: error: %s\n", error.what());
-    return static_cast<int>(ExitCode::failure);
+    std::fprintf(stderr, "hydra-status: internal error: %s\n", error.what());
+    return static_cast<int>(ExitCode::internal);
 }
 
 int64_t unix_now() {

@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/store_path.hpp"
 
 #include <fcntl.h>
@@ -58,19 +59,6 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
         out += (out.empty() ? "" : separator) + item;
     }
     return out;
-}
-
-void append_inputs_json(std::string& out, const index::EvalInfo& eval) {
-    out += "{";
-    bool first = true;
-    for (const auto& [name, revision] : eval.inputs) {
-        out += first ? "" : ",";
-        first = false;
-        append_json_string(out, name);
-        out += ":";
-        append_json_string(out, revision);
-    }
-    out += "}";
 }
 
 void append_eval_json(std::string& out, const index::EvalInfo& eval, const std::string& input) {
@@ -690,31 +678,14 @@ void check_revision_argument(const std::string& rev) {
     }
 }
 
-RevisionMatch match_revision(const std::vector<index::EvalInfo>& evals, const std::string& input,
+namespace {
+
+// Where rev (built by no eval) falls among the evals' revisions: the newest
+// eval whose revision is an ancestor of rev and the oldest that descends
+// from it, by binary search over the evals oldest first.
+RevisionMatch place_revision(const std::vector<index::EvalInfo>& evals, const std::string& input,
                              const std::string& rev, const AncestryCheck& ancestry) {
     RevisionMatch match;
-    std::set<std::string> named;
-    for (const auto& eval : evals) {
-        const auto revision = input_revision(eval, input);
-        if (revision.starts_with(rev)) {
-            named.insert(revision);
-        }
-    }
-    if (named.size() > 1) {
-        throw UsageError("--rev " + quote(rev) + " is ambiguous: it begins " +
-                         join(std::vector<std::string>(named.begin(), named.end()), ", "));
-    }
-    if (named.size() == 1) {
-        match.revision = *named.begin();
-        for (const auto& eval : evals) {
-            if (input_revision(eval, input) == match.revision) {
-                match.exact.push_back(eval);
-            }
-        }
-        return match;
-    }
-    // Oldest first; binary search for the last eval whose revision is an
-    // ancestor of rev.
     std::vector<index::EvalInfo> ordered;
     for (const auto& eval : evals) {
         if (!input_revision(eval, input).empty()) {
@@ -756,6 +727,34 @@ RevisionMatch match_revision(const std::vector<index::EvalInfo>& evals, const st
     return match;
 }
 
+} // namespace
+
+RevisionMatch match_revision(const std::vector<index::EvalInfo>& evals, const std::string& input,
+                             const std::string& rev, const AncestryCheck& ancestry) {
+    RevisionMatch match;
+    std::set<std::string> named;
+    for (const auto& eval : evals) {
+        const auto revision = input_revision(eval, input);
+        if (revision.starts_with(rev)) {
+            named.insert(revision);
+        }
+    }
+    if (named.size() > 1) {
+        throw UsageError("--rev " + quote(rev) + " is ambiguous: it begins " +
+                         join(std::vector<std::string>(named.begin(), named.end()), ", "));
+    }
+    if (named.size() == 1) {
+        match.revision = *named.begin();
+        for (const auto& eval : evals) {
+            if (input_revision(eval, input) == match.revision) {
+                match.exact.push_back(eval);
+            }
+        }
+        return match;
+    }
+    return place_revision(evals, input, rev, ancestry);
+}
+
 std::optional<std::string> run_git(const std::string& dir, const std::vector<std::string>& args) {
     std::vector<std::string> argv_text{"git", "-C", dir};
     argv_text.insert(argv_text.end(), args.begin(), args.end());
@@ -769,37 +768,28 @@ std::optional<std::string> run_git(const std::string& dir, const std::vector<std
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         return std::nullopt;
     }
+    Fd from_git(fds[0]);
+    Fd to_us(fds[1]);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, to_us.get(), STDOUT_FILENO);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     pid_t pid = 0;
     const int rc = ::posix_spawnp(&pid, "git", &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
+    to_us.reset(); // git holds the only writing end: its exit ends our read
     if (rc != 0) {
-        ::close(fds[0]);
         return std::nullopt;
     }
-    std::string out;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-        if (n > 0) {
-            out.append(buffer, static_cast<size_t>(n));
-        } else if (n == 0 || errno != EINTR) {
-            break;
-        }
-    }
-    ::close(fds[0]);
+    const auto out = read_to_end(from_git.get());
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (!out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         return std::nullopt;
     }
-    return out;
+    return *out;
 }
 
 // --- commands -----------------------------------------------------------------
@@ -904,6 +894,60 @@ void evals_options(po::options_description& desc) {
          "without --rev: list at most N evals (default 30; 0: all)");
 }
 
+namespace {
+
+// Ancestry answered by git in `repo`: merge-base --is-ancestor says yes
+// (0) or no (1, or an error); a revision git lacks makes it nullopt.
+AncestryCheck git_ancestry(std::string repo) {
+    return [repo = std::move(repo)](const std::string& ancestor,
+                                    const std::string& descendant) -> std::optional<bool> {
+        if (run_git(repo, {"merge-base", "--is-ancestor", ancestor, descendant})) {
+            return true;
+        }
+        if (run_git(repo, {"cat-file", "-e", ancestor + "^{commit}"}) &&
+            run_git(repo, {"cat-file", "-e", descendant + "^{commit}"})) {
+            return false;
+        }
+        return std::nullopt;
+    };
+}
+
+// What evals --rev prints: the evals built from it, or the nearest ones.
+std::string revision_answer(bool json, const RevisionMatch& match, const std::string& input,
+                            const std::string& rev) {
+    std::string out;
+    if (json) {
+        append_evals_json(out, match.exact, input, "exact");
+        if (match.before) {
+            append_evals_json(out, {*match.before}, input, "before");
+        }
+        if (match.after) {
+            append_evals_json(out, {*match.after}, input, "after");
+        }
+        return out;
+    }
+    if (!match.exact.empty()) {
+        return plural(match.exact.size(), "eval") + " built from " + input + " " + match.revision +
+               ":\n" + evals_human(match.exact, input);
+    }
+    out = "No eval was built from " + input + " " + rev + "; the nearest:\n";
+    std::vector<index::EvalInfo> around;
+    if (match.after) {
+        around.push_back(*match.after);
+    }
+    if (match.before) {
+        around.push_back(*match.before);
+    }
+    out += evals_human(around, input);
+    out += std::string("  before: ") +
+           (match.before ? "eval " + std::to_string(match.before->eval_id) : "none") +
+           "; after: " + (match.after ? "eval " + std::to_string(match.after->eval_id) : "none") +
+           "\n";
+    return out;
+}
+
+} // namespace
+
 int evals_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("evals takes no arguments");
@@ -935,49 +979,8 @@ int evals_command(Context& ctx) {
         return 0;
     }
     const auto input = choose_input(evals, jobset.project, string_option(ctx, "input"));
-    const std::string repo = repo_option(ctx);
-    const auto match = match_revision(
-        evals, input, *rev,
-        [&](const std::string& ancestor, const std::string& descendant) -> std::optional<bool> {
-            // merge-base --is-ancestor: 0 yes, 1 no, else an error.
-            if (run_git(repo, {"merge-base", "--is-ancestor", ancestor, descendant})) {
-                return true;
-            }
-            if (run_git(repo, {"cat-file", "-e", ancestor + "^{commit}"}) &&
-                run_git(repo, {"cat-file", "-e", descendant + "^{commit}"})) {
-                return false;
-            }
-            return std::nullopt;
-        });
-    std::string out;
-    if (ctx.json) {
-        append_evals_json(out, match.exact, input, "exact");
-        if (match.before) {
-            append_evals_json(out, {*match.before}, input, "before");
-        }
-        if (match.after) {
-            append_evals_json(out, {*match.after}, input, "after");
-        }
-    } else if (!match.exact.empty()) {
-        out = plural(match.exact.size(), "eval") + " built from " + input + " " + match.revision +
-              ":\n" + evals_human(match.exact, input);
-    } else {
-        out = "No eval was built from " + input + " " + *rev + "; the nearest:\n";
-        std::vector<index::EvalInfo> around;
-        if (match.after) {
-            around.push_back(*match.after);
-        }
-        if (match.before) {
-            around.push_back(*match.before);
-        }
-        out += evals_human(around, input);
-        out +=
-            std::string("  before: ") +
-            (match.before ? "eval " + std::to_string(match.before->eval_id) : "none") +
-            "; after: " + (match.after ? "eval " + std::to_string(match.after->eval_id) : "none") +
-            "\n";
-    }
-    write_stdout(out);
+    const auto match = match_revision(evals, input, *rev, git_ancestry(repo_option(ctx)));
+    write_stdout(revision_answer(ctx.json, match, input, *rev));
     return 0;
 }
 

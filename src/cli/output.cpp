@@ -647,4 +647,17 @@ std::string relative_age(int64_t then, int64_t now) {
     return std::to_string(age / 86400) + " d ago";
 }
 
+void append_inputs_json(std::string& out, const index::EvalInfo& eval) {
+    out += "{";
+    bool first = true;
+    for (const auto& [name, revision] : eval.inputs) {
+        out += first ? "" : ",";
+        first = false;
+        append_json_string(out, name);
+        out += ":";
+        append_json_string(out, revision);
+    }
+    out += "}";
+}
+
 } // namespace hs::cli

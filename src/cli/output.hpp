@@ -112,4 +112,7 @@ std::string utc_time(int64_t t, const char* format);
 
 void append_json_string(std::string& out, std::string_view text);
 
+// An eval's inputs as a JSON object: {"nixpkgs":"<revision>",...}.
+void append_inputs_json(std::string& out, const index::EvalInfo& eval);
+
 } // namespace hs::cli

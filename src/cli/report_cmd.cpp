@@ -80,16 +80,9 @@ void append_report_build_json(std::string& out, const std::string& url, const Re
 
 void append_eval_json(std::string& out, const index::EvalInfo& eval) {
     out += "{\"eval_id\":" + std::to_string(eval.eval_id) +
-           ",\"timestamp\":" + std::to_string(eval.timestamp) + ",\"inputs\":{";
-    bool first = true;
-    for (const auto& [name, revision] : eval.inputs) {
-        out += first ? "" : ",";
-        first = false;
-        append_json_string(out, name);
-        out += ":";
-        append_json_string(out, revision);
-    }
-    out += "}}";
+           ",\"timestamp\":" + std::to_string(eval.timestamp) + ",\"inputs\":";
+    append_inputs_json(out, eval);
+    out += "}";
 }
 
 std::optional<int64_t> eval_option(const Context& ctx, const char* name) {

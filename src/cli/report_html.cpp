@@ -236,9 +236,13 @@ std::string data_json(const Report& report) {
         rows += rows.empty() ? "[" : ",[";
         rows += std::to_string(static_cast<size_t>(row.change)) + ",";
         append_json_string(rows, row.job);
-        rows += "," + std::to_string(intern(systems, system_at, row.system)) + "," +
-                status_index(row.now) + "," + id(row.now) + "," + status_index(row.before) + "," +
-                id(row.before) + "]";
+        // One statement each: the order of a + b's operands is unspecified,
+        // and interning must go now, then before.
+        const std::string system = std::to_string(intern(systems, system_at, row.system));
+        const std::string now = status_index(row.now);
+        const std::string before = status_index(row.before);
+        rows += "," + system + "," + now + "," + id(row.now) + "," + before + "," + id(row.before) +
+                "]";
     }
     const auto list = [](const std::vector<std::string>& items) {
         std::string out = "[";

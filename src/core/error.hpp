@@ -15,6 +15,7 @@ enum class ExitCode : int {
     unknown = 3,   // a key unknown to the index
     transient = 4, // a transient failure or a queued build
     no_index = 5,  // the index is missing, unreadable or never synced
+    internal = 70, // a bug or the system failed (out of memory): never 1 (EX_SOFTWARE)
     locked = 75,   // another sync holds the lock (EX_TEMPFAIL)
 };
 

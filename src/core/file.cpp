@@ -28,6 +28,25 @@ Unexpected failure(int error) {
 
 } // namespace
 
+Expected<std::string> read_to_end(int fd, size_t size_hint) {
+    std::string out;
+    out.reserve(size_hint);
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return failure(errno);
+        }
+        if (n == 0) {
+            return out;
+        }
+        out.append(buf, static_cast<size_t>(n));
+    }
+}
+
 Expected<std::string> read_whole_file(const std::string& path) {
     const Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!file.valid()) {
@@ -40,24 +59,7 @@ Expected<std::string> read_whole_file(const std::string& path) {
     if (S_ISDIR(st.st_mode)) {
         return failure(EISDIR);
     }
-    std::string out;
-    if (S_ISREG(st.st_mode)) {
-        out.reserve(static_cast<size_t>(st.st_size));
-    }
-    char buf[8192];
-    for (;;) {
-        const ssize_t n = ::read(file.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return failure(errno);
-        }
-        if (n == 0) {
-            return out;
-        }
-        out.append(buf, static_cast<size_t>(n));
-    }
+    return read_to_end(file.get(), S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0);
 }
 
 } // namespace hs

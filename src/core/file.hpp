@@ -43,6 +43,11 @@ private:
 // strerror() gives it but safe on several threads.
 std::string errno_text(int error);
 
+// What is left to read from fd (a file, a pipe), read to its end; size_hint
+// is the size expected, if known. On failure, error() is the system's text
+// and error_code() the errno.
+Expected<std::string> read_to_end(int fd, size_t size_hint = 0);
+
 // The whole content of a file, read to its end (so a pipe such as
 // <(command) works too). On failure, error() is the system's text
 // (as strerror's) and error_code() the errno: ENOENT and ENOTDIR when it does not

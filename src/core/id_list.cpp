@@ -24,24 +24,11 @@ std::string encode_id_list(std::vector<int64_t> ids) {
 
 std::optional<std::vector<int64_t>> decode_id_list(std::span<const uint8_t> bytes) {
     std::vector<int64_t> ids;
-    uint64_t previous = 0;
-    uint64_t delta = 0;
-    int shift = 0;
-    for (const uint8_t byte : bytes) {
-        if (shift > 63) {
-            return std::nullopt;
-        }
-        delta |= static_cast<uint64_t>(byte & 0x7f) << shift;
-        if (byte & 0x80) {
-            shift += 7;
-            continue;
-        }
-        previous += delta;
-        ids.push_back(static_cast<int64_t>(previous));
-        delta = 0;
-        shift = 0;
-    }
-    if (shift != 0) {
+    const bool valid = for_each_id(bytes, [&](int64_t id) {
+        ids.push_back(id);
+        return true;
+    });
+    if (!valid) {
         return std::nullopt;
     }
     return ids;

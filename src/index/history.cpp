@@ -6,20 +6,13 @@
 #include "core/error.hpp"
 #include "core/id_list.hpp"
 #include "index/index.hpp"
+#include "index/rows.hpp"
 
 #include <algorithm>
 
 namespace hs::index {
 
 namespace {
-
-core::HashBytes hash_of(std::span<const uint8_t> blob) {
-    core::HashBytes out{};
-    if (blob.size() == out.size()) {
-        std::copy(blob.begin(), blob.end(), out.begin());
-    }
-    return out;
-}
 
 // "name revision" lines (IndexWriter::put_eval).
 std::vector<std::pair<std::string, std::string>> parse_inputs(std::string_view text) {
@@ -51,37 +44,96 @@ std::optional<std::vector<int64_t>> members_among(std::span<const uint8_t> list,
     if (targets.empty()) {
         return found;
     }
-    const auto last = static_cast<uint64_t>(targets.back());
-    size_t next = 0; // the first target not passed yet
-    uint64_t id = 0;
-    uint64_t delta = 0;
-    int shift = 0;
-    for (const uint8_t byte : list) {
-        if (shift > 63) {
-            return std::nullopt;
+    auto next = targets.begin(); // the first target not passed yet
+    const bool valid = core::for_each_id(list, [&](int64_t id) {
+        next = std::lower_bound(next, targets.end(), id);
+        if (next != targets.end() && *next == id) {
+            found.push_back(*next++);
         }
-        delta |= static_cast<uint64_t>(byte & 0x7f) << shift;
-        if (byte & 0x80) {
-            shift += 7;
-            continue;
-        }
-        id += delta;
-        delta = 0;
-        shift = 0;
-        while (next < targets.size() && static_cast<uint64_t>(targets[next]) < id) {
-            ++next;
-        }
-        if (next < targets.size() && static_cast<uint64_t>(targets[next]) == id) {
-            found.push_back(targets[next++]);
-        }
-        if (id >= last) {
-            return found;
-        }
-    }
-    if (shift != 0) {
+        return id < targets.back();
+    });
+    if (!valid) {
         return std::nullopt;
     }
     return found;
+}
+
+// The builds of `job` in the jobset, sorted by Hydra id.
+std::vector<BuildRow> builds_of_job_in(Database& db, const JobsetState& jobset,
+                                       const std::string& job) {
+    Statement stmt(db, R"sql(
+        SELECT b.id, b.drv, b.name, sn.text, b.finished, b.status, b.stoptime - b.duration,
+               b.stoptime
+        FROM build b JOIN name sn ON sn.id = b.system
+        WHERE b.job = (SELECT id FROM name WHERE text = ?1) AND b.jobset = ?2
+    )sql");
+    auto use = stmt.use();
+    use.bind(job).bind(jobset.id);
+    std::vector<BuildRow> builds;
+    while (use.next()) {
+        BuildRow row;
+        row.build_id = use.get_int(0) & k_id_mask;
+        row.hydra_url = jobset.url;
+        row.drv_hash = rows::to_hash(use.get_blob(1));
+        row.drv_name = use.get_str(2);
+        row.project = jobset.project;
+        row.jobset = jobset.name;
+        row.job = job;
+        row.system = use.get_str(3);
+        row.finished = use.get_int(4) != 0;
+        if (const auto status = use.get_opt_int(5)) {
+            row.buildstatus = static_cast<int>(*status);
+        }
+        row.starttime = use.get_opt_int(6);
+        row.stoptime = use.get_opt_int(7);
+        row.synced_at = jobset.synced_at;
+        builds.push_back(std::move(row));
+    }
+    std::sort(builds.begin(), builds.end(),
+              [](const BuildRow& a, const BuildRow& b) { return a.build_id < b.build_id; });
+    return builds;
+}
+
+// The builds `ids` (sorted, unique) of one Hydra instance; ids the index
+// lacks are left out (never the case after a sync).
+std::vector<EvalMember> members_of(Database& db, int64_t instance,
+                                   const std::vector<int64_t>& ids) {
+    std::vector<EvalMember> members;
+    members.reserve(ids.size());
+    Statement stmt(db, "SELECT job, system, finished, status FROM build WHERE id = ?1");
+    for (const int64_t id : ids) {
+        auto use = stmt.use();
+        use.bind(row_key(instance, id));
+        if (!use.next()) {
+            continue;
+        }
+        EvalMember member;
+        member.build_id = id;
+        member.job = use.get_int(0);
+        member.system = use.get_int(1);
+        member.finished = use.get_int(2) != 0;
+        if (const auto status = use.get_opt_int(3)) {
+            member.buildstatus = static_cast<int>(*status);
+        }
+        members.push_back(member);
+    }
+    return members;
+}
+
+// The members (sorted by id) that `list` (sorted) names, in one merge.
+std::vector<EvalMember> pick_members(const std::vector<EvalMember>& members,
+                                     const std::vector<int64_t>& list) {
+    std::vector<EvalMember> out;
+    out.reserve(list.size());
+    auto at = members.begin();
+    for (const int64_t id : list) {
+        at = std::lower_bound(at, members.end(), id,
+                              [](const EvalMember& m, int64_t v) { return m.build_id < v; });
+        if (at != members.end() && at->build_id == id) {
+            out.push_back(*at);
+        }
+    }
+    return out;
 }
 
 [[noreturn]] void corrupt_members(const std::string& path, int64_t eval_id) {
@@ -96,19 +148,17 @@ std::vector<JobsetState> IndexReader::jobsets_named(const std::string& project,
     std::vector<JobsetState> out;
     read_with([&] {
         out.clear();
-        Statement stmt(m_db, "SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, j.hydra, "
-                             "h.url FROM jobset j JOIN hydra h ON h.id = j.hydra "
-                             "WHERE j.project = ?1 AND j.name = ?2 ORDER BY h.url");
+        const std::string sql = "SELECT " + std::string(rows::k_jobset_columns) +
+                                ", j.hydra, h.url FROM jobset j JOIN hydra h ON h.id = j.hydra "
+                                "WHERE j.project = ?1 AND j.name = ?2 ORDER BY h.url";
+        Statement stmt(m_db, sql.c_str());
         auto use = stmt.use();
         use.bind(project).bind(name);
         while (use.next()) {
             JobsetState state;
-            state.id = use.get_int(0);
-            state.synced_at = use.get_opt_int(1);
-            state.newest_eval = use.get_opt_int(2);
-            state.rechecked_at = use.get_opt_int(3);
-            state.instance = use.get_int(4);
-            state.url = use.get_str(5);
+            rows::read_jobset(use, state);
+            state.instance = use.get_int(rows::k_jobset_column_count);
+            state.url = use.get_str(rows::k_jobset_column_count + 1);
             state.project = project;
             state.name = name;
             out.push_back(std::move(state));
@@ -140,42 +190,10 @@ IndexReader::job_history(const JobsetState& jobset, const std::string& job,
     read_with([&] {
         out.clear();
         const Snapshot snapshot(m_db);
-        // The job's builds in the jobset, by Hydra id.
-        std::vector<BuildRow> builds;
-        {
-            Statement stmt(m_db, R"sql(
-                SELECT b.id, b.drv, b.name, sn.text, b.finished, b.status, b.stoptime - b.duration,
-                       b.stoptime
-                FROM build b JOIN name sn ON sn.id = b.system
-                WHERE b.job = (SELECT id FROM name WHERE text = ?1) AND b.jobset = ?2
-            )sql");
-            auto use = stmt.use();
-            use.bind(job).bind(jobset.id);
-            while (use.next()) {
-                BuildRow row;
-                row.build_id = use.get_int(0) & k_id_mask;
-                row.hydra_url = jobset.url;
-                row.drv_hash = hash_of(use.get_blob(1));
-                row.drv_name = use.get_str(2);
-                row.project = jobset.project;
-                row.jobset = jobset.name;
-                row.job = job;
-                row.system = use.get_str(3);
-                row.finished = use.get_int(4) != 0;
-                if (const auto status = use.get_opt_int(5)) {
-                    row.buildstatus = static_cast<int>(*status);
-                }
-                row.starttime = use.get_opt_int(6);
-                row.stoptime = use.get_opt_int(7);
-                row.synced_at = jobset.synced_at;
-                builds.push_back(std::move(row));
-            }
-        }
+        std::vector<BuildRow> builds = builds_of_job_in(m_db, jobset, job);
         if (builds.empty()) {
             return;
         }
-        std::sort(builds.begin(), builds.end(),
-                  [](const BuildRow& a, const BuildRow& b) { return a.build_id < b.build_id; });
         std::vector<int64_t> ids;
         ids.reserve(builds.size());
         for (const auto& row : builds) {
@@ -241,39 +259,10 @@ IndexReader::eval_contents(int64_t instance, std::span<const int64_t> eval_ids) 
         }
         std::sort(all.begin(), all.end());
         all.erase(std::unique(all.begin(), all.end()), all.end());
-        std::vector<EvalMember> members;
-        members.reserve(all.size());
-        Statement stmt(m_db, "SELECT job, system, finished, status FROM build WHERE id = ?1");
-        for (const int64_t id : all) {
-            auto use = stmt.use();
-            use.bind(row_key(instance, id));
-            if (!use.next()) {
-                continue; // a member the index lacks (never the case after a sync)
-            }
-            EvalMember member;
-            member.build_id = id;
-            member.job = use.get_int(0);
-            member.system = use.get_int(1);
-            member.finished = use.get_int(2) != 0;
-            if (const auto status = use.get_opt_int(3)) {
-                member.buildstatus = static_cast<int>(*status);
-            }
-            members.push_back(member);
-        }
+        const std::vector<EvalMember> members = members_of(m_db, instance, all);
         for (size_t i = 0; i < lists.size(); ++i) {
-            if (!out[i]) {
-                continue;
-            }
-            auto& builds = out[i]->builds;
-            builds.reserve(lists[i].size());
-            auto at = members.begin();
-            for (const int64_t id : lists[i]) { // both sorted: one merge
-                at = std::lower_bound(at, members.end(), id, [](const EvalMember& m, int64_t v) {
-                    return m.build_id < v;
-                });
-                if (at != members.end() && at->build_id == id) {
-                    builds.push_back(*at);
-                }
+            if (out[i]) {
+                out[i]->builds = pick_members(members, lists[i]);
             }
         }
     });
@@ -291,7 +280,7 @@ IndexReader::drvs_of_builds(int64_t instance, std::span<const int64_t> build_ids
             auto use = stmt.use();
             use.bind(row_key(instance, build_ids[i]));
             if (use.next()) {
-                out[i] = {hash_of(use.get_blob(0)), use.get_str(1)};
+                out[i] = {rows::to_hash(use.get_blob(0)), use.get_str(1)};
             }
         }
     });

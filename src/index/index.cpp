@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/id_list.hpp"
+#include "index/rows.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -308,29 +309,6 @@ std::string stored(const std::string& text) {
     return plain ? text : printable(text);
 }
 
-// The columns of find_jobset: id, synced_at, newest_eval, rechecked_at,
-// etag, last_modified, listing_digest, eval_builds_failed_at,
-// eval_builds_failed_members.
-void read_jobset_row(const Statement::Use& row, JobsetState& state) {
-    state.id = row.get_int(0);
-    state.synced_at = row.get_opt_int(1);
-    state.newest_eval = row.get_opt_int(2);
-    state.rechecked_at = row.get_opt_int(3);
-    state.etag = row.get_str(4);
-    state.last_modified = row.get_str(5);
-    state.listing_digest = row.get_str(6);
-    state.eval_builds_failed_at = row.get_opt_int(7);
-    state.eval_builds_failed_members = row.get_opt_int(8);
-}
-
-core::HashBytes to_hash(std::span<const uint8_t> blob) {
-    core::HashBytes out{};
-    if (blob.size() == out.size()) {
-        std::copy(blob.begin(), blob.end(), out.begin());
-    }
-    return out;
-}
-
 std::optional<std::string_view> text_or_null(const std::string& text) {
     return text.empty() ? std::nullopt : std::optional<std::string_view>(text);
 }
@@ -447,10 +425,8 @@ struct IndexReader::Statements {
                                 "FROM local_failure WHERE drv = ?1 AND last_at >= ?2"};
     LazyStatement has_local_failures{"SELECT 1 FROM local_failure WHERE last_at >= ?1 LIMIT 1"};
     LazyStatement find_instance{"SELECT id FROM hydra WHERE url = ?1"};
-    LazyStatement find_jobset{"SELECT j.id, j.synced_at, j.newest_eval, j.rechecked_at, "
-                              "j.etag, j.last_modified, j.listing_digest, "
-                              "j.eval_builds_failed_at, j.eval_builds_failed_members "
-                              "FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
+    LazyStatement find_jobset{"SELECT " + std::string(rows::k_jobset_columns) +
+                              " FROM jobset j WHERE j.hydra = ?1 AND j.project = ?2 AND "
                               "j.name = ?3"};
     LazyStatement build_state{"SELECT finished FROM build WHERE id = ?1"};
     LazyStatement build_failed{"SELECT 1 FROM build WHERE id = ?1 AND finished = 1 AND "
@@ -720,7 +696,7 @@ std::vector<BuildRow> IndexReader::read_builds(Statement::Use& use) {
         BuildRow row;
         row.build_id = use.get_int(0) & k_id_mask;
         row.hydra_url = use.get_str(1);
-        row.drv_hash = to_hash(use.get_blob(2));
+        row.drv_hash = rows::to_hash(use.get_blob(2));
         row.drv_name = use.get_str(3);
         row.project = use.get_str(4);
         row.jobset = use.get_str(5);
@@ -782,7 +758,7 @@ IndexReader::drv_of_output(const core::HashBytes& out) {
         if (!use.next()) {
             return std::nullopt;
         }
-        return std::make_pair(to_hash(use.get_blob(0)), use.get_str(1));
+        return std::make_pair(rows::to_hash(use.get_blob(0)), use.get_str(1));
     });
 }
 
@@ -839,7 +815,7 @@ std::optional<LocalFailure> local_failure_at(const Statement::Use& row, int firs
         return std::nullopt;
     }
     LocalFailure failure;
-    failure.drv_hash = to_hash(row.get_blob(0));
+    failure.drv_hash = rows::to_hash(row.get_blob(0));
     failure.drv_name = row.get_str(first);
     failure.count = row.get_int(first + 1);
     failure.first_at = row.get_int(first + 2);
@@ -939,7 +915,7 @@ KeyAnswer IndexReader::answer_key(const core::Key& key, int64_t local_not_before
         bind_key(use, key, local_not_before);
         while (use.next()) {
             if (!answer.drv && !use.is_null(0)) {
-                answer.drv = to_hash(use.get_blob(0));
+                answer.drv = rows::to_hash(use.get_blob(0));
                 answer.local = local_failure_at(use, 13);
             }
             if (!use.is_null(19)) {
@@ -974,19 +950,48 @@ KeyAnswer IndexReader::answer_key(const core::Key& key, int64_t local_not_before
     });
 }
 
+bool IndexReader::read_batch_row(const Statement::Use& use, BuildRow& row) {
+    auto& maps = this->maps();
+    const int64_t jobset_row = use.get_int(2);
+    auto jobset = maps.jobsets.find(jobset_row);
+    if (jobset == maps.jobsets.end()) {
+        load_jobsets(maps); // written since the maps were loaded
+        jobset = maps.jobsets.find(jobset_row);
+        if (jobset == maps.jobsets.end()) {
+            return false; // not written by IndexWriter
+        }
+    }
+    row.build_id = use.get_int(1) & k_id_mask;
+    row.hydra_url = jobset->second.url;
+    row.project = jobset->second.project;
+    row.jobset = jobset->second.name;
+    row.synced_at = jobset->second.synced_at;
+    row.drv_name = use.get_str(3);
+    row.job = name_text(use.get_int(4));
+    row.system = name_text(use.get_int(5));
+    row.finished = use.get_int(6) != 0;
+    if (const auto status = use.get_opt_int(7)) {
+        row.buildstatus = static_cast<int>(*status);
+    }
+    row.stoptime = use.get_opt_int(9);
+    row.starttime = starttime_of(row.stoptime, use.get_opt_int(8));
+    return true;
+}
+
+bool IndexReader::mapped_ever_synced() {
+    auto& maps = this->maps();
+    if (!maps.ever_synced) {
+        maps.ever_synced =
+            std::any_of(maps.jobsets.begin(), maps.jobsets.end(),
+                        [](const auto& jobset) { return jobset.second.synced_at.has_value(); });
+    }
+    return *maps.ever_synced;
+}
+
 std::vector<KeyAnswer> IndexReader::answer_keys(std::span<const core::Key> keys,
                                                 int64_t local_not_before) {
     return read([&]() -> std::vector<KeyAnswer> {
-        auto& maps = this->maps();
         auto& stmt = m_stmts->answer_batch_key.get(m_db);
-        const auto find_jobset = [&](int64_t row) -> const Maps::Jobset* {
-            auto it = maps.jobsets.find(row);
-            if (it == maps.jobsets.end()) {
-                load_jobsets(maps); // written since the maps were loaded
-                it = maps.jobsets.find(row);
-            }
-            return it == maps.jobsets.end() ? nullptr : &it->second;
-        };
         std::vector<KeyAnswer> answers(keys.size());
         for (size_t i = 0; i < keys.size(); ++i) {
             KeyAnswer& answer = answers[i];
@@ -995,47 +1000,20 @@ std::vector<KeyAnswer> IndexReader::answer_keys(std::span<const core::Key> keys,
             bool synced = false;
             while (use.next()) {
                 if (!answer.drv && !use.is_null(0)) {
-                    answer.drv = to_hash(use.get_blob(0));
+                    answer.drv = rows::to_hash(use.get_blob(0));
                     answer.local = local_failure_at(use, 10);
                 }
-                if (use.is_null(1)) {
-                    continue; // no build
-                }
                 BuildRow row;
-                row.build_id = use.get_int(1) & k_id_mask;
+                if (use.is_null(1) || !read_batch_row(use, row)) {
+                    continue; // no build, or a build of no jobset
+                }
                 row.drv_hash = *answer.drv;
-                const auto* jobset = find_jobset(use.get_int(2));
-                if (!jobset) {
-                    continue; // a build of no jobset: not written by IndexWriter
-                }
-                row.hydra_url = jobset->url;
-                row.project = jobset->project;
-                row.jobset = jobset->name;
-                row.synced_at = jobset->synced_at;
                 synced = synced || row.synced_at.has_value();
-                row.drv_name = use.get_str(3);
-                row.job = name_text(use.get_int(4));
-                row.system = name_text(use.get_int(5));
-                row.finished = use.get_int(6) != 0;
-                if (const auto status = use.get_opt_int(7)) {
-                    row.buildstatus = static_cast<int>(*status);
-                }
-                row.stoptime = use.get_opt_int(9);
-                row.starttime = starttime_of(row.stoptime, use.get_opt_int(8));
                 answer.builds.push_back(std::move(row));
             }
             sort_deciding_first(answer.builds);
             check_drv_name(keys[i], answer);
-            if (synced) {
-                answer.ever_synced = true;
-            } else {
-                if (!maps.ever_synced) {
-                    maps.ever_synced = std::any_of(
-                        maps.jobsets.begin(), maps.jobsets.end(),
-                        [](const auto& jobset) { return jobset.second.synced_at.has_value(); });
-                }
-                answer.ever_synced = maps.ever_synced;
-            }
+            answer.ever_synced = synced || mapped_ever_synced();
         }
         return answers;
     });
@@ -1116,7 +1094,7 @@ bool IndexReader::read_jobset(JobsetState& state) {
     if (!find.next()) {
         return false;
     }
-    read_jobset_row(find, state);
+    rows::read_jobset(find, state);
     return true;
 }
 

@@ -335,6 +335,10 @@ private:
     Maps& maps();
     void load_jobsets(Maps& maps);
     std::string name_text(int64_t id);
+    // A row of answer_batch_key as a build, its jobset and names from the
+    // maps; false for a build of no jobset.
+    bool read_batch_row(const Statement::Use& use, BuildRow& row);
+    bool mapped_ever_synced();
 
     // Read-only connections: the lock, released after the connection closes
     // (declared before m_db), and for an immutable connection the files'

@@ -16,7 +16,7 @@ namespace hs::index {
 // checkpoints, not even on close.
 // immutable: the URI parameter immutable=1, also read-only: SQLite reads the
 // main file alone, with no locks, and ignores the -wal and -shm files. Only
-// safe while nothing writes the index; Index::open_read_only decides when.
+// safe while nothing writes the index; IndexReader::open decides when.
 // read_write: creates the file if needed.
 enum class OpenMode { read_only, immutable, read_write };
 

@@ -14,13 +14,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A copy of exactly size bytes on the heap, so that ASan catches any
     // read past the end.
     const std::string copy(reinterpret_cast<const char*>(data), size);
-    hs::sync::EvalsHtmlPage page;
-    const std::string why = hs::sync::parse_evals_html(copy, page);
-    if (!why.empty()) {
+    const auto parsed = hs::sync::parse_evals_html(copy);
+    if (!parsed) {
+        const std::string& why = parsed.error();
         hs::fuzz::check_message(why, "parse_evals_html reason is printable");
-        hs::fuzz::check(why.front() < 'A' || why.front() > 'Z', "reason starts lowercase", why);
+        hs::fuzz::check(!why.empty() && (why.front() < 'A' || why.front() > 'Z'),
+                        "reason starts lowercase", why);
         return 0;
     }
+    const hs::sync::EvalsHtmlPage& page = *parsed;
     const int64_t expected = page.total == 0 ? 0 : page.last - page.first + 1;
     hs::fuzz::check(static_cast<int64_t>(page.rows.size()) == expected, "row count as shown");
     hs::fuzz::check(page.last <= page.total, "last row within the total");

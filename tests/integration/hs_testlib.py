@@ -391,6 +391,52 @@ def json_lines(text: str) -> list[dict]:
 ID_MASK = (1 << 40) - 1
 
 
+def decode_ids(blob: bytes) -> list[int]:
+    """An eval's member list: sorted deltas as LEB128 varints (core/id_list.hpp)."""
+    ids, previous, delta, shift = [], 0, 0, 0
+    for byte in blob:
+        delta |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        previous += delta
+        ids.append(previous)
+        delta, shift = 0, 0
+    assert shift == 0, "truncated id list"
+    return ids
+
+
+def check_index(test: unittest.TestCase, path: str) -> int:
+    """Asserts what a sync, however it ended, leaves: integrity_check ok, no
+    eval naming a build the index lacks, each jobset's newest eval present.
+    Returns the number of evals (0 if the file or its schema is not there)."""
+    if not os.path.exists(path):
+        return 0
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        test.assertEqual(con.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "eval" not in tables:
+            return 0  # killed before the schema was committed
+        builds = {r[0] for r in con.execute("SELECT id FROM build")}
+        evals = con.execute("SELECT e.id, e.builds, j.hydra FROM eval e"
+                            " JOIN jobset j ON j.id = e.jobset").fetchall()
+        for eval_row, blob, hydra in evals:
+            members = decode_ids(blob)
+            missing = [m for m in members if ((hydra - 1) << 40 | m) not in builds]
+            test.assertEqual(missing, [], f"eval {eval_row & ID_MASK} is partial")
+        for name, newest, hydra, row in con.execute(
+                "SELECT project || ':' || name, newest_eval, hydra, id FROM jobset"):
+            if newest is not None:
+                test.assertEqual(
+                    con.execute("SELECT count(*) FROM eval WHERE id = ? AND jobset = ?",
+                                ((hydra - 1) << 40 | newest, row)).fetchone()[0], 1,
+                    f"{name}: newest_eval {newest} not in the index")
+        return len(evals)
+    finally:
+        con.close()
+
+
 def index_dump(path: str) -> dict:
     """The content of an index, without sync times: build, eval, output rows."""
     con = sqlite3.connect(path, timeout=10)

@@ -526,6 +526,17 @@ class NoIndexTest(LookupCase):
         self.assertIn(db, proc.stderr)
         self.assertFalse(os.path.exists(db), "a lookup must not create the index")
 
+    def test_missing_index_still_answers_each_valid_key_unknown(self) -> None:
+        # Issue 13 point 13 asked for the error alone; the contract's reading
+        # of v1.2 says valid keys are still answered unknown (exit 5).
+        db = os.path.join(self.tmp, "missing.sqlite")
+        proc = self.hs(["--json", "lookup", self.good(), self.failed()], db=db)
+        self.assertExit(proc, 5)
+        answers = hs_testlib.json_lines(proc.stdout)
+        self.assertEqual([(a["query"], a["status"]) for a in answers],
+                         [(self.good(), "unknown"), (self.failed(), "unknown")])
+        self.assertIn("no index", proc.stderr)
+
     def test_missing_index_directory(self) -> None:
         db = os.path.join(self.tmp, "nodir", "index.sqlite")
         proc = self.hs(["lookup", self.failed()], db=db)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import time
 import unittest
@@ -24,7 +23,6 @@ from hs_testlib import FakeHydra, index_dump, make_dataset
 HS_BIN = hs_testlib.skip_unless_binary()
 
 T0 = 1735689600
-MASK = hs_testlib.ID_MASK
 JOBSETS = ("proj:one", "proj:two", "proj:three")
 
 
@@ -65,55 +63,6 @@ def crash_dataset() -> dict:
     one += builds("proj:one", 2000, T0 + 10800)
     db.add_eval("proj:one", one, timestamp=T0 + 10800, eval_id=7)
     return db.to_json("test_sync_crash")
-
-
-def connect(path: str) -> sqlite3.Connection:
-    return sqlite3.connect(path, timeout=10)
-
-
-def decode_ids(blob: bytes) -> list[int]:
-    """An eval's member list: sorted deltas as LEB128 varints (core/id_list.hpp)."""
-    ids, previous, delta, shift = [], 0, 0, 0
-    for byte in blob:
-        delta |= (byte & 0x7F) << shift
-        if byte & 0x80:
-            shift += 7
-            continue
-        previous += delta
-        ids.append(previous)
-        delta, shift = 0, 0
-    assert shift == 0, "truncated id list"
-    return ids
-
-
-def check_index(test: unittest.TestCase, path: str) -> int:
-    """integrity_check ok, no partial eval, jobset state consistent. Returns
-    the number of evals."""
-    if not os.path.exists(path):
-        return 0
-    con = connect(path)
-    try:
-        test.assertEqual(con.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "eval" not in tables:
-            return 0  # killed before the schema was committed
-        builds = {r[0] for r in con.execute("SELECT id FROM build")}
-        evals = con.execute("SELECT e.id, e.builds, j.hydra FROM eval e"
-                            " JOIN jobset j ON j.id = e.jobset").fetchall()
-        for eval_row, blob, hydra in evals:
-            members = decode_ids(blob)
-            missing = [m for m in members if ((hydra - 1) << 40 | m) not in builds]
-            test.assertEqual(missing, [], f"eval {eval_row & MASK} is partial")
-        for name, newest, hydra, row in con.execute(
-                "SELECT project || ':' || name, newest_eval, hydra, id FROM jobset"):
-            if newest is not None:
-                test.assertEqual(
-                    con.execute("SELECT count(*) FROM eval WHERE id = ? AND jobset = ?",
-                                ((hydra - 1) << 40 | newest, row)).fetchone()[0], 1,
-                    f"{name}: newest_eval {newest} not in the index")
-        return len(evals)
-    finally:
-        con.close()
 
 
 class CrashCase(hs_testlib.HsTestCase):
@@ -212,7 +161,7 @@ class SignalTest(CrashCase):
         self.assertIn("hydra-status: interrupted by SIGTERM; the eval in progress was rolled back",
                       err)
         self.assertEqual(index_dump(self.db), before)
-        self.assertEqual(check_index(self, self.db), 6)
+        self.assertEqual(hs_testlib.check_index(self, self.db), 6)
         # Nothing else changed either: the next sync ingests eval 7.
         self.run_sync()
         self.assertEqual(len(index_dump(self.db)["eval"]), 7)
@@ -235,7 +184,7 @@ class SignalTest(CrashCase):
         self.assertIn("interrupted by SIGINT", err)
         self.assertIn("proj:one: eval 1: 600 builds (eval-builds)", err)
         self.assertEqual([e[0] for e in index_dump(self.db)["eval"]], [1])
-        check_index(self, self.db)
+        hs_testlib.check_index(self, self.db)
 
     def test_a_second_signal_ends_the_sync_at_once(self) -> None:
         self.slow_second_phase()
@@ -252,7 +201,7 @@ class SignalTest(CrashCase):
                 sync.kill()
                 sync.wait()
         self.assertIn(sync.returncode, (-signal.SIGTERM, 128 + signal.SIGTERM))
-        check_index(self, self.db)
+        hs_testlib.check_index(self, self.db)
         self.assertEqual(index_dump(self.db), before)
 
 
@@ -297,11 +246,11 @@ class KillTest(CrashCase):
                     if sync.poll() is None:
                         sync.kill()
                         sync.wait()
-                evals = check_index(self, db)
+                evals = hs_testlib.check_index(self, db)
                 seen_evals.add(evals)
                 # The next sync continues where the killed one stopped.
                 self.run_sync(db=db)
-                check_index(self, db)
+                hs_testlib.check_index(self, db)
                 self.assertEqual(index_dump(db), expected)
         # The kills hit different stages of the sync.
         self.assertGreaterEqual(len(seen_evals), 3, seen_evals)

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -146,6 +148,22 @@ TEST_F(RunTest, ConfigShowsAnInvalidValueInsteadOfStopping) {
     const auto [code, out] = run_cli({"config", "get", "max-tries"});
     EXPECT_EQ(code, 2);
     EXPECT_EQ(out, "lots\n");
+}
+
+TEST(ReportError, AnErrorOfOursExitsWithItsCode) {
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(report_error(Error("index.sqlite: not an index", ExitCode::no_index)), 5);
+    EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+              "hydra-status: error: index.sqlite: not an index\n");
+}
+
+TEST(ReportError, SomethingGoneWrongIsNeverTheFailureFoundCode) {
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(report_error(std::bad_alloc()), 70);
+    EXPECT_EQ(report_error(std::runtime_error("vector::_M_range_check")), 70);
+    EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+              "hydra-status: error: out of memory\n"
+              "hydra-status: internal error: vector::_M_range_check\n");
 }
 
 } // namespace

@@ -236,5 +236,16 @@ TEST(HumanTable, ColourWrapsTheMarkAndWord) {
     EXPECT_EQ(out.rfind("\x1b[31m✗ failed\x1b[0m  curl-8.7.1", 0), 0U) << out;
 }
 
+TEST(AppendInputsJson, AnObjectOfRevisionsInTheEvalsOrder) {
+    index::EvalInfo eval;
+    eval.inputs = {{"nixpkgs", "abc123"}, {"we\"ird", ""}};
+    std::string out = "x";
+    append_inputs_json(out, eval);
+    EXPECT_EQ(out, "x{\"nixpkgs\":\"abc123\",\"we\\\"ird\":\"\"}");
+    out.clear();
+    append_inputs_json(out, index::EvalInfo{});
+    EXPECT_EQ(out, "{}");
+}
+
 } // namespace
 } // namespace hs::cli

@@ -87,6 +87,28 @@ TEST(ErrnoText, IsTheSystemsText) {
     EXPECT_EQ(errno_text(EACCES), "Permission denied");
 }
 
+TEST(ReadToEnd, ReadsWhatIsLeftOfADescriptorToItsEnd) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    Fd reading(fds[0]);
+    {
+        Fd writing(fds[1]);
+        const std::string text = "abc\n" + std::string(20000, 'x');
+        ASSERT_EQ(::write(writing.get(), text.data(), text.size()),
+                  static_cast<ssize_t>(text.size()));
+    }
+    const auto out = read_to_end(reading.get());
+    ASSERT_TRUE(out) << out.error();
+    EXPECT_EQ(out->size(), 20004U);
+    EXPECT_EQ(out->substr(0, 4), "abc\n");
+}
+
+TEST(ReadToEnd, AClosedDescriptorSaysWhy) {
+    const auto out = read_to_end(-1);
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.error_code(), EBADF);
+}
+
 TEST(ReadWholeFile, ReadsEveryByte) {
     const test::TempDir dir;
     // Larger than one read, with a NUL byte and no final newline.

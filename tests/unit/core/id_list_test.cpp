@@ -37,5 +37,19 @@ TEST(IdList, OverlongVarintIsRejected) {
     EXPECT_FALSE(decode_id_list(bytes));
 }
 
+TEST(IdList, VisitorStopsWhenToldWithoutReadingFurther) {
+    const std::string encoded = encode_id_list({5, 7, 9, 11});
+    std::vector<uint8_t> bytes(encoded.begin(), encoded.end());
+    bytes.push_back(0x81); // a truncated varint after the ids visited
+    std::vector<int64_t> seen;
+    EXPECT_TRUE(for_each_id(bytes, [&](int64_t id) {
+        seen.push_back(id);
+        return id < 9;
+    }));
+    EXPECT_EQ(seen, (std::vector<int64_t>{5, 7, 9}));
+    // Read to the end, the same bytes are not a valid encoding.
+    EXPECT_FALSE(for_each_id(bytes, [](int64_t) { return true; }));
+}
+
 } // namespace
 } // namespace hs::core

@@ -44,9 +44,19 @@ std::string row(const std::string& id, const std::string& succeeded = "5",
            "</td>\n</tr>";
 }
 
+// The page in `parsed` and "", or why it is refused.
+std::string parse(std::string_view html, EvalsHtmlPage& parsed) {
+    auto page = parse_evals_html(html);
+    if (!page) {
+        return page.error();
+    }
+    parsed = std::move(*page);
+    return {};
+}
+
 TEST(ParseEvalsHtml, ReadsTheRealHydrasPage) {
     EvalsHtmlPage parsed;
-    ASSERT_EQ(parse_evals_html(real_page(), parsed), "");
+    ASSERT_EQ(parse(real_page(), parsed), "");
     EXPECT_EQ(parsed.rows,
               (std::vector<EvalRow>{
                   {3, 1735696800, 8, 1, 2}, {2, 1735693200, 7, 2, 0}, {1, 1735689600, 4, 4, 0}}));
@@ -58,7 +68,7 @@ TEST(ParseEvalsHtml, ReadsTheRealHydrasPage) {
 
 TEST(ParseEvalsHtml, AnEmptyJobsetHasNoRows) {
     EvalsHtmlPage parsed;
-    ASSERT_EQ(parse_evals_html(page("\n", "1 - 0 out of 0"), parsed), "");
+    ASSERT_EQ(parse(page("\n", "1 - 0 out of 0"), parsed), "");
     EXPECT_TRUE(parsed.rows.empty());
     EXPECT_FALSE(parsed.has_next());
 }
@@ -69,27 +79,27 @@ TEST(ParseEvalsHtml, AFullPageWithMoreToComeHasANextPage) {
         rows += row(std::to_string(id));
     }
     EvalsHtmlPage parsed;
-    ASSERT_EQ(parse_evals_html(page(rows, "1 - 20 out of 45"), parsed), "");
+    ASSERT_EQ(parse(page(rows, "1 - 20 out of 45"), parsed), "");
     EXPECT_EQ(parsed.rows.size(), 20U);
     EXPECT_TRUE(parsed.has_next());
 }
 
 TEST(ParseEvalsHtml, MissingBadgesAreZeroCounts) {
     EvalsHtmlPage parsed;
-    ASSERT_EQ(parse_evals_html(page(row("7", "0")), parsed), "");
+    ASSERT_EQ(parse(page(row("7", "0")), parsed), "");
     EXPECT_EQ(parsed.rows, (std::vector<EvalRow>{{7, 1735696800, 0, 0, 0}}));
-    ASSERT_EQ(parse_evals_html(page(row("7", "250000", "12", "4000")), parsed), "");
+    ASSERT_EQ(parse(page(row("7", "250000", "12", "4000")), parsed), "");
     EXPECT_EQ(parsed.rows, (std::vector<EvalRow>{{7, 1735696800, 250000, 12, 4000}}));
 }
 
 TEST(ParseEvalsHtml, RefusesOtherHydraPages) {
     // Hydra's page of one eval, asked for as HTML: Hydra's, but not this page.
     EvalsHtmlPage parsed;
-    EXPECT_EQ(parse_evals_html(http_body(read_sample("accepthtml-eval-3.http")), parsed),
+    EXPECT_EQ(parse(http_body(read_sample("accepthtml-eval-3.http")), parsed),
               "not Hydra's evaluations page (title)");
-    EXPECT_EQ(parse_evals_html("<html><head><title>Hydra - Error</title></head><body>"
-                               "<p class=\"error\">Jobset not found.</p></body></html>",
-                               parsed),
+    EXPECT_EQ(parse("<html><head><title>Hydra - Error</title></head><body>"
+                    "<p class=\"error\">Jobset not found.</p></body></html>",
+                    parsed),
               "not Hydra's evaluations page (title)");
 }
 
@@ -100,9 +110,9 @@ TEST(ParseEvalsHtml, RefusesTheBotFiltersNonsense) {
         "<h1>Lantern Orbit Quiet Harbor</h1>\n<p>harbor lantern orbit quiet evaluations of "
         "jobset <a href=\"/eval/12\">orbit</a></p>\n</body></html>\n";
     EvalsHtmlPage parsed;
-    EXPECT_EQ(parse_evals_html(nonsense, parsed), "not Hydra's evaluations page (title)");
-    EXPECT_EQ(parse_evals_html("", parsed), "not Hydra's evaluations page (title)");
-    EXPECT_EQ(parse_evals_html("{\"evals\":[]}", parsed), "not Hydra's evaluations page (title)");
+    EXPECT_EQ(parse(nonsense, parsed), "not Hydra's evaluations page (title)");
+    EXPECT_EQ(parse("", parsed), "not Hydra's evaluations page (title)");
+    EXPECT_EQ(parse("{\"evals\":[]}", parsed), "not Hydra's evaluations page (title)");
 }
 
 TEST(ParseEvalsHtml, RefusesAPageThatOnlyLooksLikeIt) {
@@ -133,16 +143,16 @@ TEST(ParseEvalsHtml, RefusesAPageThatOnlyLooksLikeIt) {
     };
     for (const auto& c : cases) {
         EvalsHtmlPage parsed;
-        EXPECT_EQ(parse_evals_html(c.html, parsed), c.why) << c.html;
+        EXPECT_EQ(parse(c.html, parsed), c.why) << c.html;
     }
     // The link must lead to the eval its text names.
     std::string other = row("7");
     other.replace(other.find("/eval/7"), 7, "/build/7");
     EvalsHtmlPage parsed;
-    EXPECT_EQ(parse_evals_html(page(other), parsed), "row 1: an eval link to another page");
+    EXPECT_EQ(parse(page(other), parsed), "row 1: an eval link to another page");
     std::string no_time = row("7");
     no_time.replace(no_time.find("data-timestamp"), 4, "date");
-    EXPECT_EQ(parse_evals_html(page(no_time), parsed), "row 1: eval 7: no timestamp");
+    EXPECT_EQ(parse(page(no_time), parsed), "row 1: eval 7: no timestamp");
 }
 
 TEST(ParseEvalsHtml, EveryPrefixOfTheRealPageIsRefusedOrComplete) {
@@ -150,7 +160,7 @@ TEST(ParseEvalsHtml, EveryPrefixOfTheRealPageIsRefusedOrComplete) {
     const std::string full = real_page();
     EvalsHtmlPage parsed;
     for (size_t size = 0; size < full.size(); size += 97) {
-        const std::string why = parse_evals_html(full.substr(0, size), parsed);
+        const std::string why = parse(full.substr(0, size), parsed);
         if (why.empty()) {
             EXPECT_EQ(parsed.rows.size(), 3U) << size;
         }
