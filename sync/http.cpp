@@ -212,7 +212,9 @@ struct HttpClient::Impl {
     CurlPtr curl;
     SlistPtr headers;
     SlistPtr html_headers;  // Accept: text/html, for get_html
+    SlistPtr any_headers;   // Accept: */*, for get_file
     bool want_html = false; // the request in progress is get_html's
+    bool want_any = false;  // the request in progress is get_file's
     char error_buffer[CURL_ERROR_SIZE] = {};
     std::mt19937_64 rng; // seeded by HttpClient's constructor
     std::optional<Clock::time_point> last_start;
@@ -286,8 +288,8 @@ struct HttpClient::Impl {
         curl_easy_getinfo(curl.get(), CURLINFO_CONTENT_TYPE, &type);
         content_type = type != nullptr ? type : "";
         if (status >= 200 && status < 300) {
-            const bool wanted =
-                want_html ? is_html_content_type(content_type) : is_json_content_type(content_type);
+            const bool wanted = want_any || (want_html ? is_html_content_type(content_type)
+                                                       : is_json_content_type(content_type));
             if (!wanted) {
                 const std::string what = want_html ? "HTML" : "JSON";
                 blocked = true;
@@ -311,7 +313,7 @@ struct HttpClient::Impl {
         }
         body_bytes += chunk.size();
         if (body_for_sink) {
-            if (!seen_non_blank && !want_html) {
+            if (!seen_non_blank && !want_html && !want_any) {
                 const auto it =
                     std::find_if(chunk.begin(), chunk.end(), [](char c) { return !is_blank(c); });
                 if (it != chunk.end()) {
@@ -439,6 +441,11 @@ HttpClient::HttpClient(HttpOptions options) : m_options(std::move(options)) {
         throw Error("cannot allocate HTTP headers");
     }
     impl.html_headers.reset(list);
+    list = curl_slist_append(nullptr, "Accept: */*");
+    if (list == nullptr) {
+        throw Error("cannot allocate HTTP headers");
+    }
+    impl.any_headers.reset(list);
 
     CURL* curl = impl.curl.get();
     set_option(curl, CURLOPT_ERRORBUFFER, impl.error_buffer);
@@ -492,7 +499,8 @@ namespace {
 // The header list of a conditional request (null for a plain one):
 // Accept, and the validators sent back verbatim; one with a line break is
 // dropped.
-SlistPtr conditional_header_list(const Validators& conditional) {
+SlistPtr conditional_header_list(const Validators& conditional,
+                                 const char* accept = "Accept: application/json") {
     const auto usable = [](const std::string& value) {
         return !value.empty() && value.find_first_of("\r\n") == std::string::npos;
     };
@@ -500,7 +508,7 @@ SlistPtr conditional_header_list(const Validators& conditional) {
     if (!usable(conditional.etag) && !usable(conditional.last_modified)) {
         return headers;
     }
-    std::vector<std::string> lines{"Accept: application/json"};
+    std::vector<std::string> lines{accept};
     if (usable(conditional.etag)) {
         lines.push_back("If-None-Match: " + conditional.etag);
     }
@@ -573,21 +581,30 @@ struct HttpClient::Request {
     BodySink& sink;
     SlistPtr conditional_headers; // null for a plain request
     bool html;                    // get_html's request
+    bool any = false;             // get_file's request
     std::string prefix;           // of every message
     Retries retries;
     FetchResult result;
 
     Request(HttpClient& http, const std::string& target, BodySink& body_sink,
-            const Validators& conditional, Retries which, bool want_html = false)
+            const Validators& conditional, Retries which, bool want_html = false,
+            bool want_any = false)
         : client(http), impl(*http.m_impl), options(http.m_options), url(target), sink(body_sink),
-          conditional_headers(conditional_header_list(conditional)), html(want_html),
+          conditional_headers(conditional_header_list(
+              conditional, want_any ? "Accept: */*" : "Accept: application/json")),
+          html(want_html), any(want_any),
           prefix("unable to download '" + redact_url(target) + "': "), retries(which) {}
 
     FetchResult run() {
         impl.want_html = html;
-        const HeaderScope scope(impl.curl.get(),
-                                html ? impl.html_headers.get() : conditional_headers.get(),
-                                impl.headers.get());
+        impl.want_any = any;
+        curl_slist* headers = conditional_headers.get();
+        if (html) {
+            headers = impl.html_headers.get();
+        } else if (any && !headers) {
+            headers = impl.any_headers.get();
+        }
+        const HeaderScope scope(impl.curl.get(), headers, impl.headers.get());
         set_option(impl.curl.get(), CURLOPT_URL, url.c_str());
         for (int attempt = 1; attempt <= options.max_tries; ++attempt) {
             if (const auto why = wait_for_turn()) {
@@ -781,6 +798,12 @@ FetchResult HttpClient::get_json(const std::string& url, BodySink& sink,
 
 FetchResult HttpClient::get_html(const std::string& url, BodySink& sink) {
     Request request(*this, url, sink, {}, Retries::transient, true);
+    return request.run();
+}
+
+FetchResult HttpClient::get_file(const std::string& url, BodySink& sink,
+                                 const Validators& conditional) {
+    Request request(*this, url, sink, conditional, Retries::transient, false, true);
     return request.run();
 }
 

@@ -172,6 +172,11 @@ public:
     // answer goes to sink; another 2xx answer is Failure::blocked. Retries,
     // pacing and the budget as get_json.
     FetchResult get_html(const std::string& url, BodySink& sink);
+    // GET with Accept: */*, for a file of a snapshot (sync --from): the body
+    // of a 2xx answer goes to sink whatever its Content-Type. Conditional
+    // requests, retries, pacing and the budget as get_json.
+    FetchResult get_file(const std::string& url, BodySink& sink,
+                         const Validators& conditional = {});
 
     uint64_t requests() const { return m_requests; } // HTTP requests sent, retries included
     uint64_t bytes() const { return m_bytes; }       // body bytes received over the wire

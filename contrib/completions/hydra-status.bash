@@ -3,12 +3,13 @@
 # tests/integration/test_completions.py calls _hydra_status with COMP_WORDS
 # set, and test_docs_drift.py checks these lists against each --help.
 
-_hydra_status_commands="lookup sync gate info record forget config history bisect evals report"
+_hydra_status_commands="lookup sync gate info record forget config history bisect evals report snapshot"
 _hydra_status_global_opts="--db --url --config --json -v --verbose -h --help --version"
 _hydra_status_lookup_opts="--all --stdin --job --jobset --local-ttl --stale-after"
 _hydra_status_sync_opts="--jobset -q --quiet --max-evals --max-requests --min-interval
     --max-in-flight --max-tries --backoff-ceiling --connect-timeout --timeout --by-id-max
-    --recheck-interval --eval-builds-retry --insecure --max-body"
+    --recheck-interval --eval-builds-retry --insecure --max-body --from --no-verify
+    --trusted-keys --publish --secret-key-file --snapshot-deltas"
 _hydra_status_gate_opts="--policy --strict --store-root --from-dry-run --local-ttl"
 _hydra_status_info_opts=""
 _hydra_status_record_opts="--failed --log --reason"
@@ -19,12 +20,14 @@ _hydra_status_history_opts="--job --jobset --input --limit"
 _hydra_status_bisect_opts="--job --jobset --input --repo"
 _hydra_status_evals_opts="--jobset --rev --input --repo --limit"
 _hydra_status_report_opts="--jobset --eval --against --html"
+_hydra_status_snapshot_opts="--secret-key-file --snapshot-deltas"
+_hydra_status_snapshot_subcommands="publish keygen"
 # Options that take a value (the next word is that value, not an argument).
 _hydra_status_value_opts="--db --url --config --job --jobset --local-ttl --stale-after
     --max-evals --max-requests --min-interval --max-in-flight --max-tries --backoff-ceiling
     --connect-timeout --timeout --by-id-max --recheck-interval --eval-builds-retry --max-body
     --policy --store-root --from-dry-run --failed --log --reason --input --limit --repo --rev
-    --eval --against --html"
+    --eval --against --html --from --trusted-keys --publish --secret-key-file --snapshot-deltas"
 
 # Runs hydra-status with the --db and --config given on the command line so
 # far, so that jobsets come from the index the command will use.
@@ -104,9 +107,9 @@ _hydra_status() {
         elif [[ -z $command ]]; then
             command=$word
             [[ " $_hydra_status_commands jobsets " == *" $word "* ]] || command=lookup
-            if [[ $command == config ]]; then
+            if [[ $command == config || $command == snapshot ]]; then
                 local sub=${words[i + 1]}
-                ((i + 1 < cword)) && command="config $sub"
+                ((i + 1 < cword)) && command="$command $sub"
             fi
         fi
         ((i++))
@@ -114,12 +117,12 @@ _hydra_status() {
 
     # The value of an option.
     case $prev in
-    --db | --config | --log | --html)
+    --db | --config | --log | --html | --secret-key-file)
         compopt -o filenames 2>/dev/null
         COMPREPLY=($(compgen -f -- "$cur"))
         return
         ;;
-    --store-root | --repo)
+    --store-root | --repo | --publish)
         compopt -o filenames 2>/dev/null
         COMPREPLY=($(compgen -d -- "$cur"))
         return
@@ -154,7 +157,7 @@ _hydra_status() {
     --job | --reason | --local-ttl | --stale-after | --max-evals | --max-requests | \
         --min-interval | --max-in-flight | --max-tries | --backoff-ceiling | \
         --connect-timeout | --timeout | --by-id-max | --recheck-interval | \
-        --eval-builds-retry | --max-body)
+        --eval-builds-retry | --max-body | --from | --trusted-keys | --snapshot-deltas)
         return # free text: nothing sensible to offer
         ;;
     esac
@@ -172,6 +175,7 @@ _hydra_status() {
     bisect) opts+=" $_hydra_status_bisect_opts" ;;
     evals) opts+=" $_hydra_status_evals_opts" ;;
     report) opts+=" $_hydra_status_report_opts" ;;
+    snapshot*) opts+=" $_hydra_status_snapshot_opts" ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
@@ -189,6 +193,8 @@ _hydra_status() {
     lookup | history) _hydra_status_paths "" ;;
     gate | forget) _hydra_status_paths "*.drv" ;;
     config) COMPREPLY=($(compgen -W "$_hydra_status_config_subcommands" -- "$cur")) ;;
+    snapshot) COMPREPLY=($(compgen -W "$_hydra_status_snapshot_subcommands" -- "$cur")) ;;
+    "snapshot publish") COMPREPLY=($(compgen -d -- "$cur")) ;;
     "config get") COMPREPLY=($(compgen -W "$(_hydra_status_run config keys)" -- "$cur")) ;;
     esac
 }

@@ -17,7 +17,7 @@ function __hydra_status_command
             case --db --url --config
                 set skip 1
             case '-*'
-            case lookup sync gate info record forget config history bisect evals report jobsets
+            case lookup sync gate info record forget config history bisect evals report snapshot jobsets
                 echo $word
                 return
             case '*'
@@ -102,6 +102,7 @@ complete -c hydra-status -n __hydra_status_no_command -a history -d "a job's bui
 complete -c hydra-status -n __hydra_status_no_command -a bisect -d 'the evals and revisions between which a job broke'
 complete -c hydra-status -n __hydra_status_no_command -a evals -d "a jobset's evals and their inputs; --rev SHA finds one"
 complete -c hydra-status -n __hydra_status_no_command -a report -d 'what broke and what got fixed since the eval before'
+complete -c hydra-status -n __hydra_status_no_command -a snapshot -d 'publish the index as signed files for sync --from'
 
 # lookup
 complete -c hydra-status -n '__hydra_status_using lookup' -a '(__hydra_status_paths)'
@@ -128,6 +129,12 @@ complete -c hydra-status -n '__hydra_status_using sync' -l recheck-interval -x -
 complete -c hydra-status -n '__hydra_status_using sync' -l eval-builds-retry -x -d 'how long evals as large as a failed /eval/<id>/builds go by id'
 complete -c hydra-status -n '__hydra_status_using sync' -l insecure -d 'do not verify TLS certificates'
 complete -c hydra-status -n '__hydra_status_using sync' -l max-body -x -d 'largest answer accepted'
+complete -c hydra-status -n '__hydra_status_using sync' -l from -x -d 'sync from a snapshot instead of Hydra'
+complete -c hydra-status -n '__hydra_status_using sync' -l no-verify -d 'with --from file://, do not check the signature'
+complete -c hydra-status -n '__hydra_status_using sync' -l trusted-keys -x -d 'public keys whose snapshots are accepted'
+complete -c hydra-status -n '__hydra_status_using sync' -l publish -x -a '(__fish_complete_directories)' -d 'publish a snapshot after the sync'
+complete -c hydra-status -n '__hydra_status_using sync' -l secret-key-file -r -F -d 'the key that signs published snapshots'
+complete -c hydra-status -n '__hydra_status_using sync' -l snapshot-deltas -x -d 'most deltas a published manifest names'
 
 # gate
 complete -c hydra-status -n '__hydra_status_using gate' -a '(__hydra_status_paths drv)'
@@ -171,6 +178,11 @@ complete -c hydra-status -n '__hydra_status_using report' -l jobset -x -a '(__hy
 complete -c hydra-status -n '__hydra_status_using report' -l eval -x -d 'the eval to report'
 complete -c hydra-status -n '__hydra_status_using report' -l against -x -d 'the eval to compare it with'
 complete -c hydra-status -n '__hydra_status_using report' -l html -r -F -d 'write the report as an HTML page'
+
+# snapshot
+complete -c hydra-status -n '__hydra_status_using snapshot' -l secret-key-file -r -F -d 'the key that signs published snapshots'
+complete -c hydra-status -n '__hydra_status_using snapshot' -l snapshot-deltas -x -d 'most deltas a published manifest names'
+complete -c hydra-status -n '__hydra_status_using snapshot; and not __fish_seen_subcommand_from publish keygen' -a 'publish keygen'
 
 # config
 complete -c hydra-status -n '__hydra_status_config_needs_subcommand' -a show -d 'every setting and its origin'

@@ -40,6 +40,7 @@ Commands:
   bisect --job NAME     the evals and revisions between which a job broke
   evals --jobset P:J    a jobset's evals and their inputs; --rev SHA finds one
   report --jobset P:J   what broke and what got fixed since the eval before
+  snapshot publish DIR  publish the index as signed files for sync --from
 
 Run 'hydra-status COMMAND --help' for a command's options.
 )";
@@ -73,8 +74,13 @@ const Command k_commands[] = {
      .run = lookup_command,
      .settings = option_of::lookup},
     {.name = "sync",
-     .synopsis = "hydra-status sync [--jobset PROJECT:JOBSET]... [--max-evals N]",
-     .summary = "Pulls new evaluations of the jobsets from Hydra into the index.",
+     .synopsis = "hydra-status sync [--jobset PROJECT:JOBSET]... [--max-evals N]\n"
+                 "                        [--publish DIR]\n"
+                 "       hydra-status sync --from URL [--no-verify]",
+     .summary = "Pulls new evaluations of the jobsets from Hydra into the index; with --publish,\n"
+                "then publishes a snapshot. With --from (or the config key 'from'), pulls a\n"
+                "published snapshot instead (http://, https:// or file:///DIR), signed by a key\n"
+                "in trusted-keys, and never contacts Hydra.",
      .options = sync_options,
      .run = sync_command,
      .settings = option_of::sync,
@@ -140,6 +146,15 @@ const Command k_commands[] = {
                 "per system, with build and log links. Exits 1 when a job is newly failing.",
      .options = report_options,
      .run = report_command},
+    {.name = "snapshot",
+     .synopsis = "hydra-status snapshot publish DIR | keygen NAME",
+     .summary = "publish: writes a signed snapshot of the index into DIR (a base, one delta per\n"
+                "eval since the last publish, manifest.json), for 'sync --from' over any static\n"
+                "web server. keygen: makes an ed25519 key pair NAME; the secret key goes to\n"
+                "secret-key-file (default ./NAME.secret), the public key to stdout.",
+     .options = snapshot_options,
+     .run = snapshot_command,
+     .settings = option_of::snapshot},
     // For the shell completions.
     {.name = "jobsets",
      .synopsis = "hydra-status jobsets [--complete]",
@@ -543,7 +558,9 @@ void sync_options(po::options_description& desc) {
     desc.add_options() //
         ("jobset", po::value<std::vector<std::string>>()->value_name("PROJECT:JOBSET"),
          "a jobset to sync; repeatable (default: config key 'jobsets')") //
-        ("quiet,q", "no progress or summary on stderr (errors only)");
+        ("quiet,q", "no progress or summary on stderr (errors only)")    //
+        ("no-verify", "with --from file:///DIR: accept a snapshot without checking its "
+                      "signature");
 }
 
 void add_setting_options(po::options_description& desc, unsigned commands) {

@@ -40,6 +40,8 @@ void forget_options(po::options_description& desc);
 int forget_command(Context& ctx);
 void config_options(po::options_description& desc);
 int config_command(Context& ctx);
+void snapshot_options(po::options_description& desc);
+int snapshot_command(Context& ctx);
 void jobsets_options(po::options_description& desc);
 int jobsets_command(Context& ctx);
 

@@ -155,7 +155,7 @@ std::pair<std::string, int> split_file_origin(const std::string& origin) {
 
 std::string shown_value(const Settings& settings, std::string_view key) {
     const auto& value = settings.text(key);
-    return key == "url" ? core::redact_url(value) : value;
+    return key == "url" || key == "from" ? core::redact_url(value) : value;
 }
 
 std::vector<std::string> wrap_columns(std::string_view text, size_t width) {

@@ -146,7 +146,22 @@ std::string info_json(const IndexInfo& info) {
     out += "{\"index\":";
     append_json_string(out, info.path);
     out += ",\"size\":" + std::to_string(info.bytes) +
-           ",\"jobsets\":" + std::to_string(info.jobsets.size()) + "}\n";
+           ",\"jobsets\":" + std::to_string(info.jobsets.size());
+    if (info.source) {
+        out += R"(,"source":{"url":)";
+        append_json_string(out, info.source->url);
+        out += ",\"created\":" + std::to_string(info.source->created) +
+               ",\"pulled_at\":" + std::to_string(info.source->pulled_at) + R"(,"signed_by":)";
+        if (info.source->signed_by.empty()) {
+            out += "null";
+        } else {
+            append_json_string(out, info.source->signed_by);
+        }
+        out += "}";
+    } else {
+        out += R"(,"source":null)";
+    }
+    out += "}\n";
     return out;
 }
 
@@ -163,6 +178,16 @@ std::string info_human(const IndexInfo& info, int64_t now) {
     };
     line("", "index", info.path);
     line("", "size", std::to_string(info.bytes / 1024) + " KiB");
+    if (info.source) {
+        const auto& source = *info.source;
+        line("", "pulled from", source.url);
+        line("", "snapshot of",
+             iso_time(source.created) + " (" + relative_age(source.created, now) + ")");
+        line("", "last pull",
+             iso_time(source.pulled_at) + " (" + relative_age(source.pulled_at, now) + ")");
+        line("", "signed by",
+             source.signed_by.empty() ? "not verified (--no-verify)" : source.signed_by);
+    }
     for (const auto& jobset : info.jobsets) {
         const auto& state = jobset.state;
         out += state.project + ":" + state.name + "\n";
@@ -190,6 +215,7 @@ int info_command(Context& ctx) {
     info.jobsets = index.jobsets();
     info.path = index.path();
     info.bytes = index_bytes(info.path);
+    info.source = index.replica_source();
     write_stdout(ctx.json ? info_json(info) : info_human(info, unix_now()));
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "index/index.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct IndexInfo {
     std::string path;
     int64_t bytes = 0;
     std::vector<index::JobsetInfo> jobsets;
+    // Where the data came from when it was pulled (sync --from).
+    std::optional<index::ReplicaSource> source;
 };
 
 // One JSON object per jobset, then one for the index.

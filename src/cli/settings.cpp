@@ -4,6 +4,8 @@
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "core/url.hpp"
+#include "snapshot/keys.hpp"
+#include "snapshot/pull.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -149,6 +151,38 @@ constexpr SettingSpec k_settings[] = {
      .default_value = "48h",
      .options = option_of::lookup,
      .help = "warn when a jobset's last sync is older than this; 0: never"},
+    {.key = "from",
+     .kind = SettingKind::source,
+     .field = &V::from,
+     .default_value = "",
+     .options = option_of::sync,
+     .help = "sync from a snapshot (http://, https:// or file:///DIR) instead of Hydra"},
+    {.key = "trusted-keys",
+     .kind = SettingKind::keys,
+     .field = &V::trusted_keys,
+     .default_value = "",
+     .options = option_of::sync,
+     .help = "public keys (NAME:BASE64) whose signed snapshots sync --from accepts"},
+    {.key = "publish",
+     .kind = SettingKind::optional_path,
+     .field = &V::publish,
+     .default_value = "",
+     .options = option_of::sync,
+     .help = "after a sync from Hydra, publish a snapshot into this directory"},
+    {.key = "secret-key-file",
+     .kind = SettingKind::optional_path,
+     .field = &V::secret_key_file,
+     .default_value = "",
+     .options = option_of::sync | option_of::snapshot,
+     .help = "the key that signs published snapshots (snapshot keygen)"},
+    {.key = "snapshot-deltas",
+     .kind = SettingKind::count,
+     .field = &V::snapshot_deltas,
+     .default_value = "96",
+     .options = option_of::sync | option_of::snapshot,
+     .help = "most deltas a published manifest names; a new base at half",
+     .min = 2,
+     .max = 100'000},
 };
 
 std::string xdg_dir(const char* var, const char* fallback) {
@@ -194,6 +228,21 @@ Expected<std::string> parse_url(std::string url) {
     return url;
 }
 
+// A snapshot's URL: "" (none), http(s):// as a Hydra URL, or file:///DIR.
+Expected<std::string> parse_source(const std::string& text) {
+    if (text.empty()) {
+        return text;
+    }
+    if (text.starts_with("file:")) {
+        auto dir = snapshot::file_url_path(text);
+        if (!dir) {
+            return Unexpected{dir.error()};
+        }
+        return "file://" + *dir;
+    }
+    return parse_url(text);
+}
+
 Expected<std::vector<core::JobsetName>> parse_jobsets(const std::string& text) {
     std::vector<core::JobsetName> out;
     std::istringstream words(text);
@@ -225,6 +274,19 @@ template <>
 Expected<std::string> parse_as(const SettingSpec& spec, const std::string& text) {
     if (spec.kind == SettingKind::url) {
         return parse_url(text);
+    }
+    if (spec.kind == SettingKind::source) {
+        return parse_source(text);
+    }
+    if (spec.kind == SettingKind::keys) {
+        auto keys = snapshot::parse_public_keys(text);
+        if (!keys) {
+            return Unexpected{keys.error()};
+        }
+        return text;
+    }
+    if (spec.kind == SettingKind::optional_path) {
+        return text;
     }
     if (text.empty()) {
         return Unexpected{"the path is empty"};
@@ -297,6 +359,12 @@ const char* option_value_name(const SettingSpec& spec) {
     switch (spec.kind) {
     case SettingKind::path:
         return "FILE";
+    case SettingKind::optional_path:
+        return "PATH";
+    case SettingKind::source:
+        return "URL";
+    case SettingKind::keys:
+        return "KEYS";
     case SettingKind::url:
         return "URL";
     case SettingKind::jobsets:

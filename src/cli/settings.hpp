@@ -38,18 +38,27 @@ struct SettingValues {
     bool insecure = false;
     uint64_t max_body = 0;
     std::chrono::milliseconds stale_after{};
+    // Snapshots (issue 17).
+    std::string from;            // sync --from: http(s):// or file:// ("" = Hydra)
+    std::string trusted_keys;    // space-separated NAME:BASE64 public keys
+    std::string secret_key_file; // snapshot publish's signing key
+    std::string publish;         // sync --publish DIR ("" = none)
+    int64_t snapshot_deltas = 0;
 };
 
 // What a setting's text must look like, and the member it is parsed into.
 enum class SettingKind {
-    path,     // any non-empty text                    -> std::string
-    url,      // http:// or https://, no query, ...    -> std::string
-    jobsets,  // space-separated PROJECT:JOBSET        -> std::vector<core::JobsetName>
-    count,    // a whole number from min to max        -> int64_t
-    duration, // "90", "90s", "500ms", "15m", "24h", "7d" -> std::chrono::milliseconds
-    size,     // "1000000", "64KiB", "4GiB", "64MB"    -> uint64_t (bytes)
-    boolean,  // true/yes/1 or false/no/0              -> bool
-    policy,   // warn or fail                          -> Policy
+    path,          // any non-empty text                    -> std::string
+    url,           // http:// or https://, no query, ...    -> std::string
+    jobsets,       // space-separated PROJECT:JOBSET        -> std::vector<core::JobsetName>
+    count,         // a whole number from min to max        -> int64_t
+    duration,      // "90", "90s", "500ms", "15m", "24h", "7d" -> std::chrono::milliseconds
+    size,          // "1000000", "64KiB", "4GiB", "64MB"    -> uint64_t (bytes)
+    boolean,       // true/yes/1 or false/no/0              -> bool
+    policy,        // warn or fail                          -> Policy
+    source,        // "" or http://, https://, file:///     -> std::string
+    keys,          // space-separated NAME:BASE64 ed25519   -> std::string
+    optional_path, // "" (none) or a path               -> std::string
 };
 
 using SettingField =
@@ -65,6 +74,7 @@ inline constexpr unsigned global = 1; // every command: --db, --url
 inline constexpr unsigned lookup = 2;
 inline constexpr unsigned sync = 4;
 inline constexpr unsigned gate = 8;
+inline constexpr unsigned snapshot = 16; // snapshot publish
 } // namespace option_of
 
 // One setting, declared once: its config key (also its long option name),

@@ -2,12 +2,14 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "cli/snapshot_cmd.hpp"
 #include "cli/sync_seam.hpp"
 #include "core/error.hpp"
 #include "core/url.hpp"
 #include "index/index.hpp"
 #include "index/lock.hpp"
 #include "sync/hydra_json.hpp"
+#include "sync/snapshot_fetch.hpp"
 #include "sync/syncer.hpp"
 
 #include <sys/stat.h>
@@ -23,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string_view>
 #include <system_error>
 
@@ -553,12 +556,91 @@ std::string sync_summary_line(const SyncTotals& totals, const sync::SyncSummary&
            plural(summary.requests, "request") + ", " + human_bytes(summary.bytes) + time;
 }
 
+namespace {
+
+// The hidden HYDRA_STATUS_TEST_KILL_AT=POINT: the pull kills itself with
+// SIGKILL at that point (snapshot::PullHook), so that a test stops it there
+// deterministically.
+snapshot::PullHook test_kill_hook() {
+    const char* at = std::getenv("HYDRA_STATUS_TEST_KILL_AT");
+    if (!at || !*at) {
+        return {};
+    }
+    const std::string point = at;
+    return [point](const char* here) {
+        if (point == here) {
+            std::raise(SIGKILL);
+        }
+    };
+}
+
+// sync --from: brings the index up to a published snapshot; never contacts
+// Hydra.
+int pull_command(Context& ctx, bool quiet) {
+    const auto& settings = ctx.settings.values();
+    const auto source =
+        pull_source(settings, ctx.options.count("no-verify") > 0, !given_jobsets(ctx).empty());
+    if (!settings.publish.empty()) {
+        throw UsageError("--publish and --from do not go together (publish from the machine "
+                         "that syncs from Hydra)");
+    }
+    auto sync_options = make_sync_options(settings, {});
+    auto http_options = make_http_options(settings, sync_options);
+    http_options.stop = &g_stop;
+    warn_about_settings(ctx.settings, quiet);
+    prepare_index_dir(ctx.settings);
+    index::SyncLock lock(settings.db);
+    auto index = index::IndexWriter::open(settings.db);
+    install_signal_handlers();
+    std::unique_ptr<sync::HttpClient> http;
+    std::unique_ptr<snapshot::Fetcher> fetcher;
+    if (source.file) {
+        fetcher = std::make_unique<snapshot::FileFetcher>(source.dir);
+    } else {
+        http = std::make_unique<sync::HttpClient>(http_options);
+        std::string base = settings.from;
+        while (base.ends_with('/')) {
+            base.pop_back();
+        }
+        fetcher = std::make_unique<sync::HttpFetcher>(*http, base);
+    }
+    snapshot::PullOptions options;
+    options.url = source.shown;
+    options.trusted = source.trusted;
+    options.verify = source.verify;
+    const int64_t clock = sync_now(std::getenv("HYDRA_STATUS_NOW"));
+    options.now = clock != 0 ? clock : unix_now();
+    options.hook = test_kill_hook();
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = snapshot::pull(index, *fetcher, options);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!quiet) {
+        std::fprintf(stderr, "%s\n",
+                     pull_summary_line(result, source.shown, fetcher->bytes(), fetcher->requests(),
+                                       seconds, options.now)
+                         .c_str());
+    }
+    return 0;
+}
+
+} // namespace
+
 int sync_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("sync takes no arguments (got " + quote(ctx.args.front()) + ")");
     }
     const auto& settings = ctx.settings.values();
     const bool quiet = ctx.options.count("quiet") > 0;
+    if (!settings.from.empty()) {
+        return pull_command(ctx, quiet);
+    }
+    if (ctx.options.count("no-verify") > 0) {
+        throw UsageError("--no-verify goes with --from file:///DIR only");
+    }
+    if (!settings.publish.empty()) {
+        load_secret_key(settings); // before a long sync, not after it
+    }
     auto options = make_sync_options(settings, jobsets_to_sync(given_jobsets(ctx), settings.jobsets,
                                                                ctx.settings.config_path()));
     // The sync's clock: HYDRA_STATUS_NOW is hidden, for tests and bench/day
@@ -590,7 +672,17 @@ int sync_command(Context& ctx) {
     if (!quiet) {
         std::fprintf(stderr, "%s\n", sync_summary_line(totals, summary, seconds).c_str());
     }
-    return finish_sync(summary, totals, options, http_options);
+    const int code = finish_sync(summary, totals, options, http_options);
+    if (!settings.publish.empty() && code == 0) {
+        // What was committed is published; a failed or stopped sync
+        // publishes at the next run.
+        const std::string line =
+            run_publish(settings, settings.publish, options.now != 0 ? options.now : unix_now());
+        if (!quiet) {
+            std::fprintf(stderr, "%s\n", line.c_str());
+        }
+    }
+    return code;
 }
 
 // This is hydra-status-sync: sync runs here.

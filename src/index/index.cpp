@@ -174,6 +174,27 @@ constexpr const char* k_migration_v5 = R"sql(
 CREATE INDEX IF NOT EXISTS build_by_job ON build (job, jobset);
 )sql";
 
+// Schema version 6 (issue 17): snapshots. Each write transaction of a sync
+// takes the next change sequence (meta 'seq'); the build, eval, jobset and
+// name rows it writes carry it, and `change` says which eval it committed, so that
+// `snapshot publish` writes the rows each eval changed (re-checks included)
+// as a delta file. Rows from before v6 carry none: they are in every base.
+// `meta` also keeps a pulled index's source (sync --from). A build's seq is
+// a small integer: 2 to 4 bytes a row.
+// The seq columns are added where missing (migrate_v6): an index taken back
+// to an older version by hand may have them.
+constexpr const char* k_migration_v6 = R"sql(
+CREATE TABLE IF NOT EXISTS change (
+    seq INTEGER NOT NULL,
+    eval INTEGER NOT NULL, -- (hydra - 1) << 40 | eval id
+    PRIMARY KEY (seq, eval)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+)sql";
+
 constexpr const char* k_build_columns = R"sql(
     SELECT b.id, h.url, b.drv, b.name, j.project, j.name, jn.text, sn.text,
            b.finished, b.status, b.duration, b.stoptime, j.synced_at
@@ -330,6 +351,17 @@ void migrate(Database& db) {
     if (version < 5) {
         db.exec(k_migration_v5);
     }
+    if (version < 6) {
+        for (const char* table : {"build", "eval", "jobset", "name"}) {
+            Statement columns(db, ("SELECT 1 FROM pragma_table_info('" + std::string(table) +
+                                   "') WHERE name = 'seq'")
+                                      .c_str());
+            if (!columns.use().next()) {
+                db.exec(("ALTER TABLE " + std::string(table) + " ADD COLUMN seq INTEGER").c_str());
+            }
+        }
+        db.exec(k_migration_v6);
+    }
     db.exec(("PRAGMA user_version = " + std::to_string(k_schema_version)).c_str());
     txn.commit();
 }
@@ -407,22 +439,22 @@ struct IndexReader::Statements {
 // Every statement a writer runs besides its reader's.
 struct IndexWriter::Statements {
     LazyStatement all_names{"SELECT id, text FROM name"};
-    LazyStatement insert_name{"INSERT INTO name (text) VALUES (?1)"};
+    LazyStatement insert_name{"INSERT INTO name (text, seq) VALUES (?1, ?2)"};
     LazyStatement insert_instance{"INSERT INTO hydra (url) VALUES (?1)"};
     LazyStatement insert_jobset{"INSERT INTO jobset (hydra, project, name) VALUES (?1, ?2, ?3)"};
     LazyStatement update_jobset{"UPDATE jobset SET synced_at = ?2, newest_eval = ?3, "
                                 "rechecked_at = ?4, etag = ?5, last_modified = ?6, "
                                 "listing_digest = ?7, eval_builds_failed_at = ?8, "
-                                "eval_builds_failed_members = ?9 WHERE id = ?1"};
+                                "eval_builds_failed_members = ?9, seq = ?10 WHERE id = ?1"};
     LazyStatement upsert_build{R"sql(
         INSERT INTO build (id, drv, name, jobset, job, system, finished, status,
-                           duration, stoptime)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                           duration, stoptime, seq)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
         ON CONFLICT (id) DO UPDATE SET
             drv = excluded.drv, name = excluded.name, jobset = excluded.jobset,
             job = excluded.job, system = excluded.system,
             finished = excluded.finished, status = excluded.status,
-            duration = excluded.duration, stoptime = excluded.stoptime
+            duration = excluded.duration, stoptime = excluded.stoptime, seq = excluded.seq
         WHERE (drv, name, jobset, job, system, finished, status, duration, stoptime)
             IS NOT (excluded.drv, excluded.name, excluded.jobset, excluded.job,
                     excluded.system, excluded.finished, excluded.status,
@@ -431,7 +463,11 @@ struct IndexWriter::Statements {
     LazyStatement upsert_output{"INSERT INTO output (hash, build, name) VALUES (?1, ?2, ?3) "
                                 "ON CONFLICT (hash) DO NOTHING"};
     LazyStatement insert_eval{"INSERT OR REPLACE INTO eval (id, jobset, timestamp, inputs, "
-                              "builds) VALUES (?1, ?2, ?3, ?4, ?5)"};
+                              "builds, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
+    LazyStatement insert_change{"INSERT OR IGNORE INTO change (seq, eval) VALUES (?1, ?2)"};
+    LazyStatement next_seq{"INSERT INTO meta (key, value) VALUES ('seq', 1) "
+                           "ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value"};
+    LazyStatement drop_source{"DELETE FROM meta WHERE key LIKE 'source\\_%' ESCAPE '\\'"};
     LazyStatement upsert_local{R"sql(
         INSERT INTO local_failure (drv, name, count, first_at, last_at, log, reason)
         VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5)
@@ -1198,7 +1234,9 @@ WriteTransaction IndexWriter::transaction() {
     return WriteTransaction(*this);
 }
 
-WriteTransaction::WriteTransaction(IndexWriter& writer) : m_writer(&writer), m_txn(writer.db()) {}
+WriteTransaction::WriteTransaction(IndexWriter& writer) : m_writer(&writer), m_txn(writer.db()) {
+    m_writer->m_seq.reset();
+}
 
 WriteTransaction::~WriteTransaction() {
     if (m_txn.active()) {
@@ -1210,6 +1248,25 @@ WriteTransaction::~WriteTransaction() {
 
 void WriteTransaction::commit() {
     m_txn.commit();
+    m_writer->m_seq.reset();
+}
+
+int64_t IndexWriter::change_seq() {
+    if (m_seq && db().in_transaction()) {
+        return *m_seq;
+    }
+    int64_t seq = 0;
+    {
+        auto use = m_stmts->next_seq.get(db()).use();
+        if (use.next()) {
+            seq = use.get_int(0);
+        }
+    }
+    m_stmts->drop_source.get(db()).use().exec();
+    if (db().in_transaction()) {
+        m_seq = seq;
+    }
+    return seq;
 }
 
 void IndexWriter::record_local_failure(const core::StorePath& drv, int64_t now,
@@ -1318,8 +1375,9 @@ int64_t IndexWriter::intern(const std::string& text) {
     if (const auto id = m_names.find(text)) {
         return *id;
     }
+    const int64_t seq = change_seq();
     auto insert = m_stmts->insert_name.get(db()).use();
-    insert.bind(text).exec();
+    insert.bind(text).bind(seq).exec();
     const int64_t id = db().last_insert_rowid();
     m_names.insert(text, id);
     return id;
@@ -1492,7 +1550,7 @@ std::string IndexWriter::put_build_row(int64_t instance, const core::BuildRecord
         if (build.starttime && build.stoptime) {
             duration = *build.stoptime - *build.starttime;
         }
-        use.bind(duration).bind(build.stoptime).exec();
+        use.bind(duration).bind(build.stoptime).bind(change_seq()).exec();
     }
     return {};
 }
@@ -1506,6 +1564,7 @@ void IndexWriter::put_eval(const JobsetState& jobset, const core::EvalRecord& ev
         inputs += name + " " + revision + "\n";
     }
     const std::string members = core::encode_id_list(eval.builds);
+    const int64_t seq = change_seq();
     auto use = m_stmts->insert_eval.get(db()).use();
     use.bind(row_key(jobset.instance, eval.id))
         .bind(jobset.id)
@@ -1513,7 +1572,9 @@ void IndexWriter::put_eval(const JobsetState& jobset, const core::EvalRecord& ev
         .bind(inputs)
         .bind(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(members.data()),
                                        members.size()))
+        .bind(seq)
         .exec();
+    m_stmts->insert_change.get(db()).use().bind(seq).bind(row_key(jobset.instance, eval.id)).exec();
 }
 
 void IndexWriter::set_jobset_state(const JobsetState& state) {
@@ -1527,10 +1588,12 @@ void IndexWriter::set_jobset_state(const JobsetState& state) {
         .bind(text_or_null(state.listing_digest))
         .bind(state.eval_builds_failed_at)
         .bind(state.eval_builds_failed_members)
+        .bind(change_seq())
         .exec();
 }
 
 void IndexWriter::forget_caches() {
+    m_seq.reset();
     m_names.clear();
     m_names_loaded = false;
     m_jobset_ids.clear();

@@ -18,7 +18,7 @@
 
 namespace hs::index {
 
-inline constexpr int k_schema_version = 5;
+inline constexpr int k_schema_version = 6;
 
 // Build and eval ids are unique per Hydra instance; the index keys them as
 // ((instance - 1) << 40 | id), instance being the row id of the Hydra
@@ -143,6 +143,54 @@ struct EvalContents {
 
 // ===== end of history types ==============================================
 
+// ===== Snapshot files (replica.cpp) ======================================
+
+// Where a pulled index's data came from (sync --from): the publisher's
+// manifest it was brought up to, and when.
+struct ReplicaSource {
+    std::string url;             // the --from URL, without credentials
+    int64_t seq = 0;             // the publisher's change sequence reached
+    int64_t created = 0;         // the manifest's creation time, unix seconds
+    int64_t pulled_at = 0;       // unix seconds of the last pull that checked it
+    std::string signed_by;       // the trusted key's name; "" when not verified
+    std::string etag;            // the manifest's validators, for the next pull
+    std::string last_modified;   //
+    std::string manifest_sha256; // of the manifest's bytes (file:// has no validators)
+};
+
+// An eval committed at a change sequence (IndexReader::eval_changes).
+struct EvalChange {
+    int64_t seq = 0;
+    int64_t eval_id = 0; // Hydra's
+};
+
+// What a snapshot file says of itself (read_replica_info).
+struct ReplicaInfo {
+    bool base = false; // the whole index, not a delta
+    int64_t from = 0;  // the changes after this sequence...
+    int64_t to = 0;    // ...up to this one; a base holds everything up to `to`
+};
+
+// Writes `out` (which must not exist): a consistent copy of the index at
+// `index_path` (VACUUM INTO), without local failure records, lookup
+// indexes or pull state; its bytes of them zeroed. Returns the change
+// sequence it holds. Throws hs::Error naming the file.
+ReplicaInfo write_base(const std::string& index_path, const std::string& out);
+// Writes `out` (which must not exist): the rows the changes in (from, to]
+// wrote (builds with their outputs, evals, jobsets, names, Hydra
+// instances). `to` is capped by the index's newest change.
+ReplicaInfo write_delta(const std::string& index_path, const std::string& out, int64_t from,
+                        int64_t to);
+// Reads what a snapshot file says it holds; throws hs::Error naming the file
+// for anything that is not one of this schema version.
+ReplicaInfo read_replica_info(const std::string& path);
+// Adds the delta file `next` to the snapshot file `into` (one transaction),
+// which then holds the changes up to next's `to`. `next` must start where
+// `into` ends.
+void merge_replica(const std::string& into, const std::string& next);
+
+// ===== end of snapshot files ==============================================
+
 class IndexWriter;
 
 // The reads of the SQLite index: lookups, local failures, the jobsets
@@ -243,6 +291,15 @@ public:
     // The name table (jobs and systems) by id: names()[id]; "" for no name.
     std::vector<std::string> names();
     // ===== end of history reads ==========================================
+
+    // ===== snapshot files (replica.cpp) ==================================
+    // The newest change sequence: every write transaction of a sync that
+    // writes builds, evals or jobset state takes the next one (0: none yet).
+    int64_t change_seq();
+    // The evals committed at sequences in (after, upto], in order.
+    std::vector<EvalChange> eval_changes(int64_t after, int64_t upto);
+    // Where the data came from, when it was pulled (sync --from).
+    std::optional<ReplicaSource> replica_source();
 
 private:
     friend class IndexWriter;
@@ -381,6 +438,17 @@ public:
     bool forget_local_failure(const core::HashBytes& drv);
     int64_t forget_all_local_failures();
 
+    // --- snapshots (replica.cpp) ---------------------------------------
+    // Applies the snapshot file (read_replica_info; several deltas merged
+    // into one first with merge_replica) in one transaction: a base
+    // replaces every row but the local failure records, a delta adds and
+    // replaces rows; then `source` is recorded. before_commit runs inside
+    // the transaction, just before the commit (tests stop there).
+    void apply_replica(const std::string& file, const ReplicaSource& source,
+                       const std::function<void()>& before_commit = {});
+    // Records a pull that found nothing new (validators, time checked).
+    void set_replica_source(const ReplicaSource& source);
+
 private:
     friend class WriteTransaction;
     explicit IndexWriter(Database db);
@@ -398,6 +466,11 @@ private:
     // Drops the caches of rows that a rolled-back transaction may have made
     // stale.
     void forget_caches();
+    // The change sequence of the transaction in progress, taking the next
+    // one at its first write; a write outside a transaction takes its own.
+    // A sync from Hydra makes a pulled index its own: the pull state goes.
+    int64_t change_seq();
+    std::optional<int64_t> m_seq; // of the transaction in progress
 
     IndexReader m_reader; // owns the connection
     std::unique_ptr<Statements> m_stmts;

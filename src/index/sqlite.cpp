@@ -311,4 +311,14 @@ void Transaction::commit() {
     m_active = false;
 }
 
+Attachment::Attachment(Database& db, const std::string& path, const char* schema)
+    : m_db(&db), m_detach(std::string("DETACH DATABASE ") + schema) {
+    Statement attach(db, (std::string("ATTACH DATABASE ?1 AS ") + schema).c_str());
+    attach.use().bind(path).exec();
+}
+
+Attachment::~Attachment() {
+    m_db->exec_quietly(m_detach.c_str());
+}
+
 } // namespace hs::index

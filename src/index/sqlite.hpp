@@ -51,6 +51,7 @@ private:
     friend class Statement;
     friend class Snapshot;
     friend class Transaction;
+    friend class Attachment;
     // Runs sql, ignoring errors: for the ends of transactions in destructors.
     void exec_quietly(const char* sql) noexcept;
 
@@ -142,6 +143,22 @@ public:
 private:
     Database* m_db;
     bool m_active = true;
+};
+
+// ATTACH of another database file as `schema` on construction (never inside
+// a transaction: SQLite refuses), DETACH in the destructor.
+class Attachment {
+public:
+    Attachment(Database& db, const std::string& path, const char* schema);
+    ~Attachment();
+    Attachment(const Attachment&) = delete;
+    Attachment& operator=(const Attachment&) = delete;
+    Attachment(Attachment&&) = delete;
+    Attachment& operator=(Attachment&&) = delete;
+
+private:
+    Database* m_db;
+    std::string m_detach;
 };
 
 } // namespace hs::index

@@ -147,7 +147,7 @@ class BashCompletionTest(unittest.TestCase):
     def test_commands_at_first_word(self) -> None:
         self.assertEqual(sorted(self.complete("hydra-status", "")),
                          sorted(["lookup", "sync", "gate", "info", "record", "forget", "config",
-                                 "history", "bisect", "evals", "report"]))
+                                 "history", "bisect", "evals", "report", "snapshot"]))
         self.assertEqual(self.complete("hydra-status", "sy"), ["sync"])
         self.assertEqual(self.complete("hydra-status", "co"), ["config"])
 
@@ -158,7 +158,7 @@ class BashCompletionTest(unittest.TestCase):
 
     def test_every_option_of_each_command(self) -> None:
         for command in ("lookup", "sync", "gate", "info", "record", "forget", "config",
-                        "history", "bisect", "evals", "report"):
+                        "history", "bisect", "evals", "report", "snapshot"):
             with self.subTest(command=command):
                 got = set(self.complete("hydra-status", command, "--"))
                 self.assertEqual(got, help_options(command))
@@ -248,12 +248,12 @@ class FishCompletionTest(unittest.TestCase):
     def test_commands(self) -> None:
         self.assertEqual(sorted(self.complete("hydra-status ")),
                          sorted(["lookup", "sync", "gate", "info", "record", "forget", "config",
-                                 "history", "bisect", "evals", "report"]))
+                                 "history", "bisect", "evals", "report", "snapshot"]))
         self.assertEqual(self.complete(f"hydra-status --db {FX.db} sy"), ["sync"])
 
     def test_every_option_of_each_command(self) -> None:
         for command in ("lookup", "sync", "gate", "info", "record", "forget", "config",
-                        "history", "bisect", "evals", "report"):
+                        "history", "bisect", "evals", "report", "snapshot"):
             with self.subTest(command=command):
                 got = set(self.complete(f"hydra-status {command} --"))
                 self.assertEqual(got, help_options(command))
@@ -337,7 +337,7 @@ class ZshCompletionTest(unittest.TestCase):
     def test_commands(self) -> None:
         self.assertEqual(self.complete("hydra-status "),
                          {"lookup", "sync", "gate", "info", "record", "forget", "config",
-                          "history", "bisect", "evals", "report"})
+                          "history", "bisect", "evals", "report", "snapshot"})
 
     def test_sync_options(self) -> None:
         got = self.complete("hydra-status sync --")

@@ -88,7 +88,7 @@ class MigrationFromV2(HsTestCase):
         self.assertEqual(old["version"], 2)
         self.migrate()
         new = content(self.db, v2=False)
-        self.assertEqual(new["version"], 5)
+        self.assertEqual(new["version"], 6)
         for table in ("build", "eval"):
             # Instance 1's keys are Hydra's own ids now (instance - 1 << 40).
             self.assertEqual([r[1] for r in old[table]], [1] * len(old[table]))
@@ -141,7 +141,7 @@ class MigrationFromV2(HsTestCase):
         self.assertExit(proc, 1)
         self.assertEqual(json_lines(proc.stdout)[0]["source"], "local")
         self.migrate()  # a second open finds version 4 and changes nothing
-        self.assertEqual(content(self.db, v2=False)["version"], 5)
+        self.assertEqual(content(self.db, v2=False)["version"], 6)
 
 
 if __name__ == "__main__":

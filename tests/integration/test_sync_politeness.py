@@ -552,7 +552,7 @@ class ConditionalRequestTest(SyncCase):
         con.close()
         self.hydra.set_options(etag=True)
         self.sync(jobsets=(BETA,))
-        self.assertEqual(query(self.db, "PRAGMA user_version"), [(5,)])
+        self.assertEqual(query(self.db, "PRAGMA user_version"), [(6,)])
         self.assertEqual(index_dump(self.db), before)
         self.assertIsNotNone(self.jobset_validators()[BETA][0])
 

