@@ -406,6 +406,15 @@ long to_long(std::chrono::seconds duration) {
         std::clamp<int64_t>(duration.count(), 0, std::numeric_limits<long>::max()));
 }
 
+// A header list of one line.
+SlistPtr one_header(const char* line) {
+    SlistPtr list(curl_slist_append(nullptr, line));
+    if (!list) {
+        throw Error("cannot allocate HTTP headers");
+    }
+    return list;
+}
+
 } // namespace
 
 HttpClient::HttpClient(HttpOptions options) : m_options(std::move(options)) {
@@ -431,21 +440,9 @@ HttpClient::HttpClient(HttpOptions options) : m_options(std::move(options)) {
     }
     impl.rng.seed(seed);
 
-    curl_slist* list = curl_slist_append(nullptr, "Accept: application/json");
-    if (list == nullptr) {
-        throw Error("cannot allocate HTTP headers");
-    }
-    impl.headers.reset(list);
-    list = curl_slist_append(nullptr, "Accept: text/html");
-    if (list == nullptr) {
-        throw Error("cannot allocate HTTP headers");
-    }
-    impl.html_headers.reset(list);
-    list = curl_slist_append(nullptr, "Accept: */*");
-    if (list == nullptr) {
-        throw Error("cannot allocate HTTP headers");
-    }
-    impl.any_headers.reset(list);
+    impl.headers = one_header("Accept: application/json");
+    impl.html_headers = one_header("Accept: text/html");
+    impl.any_headers = one_header("Accept: */*");
 
     CURL* curl = impl.curl.get();
     set_option(curl, CURLOPT_ERRORBUFFER, impl.error_buffer);

@@ -104,7 +104,10 @@ std::string content_name(const std::string& kind, const std::string& sha256) {
     return kind + "-" + sha256.substr(0, 32) + ".sqlite.zst";
 }
 
-PublishResult publish(const PublishOptions& options) {
+namespace {
+
+// The publish directory, made if missing; the index must exist.
+void check_places(const PublishOptions& options) {
     struct stat st {};
     if (::stat(options.index_path.c_str(), &st) != 0) {
         throw Error("no index at " + options.index_path + " (run 'hydra-status sync' first)",
@@ -116,6 +119,78 @@ PublishResult publish(const PublishOptions& options) {
         throw Error(options.dir + ": cannot create the directory" +
                     (ec ? ": " + ec.message() : std::string()));
     }
+}
+
+// The delta boundaries after `from` up to `upto`: one delta per eval
+// committed, ending at its change; the changes after the last one (the
+// sync's closing jobset state, re-checks) go with it, or make a delta of
+// their own (evals: []) when no eval was committed since the last publish.
+using Ranges = std::vector<std::pair<int64_t, std::vector<int64_t>>>;
+Ranges delta_ranges(index::IndexReader& reader, int64_t from, int64_t upto) {
+    Ranges out;
+    for (const auto& change : reader.eval_changes(from, upto)) {
+        if (out.empty() || out.back().first != change.seq) {
+            out.push_back({change.seq, {}});
+        }
+        out.back().second.push_back(change.eval_id);
+    }
+    if (upto > from) {
+        if (out.empty()) {
+            out.push_back({upto, {}});
+        } else {
+            out.back().first = upto;
+        }
+    }
+    return out;
+}
+
+// The manifest's own fields, once its files are listed.
+void describe(Manifest& m, const PublishOptions& options, index::IndexReader& reader) {
+    const auto keep = static_cast<size_t>(std::max<int64_t>(options.keep_deltas, 2));
+    if (m.deltas.size() > keep) {
+        m.deltas.erase(m.deltas.begin(), m.deltas.end() - static_cast<std::ptrdiff_t>(keep));
+    }
+    m.format = k_manifest_format;
+    m.schema = index::k_schema_version;
+    m.created = options.now;
+    m.seq = m.deltas.empty() ? m.base.to : std::max(m.base.to, m.deltas.back().to);
+    m.hydra = options.hydra_url;
+    m.jobsets.clear();
+    for (const auto& info : reader.jobsets()) {
+        m.jobsets.push_back(info.state.project + ":" + info.state.name);
+    }
+}
+
+// Removes what neither this manifest nor the one before names (a client
+// that read the old manifest a moment ago still finds its files), and
+// leftover temporary files.
+std::vector<std::string> prune(const std::string& dir, const Manifest& m,
+                               const std::optional<Manifest>& old) {
+    auto named = names_of(m);
+    if (old) {
+        const auto before = names_of(*old);
+        named.insert(before.begin(), before.end());
+    }
+    std::vector<std::string> pruned;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        const std::string name = entry.path().filename().string();
+        const bool ours = (name.starts_with("base-") || name.starts_with("delta-")) &&
+                          name.ends_with(".sqlite.zst");
+        if ((ours && !named.contains(name)) || name.starts_with(k_tmp_prefix)) {
+            fs::remove(entry.path(), ec);
+            if (ours && !ec) {
+                pruned.push_back(name);
+            }
+        }
+    }
+    return pruned;
+}
+
+} // namespace
+
+PublishResult publish(const PublishOptions& options) {
+    check_places(options);
     const DirLock lock(options.dir);
     // The writer migrates an older index, and is the last to close (it keeps
     // the -wal and -shm for readers who may not create them).
@@ -139,28 +214,7 @@ PublishResult publish(const PublishOptions& options) {
             after_base += delta.from >= m.base.to ? 1 : 0;
         }
     }
-    // The delta boundaries: one delta per eval committed, ending at its
-    // change; the changes after the last one (the sync's closing jobset
-    // state, re-checks) go with it, or make a delta of their own (evals: [])
-    // when no eval was committed since the last publish.
-    const auto boundaries = [&](int64_t upto) {
-        std::vector<std::pair<int64_t, std::vector<int64_t>>> out;
-        for (const auto& change : reader.eval_changes(from, upto)) {
-            if (out.empty() || out.back().first != change.seq) {
-                out.push_back({change.seq, {}});
-            }
-            out.back().second.push_back(change.eval_id);
-        }
-        if (upto > from) {
-            if (out.empty()) {
-                out.push_back({upto, {}});
-            } else {
-                out.back().first = upto;
-            }
-        }
-        return out;
-    };
-    auto ranges = boundaries(current);
+    auto ranges = delta_ranges(reader, from, current);
     const int64_t half = std::max<int64_t>(1, options.keep_deltas / 2);
     result.new_base = !continues || static_cast<int64_t>(after_base + ranges.size()) >= half;
     if (continues && ranges.empty()) {
@@ -173,7 +227,7 @@ PublishResult publish(const PublishOptions& options) {
         // it, and so do the deltas.
         current = std::max(current, info.to);
         m.base = store(options.dir, "base", raw.path(), options.level, info);
-        ranges = continues ? boundaries(current) : decltype(ranges){};
+        ranges = continues ? delta_ranges(reader, from, current) : Ranges{};
     }
     int64_t at = from;
     for (const auto& [to, evals] : ranges) {
@@ -188,40 +242,10 @@ PublishResult publish(const PublishOptions& options) {
     if (!continues) {
         m.deltas.clear();
     }
-    const auto keep = static_cast<size_t>(std::max<int64_t>(options.keep_deltas, 2));
-    if (m.deltas.size() > keep) {
-        m.deltas.erase(m.deltas.begin(), m.deltas.end() - static_cast<std::ptrdiff_t>(keep));
-    }
-    m.format = k_manifest_format;
-    m.schema = index::k_schema_version;
-    m.created = options.now;
-    m.seq = m.deltas.empty() ? m.base.to : std::max(m.base.to, m.deltas.back().to);
-    m.hydra = options.hydra_url;
-    m.jobsets.clear();
-    for (const auto& info : reader.jobsets()) {
-        m.jobsets.push_back(info.state.project + ":" + info.state.name);
-    }
+    describe(m, options, reader);
     write_file_atomically(manifest_path, render_manifest(m, options.key));
     result.changed = true;
-
-    // Prune what neither this manifest nor the one before names: a client
-    // that read the old manifest a moment ago still finds its files.
-    auto named = names_of(m);
-    if (old) {
-        const auto before = names_of(*old);
-        named.insert(before.begin(), before.end());
-    }
-    for (const auto& entry : fs::directory_iterator(options.dir)) {
-        const std::string name = entry.path().filename().string();
-        const bool ours = (name.starts_with("base-") || name.starts_with("delta-")) &&
-                          name.ends_with(".sqlite.zst");
-        if ((ours && !named.contains(name)) || name.starts_with(k_tmp_prefix)) {
-            fs::remove(entry.path(), ec);
-            if (ours && !ec) {
-                result.pruned.push_back(name);
-            }
-        }
-    }
+    result.pruned = prune(options.dir, m, old);
     return result;
 }
 

@@ -121,6 +121,84 @@ PullPlan plan_pull(const Manifest& manifest, std::optional<int64_t> have) {
     return plan;
 }
 
+namespace {
+
+// The manifest's signature (unless not verified) and schema; the signer.
+std::string check_manifest(const SignedManifest& parsed, const PullOptions& options,
+                           const std::string& where) {
+    std::string signed_by;
+    if (options.verify) {
+        auto signer = verify_manifest(parsed, options.trusted);
+        if (!signer) {
+            throw Error(where + ": " + signer.error() + "; nothing was changed");
+        }
+        signed_by = *signer;
+    }
+    const int64_t schema = parsed.manifest.schema;
+    if (schema != index::k_schema_version) {
+        throw Error(where + ": the snapshot has index schema " + std::to_string(schema) +
+                    ", this hydra-status uses " + std::to_string(index::k_schema_version) +
+                    (schema > index::k_schema_version ? "; upgrade hydra-status"
+                                                      : "; the publisher must upgrade"));
+    }
+    return signed_by;
+}
+
+// Downloads the n-th file of a pull and checks it against the manifest:
+// size and sha256 as sent, size decompressed, and the changes it holds.
+// Returns the path of the decompressed file.
+std::string download_checked(Fetcher& fetcher, const PullFiles& temp, size_t n,
+                             const SnapshotFile& file, bool is_base, const std::string& url) {
+    const std::string what = url + "/" + file.file;
+    const std::string packed = temp.path(n, ".zst");
+    const std::string raw = temp.path(n, ".sqlite");
+    fetcher.fetch_file(file.file, packed, file.size);
+    const auto digest = digest_file(packed);
+    check(digest.size == file.size, what,
+          std::to_string(digest.size) + " bytes, the manifest says " + std::to_string(file.size) +
+              " (truncated?)");
+    check(digest.sha256 == file.sha256, what,
+          "sha256 " + digest.sha256 + " does not match the manifest's " + file.sha256);
+    std::remove(raw.c_str());
+    const uint64_t raw_size =
+        decompress_file(packed, raw, file.raw_size, what + " (nothing was changed)");
+    check(raw_size == file.raw_size, what,
+          "decompressed to " + std::to_string(raw_size) + " bytes, the manifest says " +
+              std::to_string(file.raw_size));
+    std::remove(packed.c_str());
+    const auto info = index::read_replica_info(raw);
+    check(info.base == is_base && info.from == file.from && info.to == file.to, what,
+          "holds other changes than the manifest says");
+    return raw;
+}
+
+// Downloads and checks the plan's files (the base first, if any) and merges
+// them into one file of changes; returns its path.
+std::string download_merged(Fetcher& fetcher, const PullFiles& temp, const Manifest& m,
+                            const PullPlan& plan, const std::string& url) {
+    std::vector<const SnapshotFile*> files;
+    if (plan.base) {
+        files.push_back(&m.base);
+    }
+    for (const size_t i : plan.deltas) {
+        files.push_back(&m.deltas[i]);
+    }
+    std::string merged;
+    for (size_t n = 0; n < files.size(); ++n) {
+        const std::string raw =
+            download_checked(fetcher, temp, n, *files[n], plan.base && n == 0, url);
+        if (merged.empty()) {
+            merged = raw;
+        } else {
+            index::merge_replica(merged, raw);
+            std::remove(raw.c_str());
+        }
+    }
+    return merged;
+}
+
+} // namespace
+
 PullResult pull(index::IndexWriter& index, Fetcher& fetcher, const PullOptions& options) {
     const auto source = index.reader().replica_source();
     const bool same_source = source && source->url == options.url;
@@ -143,29 +221,16 @@ PullResult pull(index::IndexWriter& index, Fetcher& fetcher, const PullOptions& 
         result.signed_by = source->signed_by;
         return result;
     }
-    const std::string manifest_sha = sha256_hex(fetched.body);
     auto parsed = parse_manifest(fetched.body);
     check(parsed.has_value(), where, parsed.error());
     const Manifest& m = parsed->manifest;
-    if (options.verify) {
-        auto signer = verify_manifest(*parsed, options.trusted);
-        if (!signer) {
-            throw Error(where + ": " + signer.error() + "; nothing was changed");
-        }
-        result.signed_by = *signer;
-    }
-    if (m.schema != index::k_schema_version) {
-        throw Error(where + ": the snapshot has index schema " + std::to_string(m.schema) +
-                    ", this hydra-status uses " + std::to_string(index::k_schema_version) +
-                    (m.schema > index::k_schema_version ? "; upgrade hydra-status"
-                                                        : "; the publisher must upgrade"));
-    }
+    result.signed_by = check_manifest(*parsed, options, where);
     now_source.seq = m.seq;
     now_source.created = m.created;
     now_source.signed_by = result.signed_by;
     now_source.etag = fetched.etag;
     now_source.last_modified = fetched.last_modified;
-    now_source.manifest_sha256 = manifest_sha;
+    now_source.manifest_sha256 = sha256_hex(fetched.body);
     result.seq = m.seq;
     result.created = m.created;
 
@@ -175,48 +240,12 @@ PullResult pull(index::IndexWriter& index, Fetcher& fetcher, const PullOptions& 
         index.set_replica_source(now_source);
         return result;
     }
-    std::vector<const SnapshotFile*> files;
-    if (plan.base) {
-        files.push_back(&m.base);
-    }
     for (const size_t i : plan.deltas) {
-        files.push_back(&m.deltas[i]);
         result.evals.insert(result.evals.end(), m.deltas[i].evals.begin(), m.deltas[i].evals.end());
     }
     const PullFiles temp(index.path());
-    std::string merged;
-    for (size_t n = 0; n < files.size(); ++n) {
-        const SnapshotFile& file = *files[n];
-        const std::string what = options.url + "/" + file.file;
-        const std::string packed = temp.path(n, ".zst");
-        const std::string raw = temp.path(n, ".sqlite");
-        fetcher.fetch_file(file.file, packed, file.size);
-        const auto digest = digest_file(packed);
-        check(digest.size == file.size, what,
-              std::to_string(digest.size) + " bytes, the manifest says " +
-                  std::to_string(file.size) + " (truncated?)");
-        check(digest.sha256 == file.sha256, what,
-              "sha256 " + digest.sha256 + " does not match the manifest's " + file.sha256);
-        std::remove(raw.c_str());
-        const uint64_t raw_size =
-            decompress_file(packed, raw, file.raw_size, what + " (nothing was changed)");
-        check(raw_size == file.raw_size, what,
-              "decompressed to " + std::to_string(raw_size) + " bytes, the manifest says " +
-                  std::to_string(file.raw_size));
-        std::remove(packed.c_str());
-        const auto info = index::read_replica_info(raw);
-        const bool is_base = plan.base && n == 0;
-        check(info.base == is_base && info.from == file.from && info.to == file.to, what,
-              "holds other changes than the manifest says");
-        if (merged.empty()) {
-            merged = raw;
-        } else {
-            index::merge_replica(merged, raw);
-            std::remove(raw.c_str());
-        }
-    }
-    const auto info = index::read_replica_info(merged);
-    check(info.to == m.seq, where, "its files do not reach its 'seq'");
+    const auto merged = download_merged(fetcher, temp, m, plan, options.url);
+    check(index::read_replica_info(merged).to == m.seq, where, "its files do not reach its 'seq'");
     if (options.hook) {
         options.hook("downloaded");
     }
