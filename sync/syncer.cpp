@@ -239,7 +239,9 @@ bool BuildStager::on_element(std::string_view element) {
     core::BuildRecord& record = m_staged[m_staged_count];
     m_error = m_parser.parse_build(element, record);
     if (m_error.empty()) {
-        m_error = index::IndexWriter::check_build(record);
+        if (auto checked = index::IndexWriter::check_build(record); !checked) {
+            m_error = checked.error();
+        }
     }
     if (!m_error.empty()) {
         m_error = "element " + std::to_string(m_builds + 1) + ": " + m_error;
@@ -261,9 +263,9 @@ bool BuildStager::flush() {
     if (m_staged_count == 0) {
         return true;
     }
-    if (auto why = m_write_batch({m_staged.data(), m_staged_count}); !why.empty()) {
+    if (auto written = m_write_batch({m_staged.data(), m_staged_count}); !written) {
         m_error = "elements " + std::to_string(m_builds - m_staged_count + 1) + "-" +
-                  std::to_string(m_builds) + " not written: " + why;
+                  std::to_string(m_builds) + " not written: " + written.error();
         return false;
     }
     m_staged_count = 0;
@@ -754,25 +756,24 @@ private:
     // Inside a transaction.
     Step write_records(const std::vector<core::BuildRecord>& records, const std::string& context) {
         for (const auto& record : records) {
-            if (auto why = m_index.put_build(m_state.instance, record); !why.empty()) {
-                return fail(context + why);
+            if (auto written = m_index.put_build(m_state.instance, record); !written) {
+                return fail(context + written.error());
             }
         }
         return Step::ok;
     }
 
     // One batch of streamed builds in its own short transaction (called by
-    // BuildStager from inside the transfer): the reason it was refused, or
-    // an empty string.
-    std::string write_batch(std::span<const core::BuildRecord> batch) {
-        std::string why;
+    // BuildStager from inside the transfer), or why it was refused.
+    Expected<void> write_batch(std::span<const core::BuildRecord> batch) {
+        Expected<void> written;
         in_transaction(
             [&] {
-                why = m_index.put_builds(m_state.instance, batch);
-                return why.empty() ? Step::ok : Step::failed;
+                written = m_index.put_builds(m_state.instance, batch);
+                return written ? Step::ok : Step::failed;
             },
             Writes::builds);
-        return why;
+        return written;
     }
 
     // Streams /eval/<id>/builds into the index, in batches of short
@@ -840,8 +841,8 @@ private:
                 s != Step::ok) {
                 return s;
             }
-            if (auto why = write_batch(records); !why.empty()) {
-                return fail(context + why);
+            if (auto written = write_batch(records); !written) {
+                return fail(context + written.error());
             }
             got.by_id_builds += records.size();
             m_outcome.builds += records.size(); // written, even if a stop comes

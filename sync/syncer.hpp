@@ -214,7 +214,7 @@ struct BatchLimits {
 // element is parsed and checked (index::IndexWriter::check_build) as it arrives
 // and staged; when the batch is full (BatchLimits), and once at the end of
 // the answer, the staged batch goes to `write_batch`, which writes it in
-// one short transaction and returns why it could not (or an empty string).
+// one short transaction, or says why it could not.
 // So no write transaction is ever open while the answer is awaited, and
 // memory is bounded by the batch, whatever the answer's size.
 //
@@ -225,7 +225,7 @@ struct BatchLimits {
 // names the element.
 class BuildStager : public BodySink {
 public:
-    using WriteBatch = std::function<std::string(std::span<const core::BuildRecord>)>;
+    using WriteBatch = std::function<Expected<void>(std::span<const core::BuildRecord>)>;
     using OnBuild = std::function<void(uint64_t builds)>; // after each build staged
 
     BuildStager(JsonParser& parser, BatchLimits limits, WriteBatch write_batch,

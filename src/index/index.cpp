@@ -1425,28 +1425,28 @@ int64_t IndexWriter::jobset_row(int64_t instance, const std::string& project,
     return row;
 }
 
-std::string IndexWriter::check_build(const core::BuildRecord& build) {
+Expected<void> IndexWriter::check_build(const core::BuildRecord& build) {
     if (build.id <= 0 || build.id > k_id_mask) {
-        return "build id " + std::to_string(build.id) + " out of range";
+        return Unexpected{"build id " + std::to_string(build.id) + " out of range"};
     }
     std::string why;
     const auto drv = core::parse_store_path(build.drvpath, &why);
     if (!drv || !drv->is_drv()) {
-        return "build " + std::to_string(build.id) + ": invalid drvpath " + quote(build.drvpath) +
-               (why.empty() ? "" : ": " + why);
+        return Unexpected{"build " + std::to_string(build.id) + ": invalid drvpath " +
+                          quote(build.drvpath) + (why.empty() ? "" : ": " + why)};
     }
     for (const auto& [name, path] : build.outputs) {
         if (!path.empty() && !core::is_store_path(path, &why)) {
-            return "build " + std::to_string(build.id) + ": invalid output path " + quote(path) +
-                   ": " + why;
+            return Unexpected{"build " + std::to_string(build.id) + ": invalid output path " +
+                              quote(path) + ": " + why};
         }
     }
     return {};
 }
 
-std::string IndexWriter::put_build(int64_t instance, const core::BuildRecord& build) {
-    if (auto why = put_build_row(instance, build); !why.empty()) {
-        return why;
+Expected<void> IndexWriter::put_build(int64_t instance, const core::BuildRecord& build) {
+    if (auto written = put_build_row(instance, build); !written) {
+        return written;
     }
     std::string why;
     for (const auto& [name, path] : build.outputs) {
@@ -1455,8 +1455,8 @@ std::string IndexWriter::put_build(int64_t instance, const core::BuildRecord& bu
         }
         const auto out = core::parse_store_path(path, &why);
         if (!out) {
-            return "build " + std::to_string(build.id) + ": invalid output path " + quote(path) +
-                   ": " + why;
+            return Unexpected{"build " + std::to_string(build.id) + ": invalid output path " +
+                              quote(path) + ": " + why};
         }
         put_output(out->hash, row_key(instance, build.id), name);
     }
@@ -1471,7 +1471,8 @@ void IndexWriter::put_output(const core::HashBytes& hash, int64_t row_id, std::s
         .exec();
 }
 
-std::string IndexWriter::put_builds(int64_t instance, std::span<const core::BuildRecord> builds) {
+Expected<void> IndexWriter::put_builds(int64_t instance,
+                                       std::span<const core::BuildRecord> builds) {
     std::vector<uint32_t> order(builds.size());
     for (uint32_t i = 0; i < order.size(); ++i) {
         order[i] = i;
@@ -1492,10 +1493,10 @@ std::string IndexWriter::put_builds(int64_t instance, std::span<const core::Buil
         const auto& build = builds[order[k]];
         const bool superseded = k + 1 < order.size() && builds[order[k + 1]].id == build.id;
         if (!superseded) {
-            if (auto refused = put_build_row(instance, build); !refused.empty()) {
+            if (auto refused = put_build_row(instance, build); !refused) {
                 return refused;
             }
-        } else if (auto refused = check_build(build); !refused.empty()) {
+        } else if (auto refused = check_build(build); !refused) {
             return refused;
         }
     }
@@ -1506,8 +1507,8 @@ std::string IndexWriter::put_builds(int64_t instance, std::span<const core::Buil
             }
             const auto out = core::parse_store_path(path, &why);
             if (!out) {
-                return "build " + std::to_string(build.id) + ": invalid output path " +
-                       quote(path) + ": " + why;
+                return Unexpected{"build " + std::to_string(build.id) + ": invalid output path " +
+                                  quote(path) + ": " + why};
             }
             outputs.push_back({out->hash, row_key(instance, build.id), name});
         }
@@ -1521,14 +1522,14 @@ std::string IndexWriter::put_builds(int64_t instance, std::span<const core::Buil
     return {};
 }
 
-std::string IndexWriter::put_build_row(int64_t instance, const core::BuildRecord& build) {
-    if (auto why = check_build(build); !why.empty()) {
-        return why;
+Expected<void> IndexWriter::put_build_row(int64_t instance, const core::BuildRecord& build) {
+    if (auto checked = check_build(build); !checked) {
+        return checked;
     }
     std::string why;
     const auto drv = core::parse_store_path(build.drvpath, &why);
     if (!drv) {
-        return "build " + std::to_string(build.id) + ": invalid drvpath: " + why;
+        return Unexpected{"build " + std::to_string(build.id) + ": invalid drvpath: " + why};
     }
     const int64_t jobset = jobset_row(instance, stored(build.project), stored(build.jobset));
     const int64_t row_id = row_key(instance, build.id);

@@ -415,9 +415,9 @@ public:
     // Why put_build would refuse the record (an id out of range, an invalid
     // drvpath or output path), or an empty string. Pure: a sync checks each
     // build as it arrives, before it stages the build for writing.
-    static std::string check_build(const core::BuildRecord& build);
+    static Expected<void> check_build(const core::BuildRecord& build);
     // Writes the build, or returns why the record was refused (check_build).
-    std::string put_build(int64_t instance, const core::BuildRecord& build);
+    Expected<void> put_build(int64_t instance, const core::BuildRecord& build);
     // Writes a batch as put_build writes each of its builds, in fewer page
     // touches: the `build` rows in id order, then the outputs in key order
     // (Hydra sends an eval's builds in no order: in arrival order every row
@@ -426,7 +426,7 @@ public:
     // each build in turn (a repeated id: the later row; an output path
     // twice: the first build). Returns the first refusal's reason, and then
     // the batch is written in part: roll the transaction back.
-    std::string put_builds(int64_t instance, std::span<const core::BuildRecord> builds);
+    Expected<void> put_builds(int64_t instance, std::span<const core::BuildRecord> builds);
     void put_eval(const JobsetState& jobset, const core::EvalRecord& eval);
     void set_jobset_state(const JobsetState& state);
 
@@ -458,7 +458,7 @@ private:
     int64_t intern(const std::string& text);
     // put_build's two halves: the `build` row (after check_build), and one
     // output keyed by its hash's prefix.
-    std::string put_build_row(int64_t instance, const core::BuildRecord& build);
+    Expected<void> put_build_row(int64_t instance, const core::BuildRecord& build);
     void put_output(const core::HashBytes& hash, int64_t row_id, std::string_view name);
     int64_t instance_id(const std::string& url);
     JobsetState jobset_in(int64_t instance, const std::string& project, const std::string& name);

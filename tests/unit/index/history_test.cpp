@@ -51,13 +51,12 @@ protected:
         auto state = writer.jobset(k_url, "nixpkgs", "trunk");
         std::vector<int64_t> others;
         for (int64_t id = 100; id < 400; ++id) {
-            ASSERT_EQ(writer.put_build(state.instance, build(id, "job" + std::to_string(id), 0)),
-                      "");
+            ASSERT_TRUE(writer.put_build(state.instance, build(id, "job" + std::to_string(id), 0)));
             others.push_back(id);
         }
-        ASSERT_EQ(writer.put_build(state.instance, build(1, "hello", 0)), "");
-        ASSERT_EQ(writer.put_build(state.instance, build(2, "curl", 1)), "");
-        ASSERT_EQ(writer.put_build(state.instance, build(5, "hello", 1)), "");
+        ASSERT_TRUE(writer.put_build(state.instance, build(1, "hello", 0)));
+        ASSERT_TRUE(writer.put_build(state.instance, build(2, "curl", 1)));
+        ASSERT_TRUE(writer.put_build(state.instance, build(5, "hello", 1)));
         const auto with = [&](std::vector<int64_t> ids) {
             ids.insert(ids.end(), others.begin(), others.end());
             return ids;

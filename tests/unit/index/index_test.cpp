@@ -52,7 +52,7 @@ void ingest(IndexWriter& index, const std::vector<core::BuildRecord>& builds,
     auto txn = index.transaction();
     auto state = index.jobset(k_url, "nixpkgs", jobset);
     for (const auto& b : builds) {
-        ASSERT_EQ(index.put_build(state.instance, b), "");
+        ASSERT_TRUE(index.put_build(state.instance, b));
     }
     state.synced_at = 1000;
     index.set_jobset_state(state);
@@ -503,8 +503,10 @@ TEST(Index, InvalidDrvPathIsRefusedWithReason) {
     auto index = IndexWriter::open(dir.file("i.sqlite"));
     auto txn = index.transaction();
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
-    const auto why = index.put_build(state.instance, build(1, "/nix/store/eeee-x.drv", true, 0, 1));
-    EXPECT_NE(why.find("invalid drvpath"), std::string::npos) << why;
+    const auto written =
+        index.put_build(state.instance, build(1, "/nix/store/eeee-x.drv", true, 0, 1));
+    ASSERT_FALSE(written);
+    EXPECT_NE(written.error().find("invalid drvpath"), std::string::npos) << written.error();
 }
 
 TEST(Index, BuildsToFetchAreUnknownOrUnfinished) {
@@ -543,8 +545,8 @@ TEST(Index, SeparateInstancesKeepSeparateBuildIds) {
     b1.project = "p";
     auto b2 = build(5, k_drv_b, true, 1, 100, "j");
     b2.project = "p";
-    ASSERT_EQ(index.put_build(one.instance, b1), "");
-    ASSERT_EQ(index.put_build(two.instance, b2), "");
+    ASSERT_TRUE(index.put_build(one.instance, b1));
+    ASSERT_TRUE(index.put_build(two.instance, b2));
     txn.commit();
     EXPECT_EQ(index.reader().builds_of_drv(key_of(k_drv_a).hash).front().hydra_url,
               "https://one.example");
@@ -558,7 +560,7 @@ TEST(Index, RolledBackTransactionLeavesNothing) {
     {
         auto txn = index.transaction();
         auto state = index.jobset(k_url, "nixpkgs", "trunk");
-        ASSERT_EQ(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)), "");
+        ASSERT_TRUE(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)));
     }
     EXPECT_EQ(count_builds(index.reader()), 0);
     EXPECT_TRUE(index.reader().jobsets().empty());
@@ -570,7 +572,7 @@ TEST(Index, RolledBackTransactionDropsTheWritersCachedNames) {
     {
         auto txn = index.transaction();
         auto state = index.jobset(k_url, "nixpkgs", "trunk");
-        ASSERT_EQ(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)), "");
+        ASSERT_TRUE(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)));
     }
     // The job and system names interned by the rolled-back write are gone:
     // a cached id would name no row, and the build would not read back.
@@ -760,9 +762,8 @@ TEST(IndexSchema, FirstInstanceKeysBuildsAndEvalsByHydraIds) {
         auto txn = index.transaction();
         auto one = index.jobset("https://one.example", "p", "j");
         auto two = index.jobset("https://two.example", "p", "j");
-        ASSERT_EQ(index.put_build(one.instance, build(280'000'001, k_drv_a, true, 0, 100, "j")),
-                  "");
-        ASSERT_EQ(index.put_build(two.instance, build(5, k_drv_b, true, 1, 100, "j")), "");
+        ASSERT_TRUE(index.put_build(one.instance, build(280'000'001, k_drv_a, true, 0, 100, "j")));
+        ASSERT_TRUE(index.put_build(two.instance, build(5, k_drv_b, true, 1, 100, "j")));
         core::EvalRecord eval;
         eval.id = 1'800'000;
         eval.builds = {280'000'001};
@@ -862,7 +863,7 @@ TEST(IndexSchema, InterningNeverInsertsANameTwice) {
             auto state = index.jobset(k_url, "nixpkgs", "trunk");
             auto b = build(2, k_drv_b, true, 0, 100);
             b.job = "rolled-back";
-            ASSERT_EQ(index.put_build(state.instance, b), "");
+            ASSERT_TRUE(index.put_build(state.instance, b));
         }
         auto b = build(3, k_drv_b, true, 0, 100);
         b.job = "rolled-back";
@@ -911,7 +912,7 @@ TEST(IndexSchema, PutBuildsLeavesWhatPutBuildLeavesInTurn) {
         auto txn = index.transaction();
         auto state = index.jobset(k_url, "nixpkgs", "trunk");
         for (const auto& b : batch) {
-            ASSERT_EQ(index.put_build(state.instance, b), "");
+            ASSERT_TRUE(index.put_build(state.instance, b));
         }
         txn.commit();
     }
@@ -919,7 +920,7 @@ TEST(IndexSchema, PutBuildsLeavesWhatPutBuildLeavesInTurn) {
         auto index = IndexWriter::open(all);
         auto txn = index.transaction();
         auto state = index.jobset(k_url, "nixpkgs", "trunk");
-        ASSERT_EQ(index.put_builds(state.instance, batch), "");
+        ASSERT_TRUE(index.put_builds(state.instance, batch));
         txn.commit();
     }
     EXPECT_EQ(sql_rows(all, dump), sql_rows(one, dump));
@@ -937,10 +938,11 @@ TEST(IndexSchema, PutBuildsRefusesAnInvalidBuildWithItsReason) {
     auto state = index.jobset(k_url, "nixpkgs", "trunk");
     std::vector<core::BuildRecord> batch{build(2, k_drv_a, true, 0, 100),
                                          build(1, "/nix/store/not-a-drv", true, 0, 100)};
-    EXPECT_NE(index.put_builds(state.instance, batch).find("invalid drvpath"), std::string::npos);
+    EXPECT_NE(index.put_builds(state.instance, batch).error().find("invalid drvpath"),
+              std::string::npos);
     batch[1] = build(1, k_drv_b, true, 0, 100);
     batch[1].outputs = {{"out", "/tmp/x"}};
-    EXPECT_NE(index.put_builds(state.instance, batch).find("invalid output path"),
+    EXPECT_NE(index.put_builds(state.instance, batch).error().find("invalid output path"),
               std::string::npos);
 }
 
@@ -1048,7 +1050,7 @@ TEST(IndexLookup, EverSyncedIsToldOnlyWhenNoSyncedBuildAnswers) {
         auto index = IndexWriter::open(path);
         auto txn = index.transaction();
         auto state = index.jobset(k_url, "nixpkgs", "trunk"); // never marked synced
-        ASSERT_EQ(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)), "");
+        ASSERT_TRUE(index.put_build(state.instance, build(1, k_drv_a, true, 0, 100)));
         txn.commit();
     }
     auto index = IndexReader::open(path);

@@ -41,7 +41,7 @@ void ingest_eval(IndexWriter& index, int64_t eval_id,
     eval.id = eval_id;
     eval.timestamp = 1000 + eval_id;
     for (const auto& b : builds) {
-        ASSERT_EQ(index.put_build(state.instance, b), "");
+        ASSERT_TRUE(index.put_build(state.instance, b));
         eval.builds.push_back(b.id);
     }
     index.put_eval(state, eval);

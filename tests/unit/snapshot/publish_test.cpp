@@ -29,7 +29,7 @@ void ingest_eval(hs::index::IndexWriter& writer, int64_t eval_id) {
     auto state = writer.jobset("https://h", "nixpkgs", "trunk");
     core::EvalRecord eval;
     eval.id = eval_id;
-    ASSERT_EQ(writer.put_build(state.instance, build(eval_id)), "");
+    ASSERT_TRUE(writer.put_build(state.instance, build(eval_id)));
     eval.builds = {eval_id};
     writer.put_eval(state, eval);
     txn.commit();

@@ -59,7 +59,7 @@ TEST(Pull, FromADirectoryVerifiedAndKeepingLocalFailures) {
         b.jobset = "trunk";
         b.job = "a";
         b.system = "x86_64-linux";
-        ASSERT_EQ(publisher.put_build(state.instance, b), "");
+        ASSERT_TRUE(publisher.put_build(state.instance, b));
         txn.commit();
     }
     const auto pair = generate_key_pair("k");

@@ -307,7 +307,7 @@ struct BatchLog {
                 }
                 batches.push_back(ids);
                 staged_when_written.push_back(staged);
-                return refuse;
+                return refuse.empty() ? Expected<void>() : Expected<void>(Unexpected{refuse});
             },
             [this](uint64_t builds) { staged = builds; });
     }
@@ -377,7 +377,7 @@ TEST(BuildStager, AStagedRecordKeepsNothingOfTheBuildBeforeIt) {
     std::vector<core::BuildRecord> written;
     BuildStager stager(parser, BatchLimits{1, 1 << 20}, [&](auto batch) {
         written.insert(written.end(), batch.begin(), batch.end());
-        return std::string();
+        return Expected<void>();
     });
     stager.reset();
     const std::string bare = R"({"id":2,"finished":0,"buildstatus":null,"drvpath":)"
