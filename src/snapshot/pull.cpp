@@ -151,7 +151,7 @@ std::string download_checked(Fetcher& fetcher, const PullFiles& temp, size_t n,
                              const SnapshotFile& file, bool is_base, const std::string& url) {
     const std::string what = url + "/" + file.file;
     const std::string packed = temp.path(n, ".zst");
-    const std::string raw = temp.path(n, ".sqlite");
+    std::string raw = temp.path(n, ".sqlite");
     fetcher.fetch_file(file.file, packed, file.size);
     const auto digest = digest_file(packed);
     check(digest.size == file.size, what,
