@@ -406,38 +406,6 @@ core::Status Answer::status() const {
     return core::k_unknown_status;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-    out += '"';
-    for (const char c : text) {
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                out += buf;
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-}
-
 void append_json(std::string& out, const Answer& answer) {
     out += '{';
     if (answer.local) {
@@ -645,6 +613,21 @@ std::string relative_age(int64_t then, int64_t now) {
         return std::to_string(age / 3600) + " h ago";
     }
     return std::to_string(age / 86400) + " d ago";
+}
+
+std::string human_bytes(uint64_t bytes) {
+    char buf[32];
+    if (bytes < 1024) {
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    } else if (bytes < uint64_t{1024} * 1024) {
+        std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024);
+    } else if (bytes < 1024ULL * 1024 * 1024) {
+        std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
+    } else {
+        std::snprintf(buf, sizeof buf, "%.2f GiB",
+                      static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+    }
+    return buf;
 }
 
 void append_inputs_json(std::string& out, const index::EvalInfo& eval) {

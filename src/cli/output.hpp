@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/status.hpp"
+#include "core/text.hpp"
 #include "index/index.hpp"
 
 #include <cstdint>
@@ -110,7 +111,8 @@ std::string relative_age(int64_t then, int64_t now);
 // t (unix seconds) in UTC, formatted as strftime's format says.
 std::string utc_time(int64_t t, const char* format);
 
-void append_json_string(std::string& out, std::string_view text);
+// "12.0 KiB": bytes for people.
+std::string human_bytes(uint64_t bytes);
 
 // An eval's inputs as a JSON object: {"nixpkgs":"<revision>",...}.
 void append_inputs_json(std::string& out, const index::EvalInfo& eval);

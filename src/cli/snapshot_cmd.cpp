@@ -15,21 +15,6 @@
 
 namespace hs::cli {
 
-std::string size_text(uint64_t bytes) {
-    char buf[32];
-    if (bytes < 1024) {
-        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-    } else if (bytes < uint64_t{1024} * 1024) {
-        std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024);
-    } else if (bytes < 1024ULL * 1024 * 1024) {
-        std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
-    } else {
-        std::snprintf(buf, sizeof buf, "%.2f GiB",
-                      static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
-    }
-    return buf;
-}
-
 namespace {
 
 std::string evals_text(const std::vector<int64_t>& evals) {
@@ -88,7 +73,7 @@ PullSource pull_source(const SettingValues& settings, bool no_verify, bool jobse
 std::string pull_summary_line(const snapshot::PullResult& result, const std::string& url,
                               uint64_t bytes, uint64_t requests, double seconds, int64_t now) {
     char tail[96];
-    std::snprintf(tail, sizeof tail, ": %s in %llu request%s, %.1f s", size_text(bytes).c_str(),
+    std::snprintf(tail, sizeof tail, ": %s in %llu request%s, %.1f s", human_bytes(bytes).c_str(),
                   static_cast<unsigned long long>(requests), requests == 1 ? "" : "s", seconds);
     if (!result.changed) {
         return "nothing new at " + url + " (snapshot made " + relative_age(result.created, now) +
@@ -138,13 +123,13 @@ std::string publish_summary_line(const snapshot::PublishResult& result, const st
         delta_bytes += delta.size;
     }
     if (result.new_base) {
-        out += "a base (" + size_text(result.manifest.base.size) + ")";
+        out += "a base (" + human_bytes(result.manifest.base.size) + ")";
         if (!result.new_deltas.empty()) {
             out += " and ";
         }
     }
     if (!result.new_deltas.empty()) {
-        out += plural(result.new_deltas.size(), "delta") + " (" + size_text(delta_bytes) + ")" +
+        out += plural(result.new_deltas.size(), "delta") + " (" + human_bytes(delta_bytes) + ")" +
                evals_text(evals);
     }
     out += " in " + dir + "; the manifest names " + plural(result.manifest.deltas.size(), "delta");

@@ -44,7 +44,4 @@ std::string publish_summary_line(const snapshot::PublishResult& result, const st
 // existing file) and returns the public key. Error naming the file.
 std::string write_key_pair(const std::string& name, const std::string& path);
 
-// "12.0 KiB": bytes for people.
-std::string size_text(uint64_t bytes);
-
 } // namespace hs::cli

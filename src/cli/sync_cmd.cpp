@@ -353,21 +353,6 @@ int64_t whole_seconds(std::chrono::milliseconds duration) {
 
 } // namespace
 
-std::string human_bytes(uint64_t bytes) {
-    char buf[32];
-    if (bytes < 1024) {
-        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-    } else if (bytes < uint64_t{1024} * 1024) {
-        std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024);
-    } else if (bytes < 1024ULL * 1024 * 1024) {
-        std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
-    } else {
-        std::snprintf(buf, sizeof buf, "%.2f GiB",
-                      static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
-    }
-    return buf;
-}
-
 namespace {
 
 // "250,000".

@@ -65,7 +65,4 @@ std::string incomplete_eval_text(const std::string& jobset, int64_t eval_id, uin
                                  uint64_t members, uint64_t remaining,
                                  std::chrono::milliseconds min_interval);
 
-// "12.0 KiB": bytes for people.
-std::string human_bytes(uint64_t bytes);
-
 } // namespace hs::cli

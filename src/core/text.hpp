@@ -52,4 +52,8 @@ enum class Controls {
 std::string printable(std::string_view value, size_t max_bytes = std::string_view::npos,
                       Controls controls = Controls::escape);
 
+// Appends text as a JSON string: quoted, with '"', '\\' and control
+// characters escaped; other bytes as they are.
+void append_json_string(std::string& out, std::string_view text);
+
 } // namespace hs

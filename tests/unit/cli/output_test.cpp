@@ -247,5 +247,13 @@ TEST(AppendInputsJson, AnObjectOfRevisionsInTheEvalsOrder) {
     EXPECT_EQ(out, "{}");
 }
 
+TEST(HumanBytes, PicksTheUnit) {
+    EXPECT_EQ(human_bytes(0), "0 B");
+    EXPECT_EQ(human_bytes(1023), "1023 B");
+    EXPECT_EQ(human_bytes(1024), "1.0 KiB");
+    EXPECT_EQ(human_bytes(5 << 20), "5.0 MiB");
+    EXPECT_EQ(human_bytes(uint64_t{3} << 30), "3.00 GiB");
+}
+
 } // namespace
 } // namespace hs::cli

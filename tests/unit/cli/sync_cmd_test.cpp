@@ -220,13 +220,5 @@ TEST(MaxInFlightWarning, TwoIsAcceptedAndSaidToBeSequential) {
               "max-in-flight = 2 (command line): requests are sent one at a time");
 }
 
-TEST(HumanBytes, PicksTheUnit) {
-    EXPECT_EQ(human_bytes(0), "0 B");
-    EXPECT_EQ(human_bytes(1023), "1023 B");
-    EXPECT_EQ(human_bytes(1024), "1.0 KiB");
-    EXPECT_EQ(human_bytes(5 << 20), "5.0 MiB");
-    EXPECT_EQ(human_bytes(uint64_t{3} << 30), "3.00 GiB");
-}
-
 } // namespace
 } // namespace hs::cli

@@ -187,5 +187,14 @@ TEST(Printable, ControlsAsSpacesKeepEscapingTheRest) {
               "\\xc2\\x9b31m \\xff");
 }
 
+TEST(AppendJsonString, QuotesAndEscapesWhatJsonRequires) {
+    std::string out = "[";
+    append_json_string(out, "a\"b\\c\n\r\t\x01\x1f é");
+    EXPECT_EQ(out, "[\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u001f é\"");
+    out.clear();
+    append_json_string(out, "");
+    EXPECT_EQ(out, "\"\"");
+}
+
 } // namespace
 } // namespace hs
