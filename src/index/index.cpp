@@ -280,6 +280,24 @@ std::optional<int64_t> starttime_of(std::optional<int64_t> stoptime,
     return *stoptime - *duration;
 }
 
+// Columns 3 to 12 of a build row (read_builds, answer_key): drv name,
+// project, jobset, job, system, finished, status, duration, stoptime,
+// synced_at.
+void read_build_columns(const Statement::Use& use, BuildRow& row) {
+    row.drv_name = use.get_str(3);
+    row.project = use.get_str(4);
+    row.jobset = use.get_str(5);
+    row.job = use.get_str(6);
+    row.system = use.get_str(7);
+    row.finished = use.get_int(8) != 0;
+    if (const auto status = use.get_opt_int(9)) {
+        row.buildstatus = static_cast<int>(*status);
+    }
+    row.stoptime = use.get_opt_int(11);
+    row.starttime = starttime_of(row.stoptime, use.get_opt_int(10));
+    row.synced_at = use.get_opt_int(12);
+}
+
 void sort_deciding_first(std::vector<BuildRow>& rows);
 
 DecidingOrder order_of(const BuildRow& row) {
@@ -697,18 +715,7 @@ std::vector<BuildRow> IndexReader::read_builds(Statement::Use& use) {
         row.build_id = use.get_int(0) & k_id_mask;
         row.hydra_url = use.get_str(1);
         row.drv_hash = rows::to_hash(use.get_blob(2));
-        row.drv_name = use.get_str(3);
-        row.project = use.get_str(4);
-        row.jobset = use.get_str(5);
-        row.job = use.get_str(6);
-        row.system = use.get_str(7);
-        row.finished = use.get_int(8) != 0;
-        if (const auto status = use.get_opt_int(9)) {
-            row.buildstatus = static_cast<int>(*status);
-        }
-        row.stoptime = use.get_opt_int(11);
-        row.starttime = starttime_of(row.stoptime, use.get_opt_int(10));
-        row.synced_at = use.get_opt_int(12);
+        read_build_columns(use, row);
         rows.push_back(std::move(row));
     }
     sort_deciding_first(rows);
@@ -930,18 +937,7 @@ KeyAnswer IndexReader::answer_key(const core::Key& key, int64_t local_not_before
             row.build_id = use.get_int(1) & k_id_mask;
             row.hydra_url = use.get_str(2);
             row.drv_hash = *answer.drv;
-            row.drv_name = use.get_str(3);
-            row.project = use.get_str(4);
-            row.jobset = use.get_str(5);
-            row.job = use.get_str(6);
-            row.system = use.get_str(7);
-            row.finished = use.get_int(8) != 0;
-            if (const auto status = use.get_opt_int(9)) {
-                row.buildstatus = static_cast<int>(*status);
-            }
-            row.stoptime = use.get_opt_int(11);
-            row.starttime = starttime_of(row.stoptime, use.get_opt_int(10));
-            row.synced_at = use.get_opt_int(12);
+            read_build_columns(use, row);
             answer.builds.push_back(std::move(row));
         }
         sort_deciding_first(answer.builds);
