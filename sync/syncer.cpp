@@ -5,12 +5,16 @@
 #include "sync/hydra_json.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <ctime>
+#include <exception>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -193,13 +197,88 @@ bool contains(const std::vector<int64_t>& sorted_ids, int64_t id) {
 
 } // namespace
 
+// One thread that runs one job at a time, handed over by the thread that
+// owns it: start() when idle, wait() for the job to end (rethrowing what it
+// threw). Started at the first job, joined by the destructor.
+class BuildStager::Writer {
+public:
+    Writer() = default;
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    ~Writer() {
+        {
+            const std::lock_guard lock(m_mutex);
+            m_quit = true;
+        }
+        m_wake.notify_all();
+        if (m_thread.joinable()) {
+            m_thread.join(); // after the job in hand, if any
+        }
+    }
+
+    void start(std::function<void()> job) {
+        if (!m_thread.joinable()) {
+            m_thread = std::thread([this] { run(); });
+        }
+        {
+            const std::lock_guard lock(m_mutex);
+            m_job = std::move(job);
+            m_busy = true;
+        }
+        m_wake.notify_all();
+    }
+
+    void wait() {
+        std::unique_lock lock(m_mutex);
+        m_wake.wait(lock, [this] { return !m_busy; });
+        if (m_thrown) {
+            std::rethrow_exception(std::exchange(m_thrown, nullptr));
+        }
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            m_wake.wait(lock, [this] { return m_busy || m_quit; });
+            if (!m_busy) {
+                return;
+            }
+            auto job = std::move(m_job);
+            lock.unlock();
+            std::exception_ptr thrown;
+            try {
+                job();
+            } catch (...) { // handed to the owner by wait()
+                thrown = std::current_exception();
+            }
+            lock.lock();
+            m_thrown = thrown;
+            m_busy = false;
+            m_wake.notify_all();
+        }
+    }
+
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::function<void()> m_job;
+    bool m_busy = false;
+    bool m_quit = false;
+    std::exception_ptr m_thrown;
+    std::thread m_thread;
+};
+
 BuildStager::BuildStager(JsonParser& parser, BatchLimits limits, WriteBatch write_batch,
                          OnBuild on_build)
     : m_parser(parser), m_limits(limits), m_write_batch(std::move(write_batch)),
       m_on_build(std::move(on_build)),
-      m_splitter([this](std::string_view element) { return on_element(element); }) {}
+      m_splitter([this](std::string_view element) { return on_element(element); }),
+      m_writer(std::make_unique<Writer>()) {}
+
+BuildStager::~BuildStager() = default;
 
 void BuildStager::reset() {
+    settle(); // a batch of the failed try may still be being written
     m_splitter.reset();
     m_staged_count = 0;
     m_staged_bytes = 0;
@@ -224,7 +303,22 @@ bool BuildStager::finish() {
         m_error = m_splitter.error();
         return false;
     }
-    return flush();
+    return flush() && settle();
+}
+
+bool BuildStager::settle() {
+    if (m_writing_count == 0) {
+        return true;
+    }
+    m_writer->wait();
+    const size_t count = std::exchange(m_writing_count, 0);
+    if (!m_written) {
+        m_error = "elements " + std::to_string(m_writing_last - count + 1) + "-" +
+                  std::to_string(m_writing_last) + " not written: " + m_written.error();
+        return false;
+    }
+    ++m_batches;
+    return true;
 }
 
 std::vector<int64_t> BuildStager::take_ids() {
@@ -259,18 +353,20 @@ bool BuildStager::on_element(std::string_view element) {
     return !full || flush();
 }
 
+// Hands the staged batch to the writer thread, once it is done with the
+// one before; the records it wrote are staged into next.
 bool BuildStager::flush() {
+    if (!settle()) {
+        return false;
+    }
     if (m_staged_count == 0) {
         return true;
     }
-    if (auto written = m_write_batch({m_staged.data(), m_staged_count}); !written) {
-        m_error = "elements " + std::to_string(m_builds - m_staged_count + 1) + "-" +
-                  std::to_string(m_builds) + " not written: " + written.error();
-        return false;
-    }
-    m_staged_count = 0;
+    m_staged.swap(m_writing);
+    m_writing_count = std::exchange(m_staged_count, 0);
+    m_writing_last = m_builds;
     m_staged_bytes = 0;
-    ++m_batches;
+    m_writer->start([this] { m_written = m_write_batch({m_writing.data(), m_writing_count}); });
     return true;
 }
 
@@ -788,6 +884,7 @@ private:
             m_parser, BatchLimits{}, [this](auto batch) { return write_batch(batch); },
             [this](uint64_t n) { report_progress(n); });
         const auto result = m_source.eval_builds(eval_id, sink);
+        sink.settle(); // the index is this thread's again (a refusal is in result)
         if (!result.ok()) {
             if (result.gave_up) {
                 gave_up = true;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -218,11 +219,17 @@ struct BatchLimits {
 // So no write transaction is ever open while the answer is awaited, and
 // memory is bounded by the batch, whatever the answer's size.
 //
+// Two threads: the batch goes to `write_batch` on a thread of the stager's
+// own while the next one is received and parsed on the caller's, so that
+// a sync uses two cores (bench/ANALYSIS.md §1). At most one batch is being
+// written and one staged: memory stays bounded by two batches. Whoever
+// calls write() must leave the index to `write_batch` until settle().
+//
 // Builds are facts independent of evals: a batch may be written before the
 // request fails, and a retried request (reset()) writes its builds again.
 // The eval that names them is committed by the caller, after every build
-// is in. A bad element (or a refused batch) stops the transfer; error()
-// names the element.
+// is in. A bad element stops the transfer; so does a refused batch, at the
+// latest one batch later (or at finish()); error() names the elements.
 class BuildStager : public BodySink {
 public:
     using WriteBatch = std::function<Expected<void>(std::span<const core::BuildRecord>)>;
@@ -232,12 +239,18 @@ public:
                 OnBuild on_build = {});
     BuildStager(const BuildStager&) = delete; // the splitter calls back into this object
     BuildStager& operator=(const BuildStager&) = delete;
+    ~BuildStager() override; // waits for the batch being written
 
     void reset() override;
     bool write(std::string_view chunk) override;
-    // Checks that the answer was one complete array, then writes the rest.
+    // Checks that the answer was one complete array, then writes the rest;
+    // returns when every batch is written.
     bool finish() override;
     std::string error() const override { return m_error; }
+    // Waits until no batch is being written (after a failed transfer, which
+    // does not finish()): then the index is the caller's again. False if
+    // that batch was refused.
+    bool settle();
 
     uint64_t builds() const { return m_builds; }   // elements of this try
     uint64_t batches() const { return m_batches; } // batches written by this try
@@ -245,6 +258,8 @@ public:
     std::vector<int64_t> take_ids();
 
 private:
+    class Writer;
+
     bool on_element(std::string_view element);
     bool flush();
 
@@ -258,10 +273,17 @@ private:
     std::vector<core::BuildRecord> m_staged;
     size_t m_staged_count = 0;
     size_t m_staged_bytes = 0;
+    // The batch handed to m_writer: its records, how many, the number of
+    // its last element, and what write_batch said.
+    std::vector<core::BuildRecord> m_writing;
+    size_t m_writing_count = 0;
+    uint64_t m_writing_last = 0;
+    Expected<void> m_written;
     std::string m_error;
     uint64_t m_builds = 0;
     uint64_t m_batches = 0;
-    std::vector<int64_t> m_ids; // in document order until take_ids()
+    std::vector<int64_t> m_ids;       // in document order until take_ids()
+    std::unique_ptr<Writer> m_writer; // last: destroyed (joined) first
 };
 
 // --- running ------------------------------------------------------------

@@ -1283,76 +1283,65 @@ int64_t IndexWriter::forget_all_local_failures() {
     return db().changes();
 }
 
-std::string_view NameTable::text_at(uint32_t offset) const {
-    const uint32_t at = offset - 1;
-    const char* block = m_blocks[at >> k_block_bits].get() + (at & (k_block_size - 1));
-    uint32_t length = 0;
-    std::memcpy(&length, block, sizeof length);
-    return {block + sizeof length, length};
+uint64_t NameTable::hash_of(std::string_view text) {
+    const uint64_t hash = std::hash<std::string_view>{}(text);
+    return hash == 0 ? 1 : hash;
 }
 
-size_t NameTable::probe(std::string_view text, size_t hash) const {
-    const size_t mask = m_slots.size() - 1;
+size_t NameTable::probe(uint64_t hash) const {
+    const size_t mask = m_hashes.size() - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        const Slot& slot = m_slots[i];
-        if (slot.offset == 0 || text_at(slot.offset) == text) {
+        if (m_hashes[i] == 0 || m_hashes[i] == hash) {
             return i;
         }
     }
 }
 
 std::optional<int64_t> NameTable::find(std::string_view text) const {
-    if (m_slots.empty()) {
+    if (m_hashes.empty()) {
         return std::nullopt;
     }
-    const Slot& slot = m_slots[probe(text, std::hash<std::string_view>{}(text))];
-    if (slot.offset == 0) {
+    const size_t slot = probe(hash_of(text));
+    if (m_hashes[slot] == 0) {
         return std::nullopt;
     }
-    return int64_t{slot.id};
+    return int64_t{m_ids[slot]};
 }
 
 void NameTable::grow() {
-    std::vector<Slot> old(std::max<size_t>(1024, m_slots.size() * 2));
-    old.swap(m_slots);
-    for (const Slot& slot : old) {
-        if (slot.offset != 0) {
-            const auto text = text_at(slot.offset);
-            m_slots[probe(text, std::hash<std::string_view>{}(text))] = slot;
+    std::vector<uint64_t> hashes(std::max<size_t>(1024, m_hashes.size() * 2));
+    std::vector<uint32_t> ids(hashes.size());
+    hashes.swap(m_hashes);
+    ids.swap(m_ids);
+    for (size_t i = 0; i < hashes.size(); ++i) {
+        if (hashes[i] != 0) {
+            const size_t slot = probe(hashes[i]);
+            m_hashes[slot] = hashes[i];
+            m_ids[slot] = ids[i];
         }
     }
 }
 
 void NameTable::insert(std::string_view text, int64_t id) {
-    // Row ids and the texts' total size fit in 32 bits by far (a name per
-    // job); a larger table is refused rather than mixed up.
-    const size_t need = sizeof(uint32_t) + text.size();
-    if (m_blocks.empty() || m_used + need > k_block_size) {
-        m_blocks.push_back(std::make_unique<char[]>(k_block_size));
-        m_used = 0;
+    // Row ids fit in 32 bits by far (a name per job); a larger one is
+    // refused rather than mixed up.
+    if (id <= 0 || id > int64_t{0xffffffff}) {
+        throw Error("name table: the name '" + std::string(text.substr(0, 64)) + "' has row id " +
+                    std::to_string(id) + ", out of the writer's range");
     }
-    const size_t at = ((m_blocks.size() - 1) << k_block_bits) + m_used;
-    if (id <= 0 || id > int64_t{0xffffffff} || need > k_block_size || at + 1 > 0xffffffff) {
-        throw Error("name table: the name '" + std::string(text.substr(0, 64)) +
-                    "' does not fit in the writer's cache");
-    }
-    if ((m_count + 1) * 2 > m_slots.size()) { // at most half full: short probes
+    if ((m_count + 1) * 2 > m_hashes.size()) { // at most half full: short probes
         grow();
     }
-    const auto offset = static_cast<uint32_t>(at + 1);
-    const auto length = static_cast<uint32_t>(text.size());
-    char* block = m_blocks.back().get() + m_used;
-    std::memcpy(block, &length, sizeof length);
-    std::memcpy(block + sizeof length, text.data(), text.size());
-    m_used += need;
-    m_slots[probe(text, std::hash<std::string_view>{}(text))] = {offset, static_cast<uint32_t>(id)};
+    const uint64_t hash = hash_of(text);
+    const size_t slot = probe(hash);
+    m_hashes[slot] = hash;
+    m_ids[slot] = static_cast<uint32_t>(id);
     ++m_count;
 }
 
 void NameTable::clear() {
-    m_blocks.clear();
-    m_used = 0;
-    std::vector<Slot>().swap(m_slots);
+    std::vector<uint64_t>().swap(m_hashes);
+    std::vector<uint32_t>().swap(m_ids);
     m_count = 0;
 }
 
@@ -1421,16 +1410,24 @@ int64_t IndexWriter::jobset_row(int64_t instance, const std::string& project,
     return row;
 }
 
-Expected<void> IndexWriter::check_build(const core::BuildRecord& build) {
+Expected<core::StorePath> IndexWriter::row_drv(const core::BuildRecord& build) {
     if (build.id <= 0 || build.id > k_id_mask) {
         return Unexpected{"build id " + std::to_string(build.id) + " out of range"};
     }
     std::string why;
-    const auto drv = core::parse_store_path(build.drvpath, &why);
+    auto drv = core::parse_store_path(build.drvpath, &why);
     if (!drv || !drv->is_drv()) {
         return Unexpected{"build " + std::to_string(build.id) + ": invalid drvpath " +
                           quote(build.drvpath) + (why.empty() ? "" : ": " + why)};
     }
+    return std::move(*drv);
+}
+
+Expected<void> IndexWriter::check_build(const core::BuildRecord& build) {
+    if (auto drv = row_drv(build); !drv) {
+        return Unexpected{drv.error()};
+    }
+    std::string why;
     for (const auto& [name, path] : build.outputs) {
         if (!path.empty() && !core::is_store_path(path, &why)) {
             return Unexpected{"build " + std::to_string(build.id) + ": invalid output path " +
@@ -1441,6 +1438,9 @@ Expected<void> IndexWriter::check_build(const core::BuildRecord& build) {
 }
 
 Expected<void> IndexWriter::put_build(int64_t instance, const core::BuildRecord& build) {
+    if (auto checked = check_build(build); !checked) {
+        return checked; // before anything is written
+    }
     if (auto written = put_build_row(instance, build); !written) {
         return written;
     }
@@ -1519,13 +1519,9 @@ Expected<void> IndexWriter::put_builds(int64_t instance,
 }
 
 Expected<void> IndexWriter::put_build_row(int64_t instance, const core::BuildRecord& build) {
-    if (auto checked = check_build(build); !checked) {
-        return checked;
-    }
-    std::string why;
-    const auto drv = core::parse_store_path(build.drvpath, &why);
+    const auto drv = row_drv(build);
     if (!drv) {
-        return Unexpected{"build " + std::to_string(build.id) + ": invalid drvpath: " + why};
+        return Unexpected{drv.error()};
     }
     const int64_t jobset = jobset_row(instance, stored(build.project), stored(build.jobset));
     const int64_t row_id = row_key(instance, build.id);

@@ -359,11 +359,14 @@ class WriteTransaction;
 // failure records. IndexWriter::open creates or migrates the schema, uses
 // WAL and keeps every statement prepared. Its reader() reads on the same
 // connection.
-// The rows of table `name` by text, for IndexWriter::intern: a first sync
-// of an eval of n jobs holds n names, so they are kept compactly (the texts
-// one after another in one buffer, an open-addressed table of 8-byte slots
-// at most half full): ~65 B a 40-character job name instead of ~130 B in an
-// unordered_map<std::string, int64_t> (bench/ANALYSIS.md §2).
+// The rows of table `name` by the 64-bit hash of their text, for
+// IndexWriter::intern: a first sync of an eval of n jobs holds n names, so
+// a name costs 12 bytes a slot (hash and row id) in an open-addressed table
+// at most half full, whatever its length: ~24 B a name, against ~65 B with
+// the texts kept and ~130 B in an unordered_map<std::string, int64_t>
+// (bench/ANALYSIS.md §2). Two names sharing a hash would share a row: with
+// n names the chance is about n^2 / 2^65 (3e-8 for 1,000,000 jobs), the
+// bound schema v4 accepted for output keys (8 bytes of their hash).
 class NameTable {
 public:
     std::optional<int64_t> find(std::string_view text) const;
@@ -373,22 +376,13 @@ public:
     size_t size() const { return m_count; }
 
 private:
-    struct Slot {
-        uint32_t offset = 0; // of the text's length in the blocks, plus 1; 0: empty
-        uint32_t id = 0;
-    };
-    // The slot holding text, or the empty one where it would go.
-    size_t probe(std::string_view text, size_t hash) const;
-    std::string_view text_at(uint32_t offset) const;
+    static uint64_t hash_of(std::string_view text); // never 0
+    // The slot holding hash, or the empty one where it would go.
+    size_t probe(uint64_t hash) const;
     void grow();
 
-    // Per name its length (4 bytes, host order), then the text, in blocks
-    // of 1 MiB (a growing string would need twice its size while it moves).
-    static constexpr unsigned k_block_bits = 20;
-    static constexpr size_t k_block_size = size_t{1} << k_block_bits;
-    std::vector<std::unique_ptr<char[]>> m_blocks;
-    size_t m_used = 0; // of the last block
-    std::vector<Slot> m_slots;
+    std::vector<uint64_t> m_hashes; // 0: an empty slot
+    std::vector<uint32_t> m_ids;    // row ids, by slot
     size_t m_count = 0;
 };
 
@@ -456,7 +450,11 @@ private:
     Statements& statements();
     Database& db() { return m_reader.m_db; }
     int64_t intern(const std::string& text);
-    // put_build's two halves: the `build` row (after check_build), and one
+    // The parsed drv path of a build put_build would write, or why it would
+    // refuse it (an id out of range, an invalid drvpath); check_build's
+    // first half. Output paths are refused as put_build parses them.
+    static Expected<core::StorePath> row_drv(const core::BuildRecord& build);
+    // put_build's two halves: the `build` row (checked by row_drv), and one
     // output keyed by its hash's prefix.
     Expected<void> put_build_row(int64_t instance, const core::BuildRecord& build);
     void put_output(const core::HashBytes& hash, int64_t row_id, std::string_view name);

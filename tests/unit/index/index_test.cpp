@@ -949,8 +949,8 @@ TEST(IndexSchema, PutBuildsRefusesAnInvalidBuildWithItsReason) {
 TEST(NameTable, FindsEveryNameInsertedAndNoOther) {
     NameTable names;
     EXPECT_FALSE(names.find("a").has_value());
-    // Enough names to grow the slots several times and fill blocks of texts;
-    // a long one, an empty one and names that differ only at the end.
+    // Enough names to grow the slots several times; a long one, an empty
+    // one and names that differ only at the end.
     const std::string long_name(3 << 20, 'x');
     names.insert("", 1);
     names.insert(long_name.substr(0, 100'000), 2);
@@ -958,6 +958,8 @@ TEST(NameTable, FindsEveryNameInsertedAndNoOther) {
         names.insert("python312Packages.name-" + std::to_string(i) + ".x86_64-linux", i + 3);
     }
     EXPECT_EQ(names.size(), 200'002U);
+    names.insert(long_name, 300'000); // any length: only its hash is kept
+    EXPECT_EQ(names.find(long_name), 300'000);
     EXPECT_EQ(names.find(""), 1);
     EXPECT_EQ(names.find(long_name.substr(0, 100'000)), 2);
     EXPECT_FALSE(names.find(long_name.substr(0, 99'999)).has_value());
@@ -967,8 +969,10 @@ TEST(NameTable, FindsEveryNameInsertedAndNoOther) {
     }
     EXPECT_FALSE(names.find("python312Packages.name-200000.x86_64-linux").has_value());
     EXPECT_FALSE(names.find("python312Packages.name-1.x86_64-linu").has_value());
-    // A name longer than a block of texts is refused rather than cut.
-    EXPECT_THROW(names.insert(long_name, 300'000), Error);
+    // A row id past 32 bits is refused rather than cut.
+    EXPECT_THROW(names.insert("big", int64_t{1} << 32), Error);
+    EXPECT_THROW(names.insert("zero", 0), Error);
+    EXPECT_FALSE(names.find("big").has_value());
     names.clear();
     EXPECT_EQ(names.size(), 0U);
     EXPECT_FALSE(names.find("").has_value());

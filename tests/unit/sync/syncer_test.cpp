@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <future>
 #include <limits>
 #include <map>
 #include <optional>
@@ -289,27 +291,23 @@ std::string builds_array(const std::vector<int64_t>& ids) {
     return array_of(elements);
 }
 
-// Records what BuildStager hands over: the ids of each batch, and how many
-// builds had been staged in all when it came.
+// Records what BuildStager hands over: the ids of each batch (written on
+// the stager's thread: read them after settle() or finish()).
 struct BatchLog {
     std::vector<std::vector<int64_t>> batches;
-    std::vector<uint64_t> staged_when_written;
-    uint64_t staged = 0;
-    std::string refuse; // returned by write_batch
+    std::string refuse; // returned by write_batch; change it only when settled
 
     BuildStager stager(JsonParser& parser, size_t batch_size, size_t batch_bytes = 1 << 20) {
-        return BuildStager(
-            parser, BatchLimits{batch_size, batch_bytes},
-            [this](std::span<const core::BuildRecord> batch) {
-                std::vector<int64_t> ids;
-                for (const auto& record : batch) {
-                    ids.push_back(record.id);
-                }
-                batches.push_back(ids);
-                staged_when_written.push_back(staged);
-                return refuse.empty() ? Expected<void>() : Expected<void>(Unexpected{refuse});
-            },
-            [this](uint64_t builds) { staged = builds; });
+        return BuildStager(parser, BatchLimits{batch_size, batch_bytes},
+                           [this](std::span<const core::BuildRecord> batch) {
+                               std::vector<int64_t> ids;
+                               for (const auto& record : batch) {
+                                   ids.push_back(record.id);
+                               }
+                               batches.push_back(ids);
+                               return refuse.empty() ? Expected<void>()
+                                                     : Expected<void>(Unexpected{refuse});
+                           });
     }
 };
 
@@ -329,15 +327,47 @@ TEST(BuildStager, WritesEachFullBatchWhileTheAnswerArrivesAndTheRestAtTheEnd) {
     auto stager = log.stager(parser, 3);
     stager.reset();
     ASSERT_TRUE(feed(stager, builds_array({7, 3, 9, 1, 4, 8, 2}), 17)) << stager.error();
-    // Two full batches were written from inside write(), each as soon as
-    // it was full: the answer is never awaited with a batch pending.
+    // Two full batches were handed over while the answer arrived: the end
+    // of the answer is never awaited with a full batch staged.
+    ASSERT_TRUE(stager.settle());
     EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{7, 3, 9}, {1, 4, 8}}));
-    EXPECT_EQ(log.staged_when_written, (std::vector<uint64_t>{3, 6}));
     ASSERT_TRUE(stager.finish()) << stager.error();
     EXPECT_EQ(log.batches.back(), std::vector<int64_t>{2});
     EXPECT_EQ(stager.builds(), 7U);
     EXPECT_EQ(stager.batches(), 3U);
     EXPECT_EQ(stager.take_ids(), (std::vector<int64_t>{1, 2, 3, 4, 7, 8, 9}));
+}
+
+TEST(BuildStager, ParsesTheNextBatchWhileOneIsWritten) {
+    JsonParser parser;
+    std::promise<void> go;
+    const auto released = go.get_future().share();
+    std::vector<std::vector<int64_t>> batches;
+    bool waited_for_the_parser = false;
+    BuildStager stager(parser, BatchLimits{3, 1 << 20}, [&](auto batch) {
+        if (batches.empty()) { // the first batch is written once the test says so
+            waited_for_the_parser =
+                released.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+        }
+        batches.emplace_back();
+        for (const auto& record : batch) {
+            batches.back().push_back(record.id);
+        }
+        return Expected<void>();
+    });
+    stager.reset();
+    // Builds 4 and 5 are parsed and staged while batch 1-3 is held in
+    // write_batch: with one thread, feed() would wait there (30 s, then fail).
+    const std::string text = builds_array({1, 2, 3, 4, 5, 6});
+    const size_t sixth = text.find(build_json(6));
+    ASSERT_NE(sixth, std::string::npos);
+    ASSERT_TRUE(feed(stager, text.substr(0, sixth), 7));
+    EXPECT_EQ(stager.builds(), 5U);
+    go.set_value();
+    ASSERT_TRUE(feed(stager, text.substr(sixth), 7));
+    ASSERT_TRUE(stager.finish()) << stager.error();
+    EXPECT_TRUE(waited_for_the_parser);
+    EXPECT_EQ(batches, (std::vector<std::vector<int64_t>>{{1, 2, 3}, {4, 5, 6}}));
 }
 
 TEST(BuildStager, NoBatchIsLargerThanTheBatchSize) {
@@ -419,6 +449,7 @@ TEST(BuildStager, ATruncatedAnswerDoesNotWriteItsStagedTail) {
     ASSERT_TRUE(feed(stager, text.substr(0, text.size() - 1), 64));
     EXPECT_FALSE(stager.finish());
     EXPECT_FALSE(stager.error().empty());
+    ASSERT_TRUE(stager.settle());
     EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{1, 2, 3}}));
 }
 
@@ -429,8 +460,8 @@ TEST(BuildStager, ResetStartsOverWithoutTheStagedBuildsOfTheFailedTry) {
     stager.reset();
     const std::string first = builds_array({1, 2, 3, 4, 5});
     ASSERT_TRUE(feed(stager, first.substr(0, first.size() - 1), 64)); // connection lost
+    stager.reset(); // the retry: after the batch being written
     ASSERT_EQ(log.batches.size(), 1U);
-    stager.reset(); // the retry
     ASSERT_TRUE(feed(stager, builds_array({1, 2, 3, 4, 6}), 64));
     ASSERT_TRUE(stager.finish());
     // Builds 4 and 5 of the failed try were staged, never written; the
@@ -452,6 +483,7 @@ TEST(BuildStager, AnInvalidBuildStopsTheTransferBeforeItIsStaged) {
         EXPECT_FALSE(feed(stager, array_of({build_json(1), bad, build_json(3)}), 7)) << bad;
         EXPECT_TRUE(stager.error().starts_with("element 2: ")) << stager.error();
         // The build before it was written (batches of 1), the bad one never.
+        EXPECT_TRUE(stager.settle());
         EXPECT_EQ(log.batches, (std::vector<std::vector<int64_t>>{{1}})) << bad;
     }
 }
@@ -462,14 +494,19 @@ TEST(BuildStager, ARefusedBatchStopsTheTransferAndNamesItsElements) {
     log.refuse = "no room";
     auto stager = log.stager(parser, 2);
     stager.reset();
-    EXPECT_FALSE(feed(stager, builds_array({1, 2, 3}), 1024));
+    // Seen when the next batch is handed over (or at the end).
+    EXPECT_FALSE(feed(stager, builds_array({1, 2, 3, 4, 5}), 1024));
     EXPECT_EQ(stager.error(), "elements 1-2 not written: no room");
+    EXPECT_EQ(stager.builds(), 4U); // 3-4 staged, not written
+    EXPECT_EQ(log.batches.size(), 1U);
     log.refuse.clear();
     stager.reset();
     ASSERT_TRUE(feed(stager, builds_array({1, 2, 3}), 1024));
+    ASSERT_TRUE(stager.settle());
     log.refuse = "disk full";
     EXPECT_FALSE(stager.finish());
     EXPECT_EQ(stager.error(), "elements 3-3 not written: disk full");
+    EXPECT_EQ(stager.batches(), 1U);
 }
 
 // ---------------------------------------------------------------------------
