@@ -844,8 +844,21 @@ struct JsonParser::Impl {
         }
         std::memset(buffer.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
 
+        std::string reason = parse_in_buffer(json.size(), read);
+        if (capacity > k_kept_capacity) {
+            // A large document (the evals listing: ~4 B per byte of JSON in
+            // the parser, 40 MB for an eval of 1,000,000 builds) does not
+            // keep its memory for the small ones that follow.
+            parser = od::parser();
+            std::vector<char>().swap(buffer);
+        }
+        return reason;
+    }
+
+    template <typename Read>
+    std::string parse_in_buffer(size_t size, Read&& read) {
         od::document doc;
-        if (const auto error = parser.iterate(buffer.data(), json.size(), buffer.size()).get(doc)) {
+        if (const auto error = parser.iterate(buffer.data(), size, buffer.size()).get(doc)) {
             return json_error(error);
         }
         if (std::string reason = read(doc); !reason.empty()) {
@@ -853,6 +866,8 @@ struct JsonParser::Impl {
         }
         return check_end(doc, buffer.data());
     }
+
+    static constexpr size_t k_kept_capacity = size_t{1} << 20;
 };
 
 JsonParser::JsonParser() : m_impl(std::make_unique<Impl>()) {}

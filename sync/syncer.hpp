@@ -252,6 +252,9 @@ public:
     // that batch was refused.
     bool settle();
 
+    // Room for the ids of `members` builds, taken at once rather than
+    // doubled as they come (old and new at once: 24 MB at 1,000,000).
+    void expect(size_t members) { m_ids.reserve(members); }
     uint64_t builds() const { return m_builds; }   // elements of this try
     uint64_t batches() const { return m_batches; } // batches written by this try
     // The ids of the builds of this try, sorted, without repeats; once.

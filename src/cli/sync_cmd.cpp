@@ -12,6 +12,7 @@
 #include "sync/snapshot_fetch.hpp"
 #include "sync/syncer.hpp"
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -615,6 +616,11 @@ int sync_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("sync takes no arguments (got " + quote(ctx.args.front()) + ")");
     }
+    // Blocks of 1 MiB and more (the evals listing's buffers: tens of MB for
+    // a large eval) are mapped, so that freeing them gives them back rather
+    // than leave them in the heap for the rest of the sync; glibc's default
+    // threshold rises to each large block freed. 1M builds: 164 -> 156 MB.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
     const auto& settings = ctx.settings.values();
     const bool quiet = ctx.options.count("quiet") > 0;
     if (!settings.from.empty()) {

@@ -44,6 +44,8 @@ enum class ExitCode : int {
 //   not real; the read is redone, else rethrown.
 // - sync/http.cpp, write_callback: an exception must not cross libcurl's C
 //   frames; it is carried over and rethrown after curl_easy_perform.
+// - sync/syncer.cpp, BuildStager::Writer::run: an exception cannot leave
+//   the batch-writing thread; it is rethrown by the stager's thread.
 class Error : public std::runtime_error {
 public:
     explicit Error(const std::string& message, ExitCode code = ExitCode::failure)

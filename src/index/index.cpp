@@ -1216,7 +1216,9 @@ IndexWriter IndexWriter::open(const std::string& path) {
     db.exec("PRAGMA synchronous = NORMAL");
     // Statement journals in memory, not in /var/tmp (bench/ANALYSIS.md §1).
     db.exec("PRAGMA temp_store = MEMORY");
-    db.exec("PRAGMA cache_size = -65536");
+    // 56 MiB: the index of a 250,000-build eval (51 MB) fits; a first sync
+    // of 1,000,000 stays under 150 MB of RSS (bench/ANALYSIS.md §2).
+    db.exec("PRAGMA cache_size = -57344");
     // A checkpoint every 64 MiB of WAL rather than every 4 MiB (1,000 pages):
     // a sync's batch transaction touches up to ~30 MB of pages, which the
     // default copied back into the file (and synced) after every batch.
@@ -1289,8 +1291,8 @@ uint64_t NameTable::hash_of(std::string_view text) {
 }
 
 size_t NameTable::probe(uint64_t hash) const {
-    const size_t mask = m_hashes.size() - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const size_t size = m_hashes.size(); // any size, not only a power of two
+    for (size_t i = hash % size;; i = i + 1 == size ? 0 : i + 1) {
         if (m_hashes[i] == 0 || m_hashes[i] == hash) {
             return i;
         }
@@ -1308,9 +1310,9 @@ std::optional<int64_t> NameTable::find(std::string_view text) const {
     return int64_t{m_ids[slot]};
 }
 
-void NameTable::grow() {
-    std::vector<uint64_t> hashes(std::max<size_t>(1024, m_hashes.size() * 2));
-    std::vector<uint32_t> ids(hashes.size());
+void NameTable::rehash(size_t slots) {
+    std::vector<uint64_t> hashes(slots);
+    std::vector<uint32_t> ids(slots);
     hashes.swap(m_hashes);
     ids.swap(m_ids);
     for (size_t i = 0; i < hashes.size(); ++i) {
@@ -1322,6 +1324,17 @@ void NameTable::grow() {
     }
 }
 
+// At most 3/4 full: 2.5 probes a name found, 8.5 a name not there.
+bool NameTable::has_room(size_t count) const {
+    return count * 4 <= m_hashes.size() * 3;
+}
+
+void NameTable::reserve(size_t count) {
+    if (!has_room(count)) {
+        rehash(std::max<size_t>(1024, count * 4 / 3 + 1));
+    }
+}
+
 void NameTable::insert(std::string_view text, int64_t id) {
     // Row ids fit in 32 bits by far (a name per job); a larger one is
     // refused rather than mixed up.
@@ -1329,8 +1342,8 @@ void NameTable::insert(std::string_view text, int64_t id) {
         throw Error("name table: the name '" + std::string(text.substr(0, 64)) + "' has row id " +
                     std::to_string(id) + ", out of the writer's range");
     }
-    if ((m_count + 1) * 2 > m_hashes.size()) { // at most half full: short probes
-        grow();
+    if (!has_room(m_count + 1)) {
+        rehash(std::max<size_t>(1024, m_hashes.size() * 2));
     }
     const uint64_t hash = hash_of(text);
     const size_t slot = probe(hash);
@@ -1345,7 +1358,12 @@ void NameTable::clear() {
     m_count = 0;
 }
 
-int64_t IndexWriter::intern(const std::string& text) {
+void IndexWriter::expect_new_names(size_t count) {
+    load_names();
+    m_names.reserve(m_names.size() + count + 8); // + the systems
+}
+
+void IndexWriter::load_names() {
     if (!m_names_loaded) {
         // One scan instead of a SELECT per name missing from the cache.
         auto use = m_stmts->all_names.get(db()).use();
@@ -1357,6 +1375,10 @@ int64_t IndexWriter::intern(const std::string& text) {
         }
         m_names_loaded = true;
     }
+}
+
+int64_t IndexWriter::intern(const std::string& text) {
+    load_names();
     if (const auto id = m_names.find(text)) {
         return *id;
     }

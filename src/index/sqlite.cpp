@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -112,7 +113,24 @@ Database::Database(const std::string& path, OpenMode mode) : m_path(path) {
         sqlite3_db_config(m_db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     }
     // Writers wait for each other; readers never wait in WAL mode.
-    sqlite3_busy_timeout(m_db, 10'000);
+    sqlite3_busy_handler(m_db, retry_every_millisecond, nullptr);
+}
+
+// SQLite's own busy timeout sleeps ever longer between tries (up to 100 ms
+// each): a `record` waiting for a sync that commits a batch and begins the
+// next a few milliseconds later would seldom try in that gap. Trying every
+// millisecond finds it (BuildStager leaves one between its batches), for
+// 10 s in all, as before.
+int Database::retry_every_millisecond(void* /*unused*/, int tries) {
+    using Clock = std::chrono::steady_clock;
+    thread_local Clock::time_point since; // of this thread's wait: one at a time
+    if (tries == 0) {
+        since = Clock::now();
+    } else if (Clock::now() - since >= std::chrono::seconds(10)) {
+        return 0; // SQLITE_BUSY: "database is locked"
+    }
+    sqlite3_sleep(1);
+    return 1;
 }
 
 Database::~Database() {

@@ -48,6 +48,7 @@ public:
     [[noreturn]] void fail(int rc, std::string_view what) const;
 
 private:
+    static int retry_every_millisecond(void* unused, int tries);
     friend class Statement;
     friend class Snapshot;
     friend class Transaction;

@@ -954,6 +954,8 @@ TEST(NameTable, FindsEveryNameInsertedAndNoOther) {
     const std::string long_name(3 << 20, 'x');
     names.insert("", 1);
     names.insert(long_name.substr(0, 100'000), 2);
+    names.reserve(150'001); // a size that is no power of two; then grows past it
+    EXPECT_EQ(names.find(""), 1);
     for (int64_t i = 0; i < 200'000; ++i) {
         names.insert("python312Packages.name-" + std::to_string(i) + ".x86_64-linux", i + 3);
     }

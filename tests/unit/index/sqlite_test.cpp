@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace hs::index {
@@ -61,6 +65,51 @@ TEST(Database, ReadWriteOpenCreatesTheFile) {
     EXPECT_FALSE(db.read_only());
     struct stat st {};
     EXPECT_EQ(::stat(path.c_str(), &st), 0);
+}
+
+// A sync writes its batches like this: the lock held, then free for a few
+// milliseconds (BuildStager). SQLite's own busy timeout sleeps up to 100 ms
+// between tries and would find such a gap only by chance; a `record` must
+// find it and write within a batch or two, never after the 10 s timeout.
+TEST(Database, AWaitingWriterTakesTheLockInAGapOfMilliseconds) {
+    using namespace std::chrono_literals;
+    using Clock = std::chrono::steady_clock;
+    test::TempDir dir;
+    const auto path = file_in(dir, "busy.sqlite");
+    {
+        Database db(path, OpenMode::read_write);
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("CREATE TABLE t (x)");
+    }
+    std::atomic<bool> done{false};
+    std::atomic<bool> holding{false};
+    std::thread holder([&] {
+        Database db(path, OpenMode::read_write);
+        const auto until = Clock::now() + 20s;
+        while (!done && Clock::now() < until) {
+            Transaction txn(db);
+            db.exec("INSERT INTO t VALUES (1)");
+            holding = true;
+            std::this_thread::sleep_for(200ms);
+            txn.commit();
+            std::this_thread::sleep_for(5ms);
+        }
+    });
+    while (!holding) {
+        std::this_thread::sleep_for(1ms);
+    }
+    Database db(path, OpenMode::read_write);
+    const auto start = Clock::now();
+    {
+        Transaction txn(db);
+        db.exec("INSERT INTO t VALUES (2)");
+        txn.commit();
+    }
+    const auto waited = Clock::now() - start;
+    done = true;
+    holder.join();
+    const char* scale = std::getenv("HS_TEST_TIME_SCALE");  // slower under sanitizers
+    EXPECT_LT(waited, 1s * (scale ? std::atoi(scale) : 1)); // 1.0-4.6 s with that timeout
 }
 
 TEST(Database, ReadOnlyOpenOfAMissingFileIsExitFiveNamingIt) {

@@ -370,6 +370,26 @@ TEST(BuildStager, ParsesTheNextBatchWhileOneIsWritten) {
     EXPECT_EQ(batches, (std::vector<std::vector<int64_t>>{{1, 2, 3}, {4, 5, 6}}));
 }
 
+TEST(BuildStager, LeavesTheLockFreeForMillisecondsBetweenBatches) {
+    // So that a `record` waiting for the sync's lock finds a moment to take
+    // it (Database tries every millisecond).
+    using Clock = std::chrono::steady_clock;
+    JsonParser parser;
+    std::vector<std::pair<Clock::time_point, Clock::time_point>> spans; // of each batch
+    BuildStager stager(parser, BatchLimits{1, 1 << 20}, [&](auto /*batch*/) {
+        const auto start = Clock::now();
+        spans.emplace_back(start, Clock::now());
+        return Expected<void>();
+    });
+    stager.reset();
+    ASSERT_TRUE(feed(stager, builds_array({1, 2, 3, 4, 5}), 1 << 20));
+    ASSERT_TRUE(stager.finish());
+    ASSERT_EQ(spans.size(), 5U);
+    for (size_t i = 1; i < spans.size(); ++i) {
+        EXPECT_GE(spans[i].first - spans[i - 1].second, std::chrono::milliseconds(10)) << i;
+    }
+}
+
 TEST(BuildStager, NoBatchIsLargerThanTheBatchSize) {
     JsonParser parser;
     BatchLog log;
