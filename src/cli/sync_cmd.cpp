@@ -610,17 +610,21 @@ int pull_command(Context& ctx, bool quiet) {
     return 0;
 }
 
+// Blocks of 1 MiB and more (the evals listing's buffers: tens of MB for a
+// large eval) are mapped, so that freeing them gives them back rather than
+// leave them in the heap for the rest of the sync; glibc's default threshold
+// rises to each large block freed. 1M-build first sync: 164 -> 156 MB.
+void map_large_blocks() {
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
 } // namespace
 
 int sync_command(Context& ctx) {
     if (!ctx.args.empty()) {
         throw UsageError("sync takes no arguments (got " + quote(ctx.args.front()) + ")");
     }
-    // Blocks of 1 MiB and more (the evals listing's buffers: tens of MB for
-    // a large eval) are mapped, so that freeing them gives them back rather
-    // than leave them in the heap for the rest of the sync; glibc's default
-    // threshold rises to each large block freed. 1M builds: 164 -> 156 MB.
-    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    map_large_blocks();
     const auto& settings = ctx.settings.values();
     const bool quiet = ctx.options.count("quiet") > 0;
     if (!settings.from.empty()) {
