@@ -1432,6 +1432,30 @@ int64_t IndexWriter::jobset_row(int64_t instance, const std::string& project,
     return row;
 }
 
+namespace {
+
+// Calls add(hash, name) for each output path of the build (a
+// content-addressed output not built yet has none), in order; or says which
+// path is not a store path.
+template <typename Add>
+Expected<void> for_each_output(const core::BuildRecord& build, Add&& add) {
+    std::string why;
+    for (const auto& [name, path] : build.outputs) {
+        if (path.empty()) {
+            continue;
+        }
+        const auto out = core::parse_store_path(path, &why);
+        if (!out) {
+            return Unexpected{"build " + std::to_string(build.id) + ": invalid output path " +
+                              quote(path) + ": " + why};
+        }
+        add(out->hash, std::string_view(name));
+    }
+    return {};
+}
+
+} // namespace
+
 Expected<core::StorePath> IndexWriter::row_drv(const core::BuildRecord& build) {
     if (build.id <= 0 || build.id > k_id_mask) {
         return Unexpected{"build id " + std::to_string(build.id) + " out of range"};
@@ -1466,19 +1490,9 @@ Expected<void> IndexWriter::put_build(int64_t instance, const core::BuildRecord&
     if (auto written = put_build_row(instance, build); !written) {
         return written;
     }
-    std::string why;
-    for (const auto& [name, path] : build.outputs) {
-        if (path.empty()) {
-            continue; // a content-addressed output not built yet
-        }
-        const auto out = core::parse_store_path(path, &why);
-        if (!out) {
-            return Unexpected{"build " + std::to_string(build.id) + ": invalid output path " +
-                              quote(path) + ": " + why};
-        }
-        put_output(out->hash, row_key(instance, build.id), name);
-    }
-    return {};
+    return for_each_output(build, [&](const core::HashBytes& hash, std::string_view name) {
+        put_output(hash, row_key(instance, build.id), name);
+    });
 }
 
 void IndexWriter::put_output(const core::HashBytes& hash, int64_t row_id, std::string_view name) {
@@ -1506,7 +1520,6 @@ Expected<void> IndexWriter::put_builds(int64_t instance,
     };
     std::vector<Output> outputs;
     outputs.reserve(builds.size() * 2);
-    std::string why;
     for (size_t k = 0; k < order.size(); ++k) {
         const auto& build = builds[order[k]];
         const bool superseded = k + 1 < order.size() && builds[order[k + 1]].id == build.id;
@@ -1519,16 +1532,12 @@ Expected<void> IndexWriter::put_builds(int64_t instance,
         }
     }
     for (const auto& build : builds) { // in arrival order: the first build of a path stays
-        for (const auto& [name, path] : build.outputs) {
-            if (path.empty()) {
-                continue; // a content-addressed output not built yet
-            }
-            const auto out = core::parse_store_path(path, &why);
-            if (!out) {
-                return Unexpected{"build " + std::to_string(build.id) + ": invalid output path " +
-                                  quote(path) + ": " + why};
-            }
-            outputs.push_back({out->hash, row_key(instance, build.id), name});
+        auto parsed =
+            for_each_output(build, [&](const core::HashBytes& hash, std::string_view name) {
+                outputs.push_back({hash, row_key(instance, build.id), name});
+            });
+        if (!parsed) {
+            return parsed;
         }
     }
     std::stable_sort(outputs.begin(), outputs.end(), [](const Output& a, const Output& b) {

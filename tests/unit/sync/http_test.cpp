@@ -1,3 +1,4 @@
+#include "http_options.hpp"
 #include "http_server.hpp"
 #include "sync/http.hpp"
 #include "sync/hydra_json.hpp"
@@ -278,15 +279,7 @@ using test::with_header;
 using test::with_mode;
 
 HttpOptions test_options() {
-    HttpOptions options;
-    options.user_agent = "hydra-status-test/1.0 (+https://example.invalid/hydra-status)";
-    options.min_interval = 0ms;
-    options.max_tries = 4;
-    options.backoff_base = 10ms;
-    options.backoff_ceiling = 50ms;
-    options.connect_timeout = 5s;
-    options.total_timeout = 20s;
-    options.rng_seed = 42;
+    HttpOptions options = test_http::fast_http_options(4);
     options.read_error_body = parse_error_body;
     return options;
 }

@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "http_options.hpp"
 #include "http_server.hpp"
 #include "snapshot/manifest.hpp"
 #include "support.hpp"
@@ -25,16 +26,7 @@ using test::with_header;
 using test::with_mode;
 
 HttpOptions test_options() {
-    HttpOptions options;
-    options.user_agent = "hydra-status-test/1.0 (+https://example.invalid/hydra-status)";
-    options.min_interval = 0ms;
-    options.max_tries = 3;
-    options.backoff_base = 10ms;
-    options.backoff_ceiling = 50ms;
-    options.connect_timeout = 5s;
-    options.total_timeout = 20s;
-    options.rng_seed = 42;
-    return options;
+    return test_http::fast_http_options(3);
 }
 
 // A file of a snapshot, as a static web server sends it.
